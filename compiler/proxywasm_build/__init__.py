@@ -1,0 +1,1 @@
+"""proxywasm_build: the `proxywasm` command line and everything that is not the SDK."""

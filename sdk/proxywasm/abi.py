@@ -1,0 +1,462 @@
+"""The Proxy-Wasm ABI tables: enums, hostcall and callback signatures per ABI version.
+
+This is the one place the ABI is written down. The SDK, the emulator, the wasmtime
+binding, the C-bridge generator and the validator all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+# ---------------------------------------------------------------------------
+# Enums (spec "Types", identical in 0.1.0 .. 0.2.1)
+
+
+class Status(IntEnum):
+    OK = 0
+    NOT_FOUND = 1
+    BAD_ARGUMENT = 2
+    SERIALIZATION_FAILURE = 3
+    PARSE_FAILURE = 4
+    INVALID_MEMORY_ACCESS = 6
+    EMPTY = 7
+    CAS_MISMATCH = 8
+    INTERNAL_FAILURE = 10
+    UNIMPLEMENTED = 12
+
+
+class LogLevel(IntEnum):
+    TRACE = 0
+    DEBUG = 1
+    INFO = 2
+    WARN = 3
+    ERROR = 4
+    CRITICAL = 5
+
+
+class Action(IntEnum):
+    CONTINUE = 0
+    PAUSE = 1
+
+
+class BufferType(IntEnum):
+    HTTP_REQUEST_BODY = 0
+    HTTP_RESPONSE_BODY = 1
+    DOWNSTREAM_DATA = 2
+    UPSTREAM_DATA = 3
+    HTTP_CALL_RESPONSE_BODY = 4
+    GRPC_CALL_MESSAGE = 5
+    VM_CONFIGURATION = 6
+    PLUGIN_CONFIGURATION = 7
+    FOREIGN_FUNCTION_ARGUMENTS = 8
+
+
+class MapType(IntEnum):
+    HTTP_REQUEST_HEADERS = 0
+    HTTP_REQUEST_TRAILERS = 1
+    HTTP_RESPONSE_HEADERS = 2
+    HTTP_RESPONSE_TRAILERS = 3
+    GRPC_CALL_INITIAL_METADATA = 4
+    GRPC_CALL_TRAILING_METADATA = 5
+    HTTP_CALL_RESPONSE_HEADERS = 6
+    HTTP_CALL_RESPONSE_TRAILERS = 7
+
+
+class PeerType(IntEnum):
+    UNKNOWN = 0
+    LOCAL = 1
+    REMOTE = 2
+
+
+class StreamType(IntEnum):
+    HTTP_REQUEST = 0
+    HTTP_RESPONSE = 1
+    DOWNSTREAM = 2
+    UPSTREAM = 3
+
+
+class MetricType(IntEnum):
+    COUNTER = 0
+    GAUGE = 1
+    HISTOGRAM = 2
+
+
+class GrpcStatus(IntEnum):
+    """gRPC status codes, as carried by `proxy_send_local_response` and `proxy_on_grpc_close`."""
+
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    OUT_OF_RANGE = 11
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    DATA_LOSS = 15
+    UNAUTHENTICATED = 16
+
+
+#: `proxy_send_local_response`'s grpc_status argument meaning "not a gRPC reply".
+NO_GRPC_STATUS = -1
+
+# ---------------------------------------------------------------------------
+# Signatures
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A wasm function type: value types of params and results ("i32", "i64")."""
+
+    params: tuple[str, ...]
+    results: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"({', '.join(self.params)}) -> ({', '.join(self.results)})"
+
+
+def _sig(n_params: int, n_results: int, *, i64_at: tuple[int, ...] = ()) -> Signature:
+    params = tuple("i64" if i in i64_at else "i32" for i in range(n_params))
+    return Signature(params, ("i32",) * n_results)
+
+
+@dataclass(frozen=True)
+class Hostcall:
+    """One `env.proxy_*` import: its wasm signature and its parameter names."""
+
+    name: str
+    params: tuple[str, ...]
+    i64_params: tuple[str, ...] = ()
+    returns_status: bool = True
+
+    @property
+    def signature(self) -> Signature:
+        return Signature(
+            tuple("i64" if p in self.i64_params else "i32" for p in self.params),
+            ("i32",) if self.returns_status else (),
+        )
+
+    @property
+    def raw_name(self) -> str:
+        """Name in the raw-hostcall interface: the ABI name without `proxy_`."""
+        return self.name[len("proxy_"):]
+
+    @property
+    def inputs(self) -> tuple[tuple[str, str], ...]:
+        """Raw-interface arguments: ("name", "int"|"bytes"); a `X_data`/`X_size` pair is bytes."""
+        out: list[tuple[str, str]] = []
+        skip = False
+        for i, p in enumerate(self.params):
+            if skip:
+                skip = False
+                continue
+            if p.startswith("return_"):
+                continue
+            nxt = self.params[i + 1] if i + 1 < len(self.params) else ""
+            if p.endswith("_data") and nxt == p[:-5] + "_size":
+                out.append((p[:-5], "bytes"))
+                skip = True
+            else:
+                out.append((p, "int"))
+        return tuple(out)
+
+    @property
+    def outputs(self) -> tuple[tuple[str, str], ...]:
+        """Raw-interface results after the status: ("name", "bytes"|"u32"|"u64")."""
+        out: list[tuple[str, str]] = []
+        skip = False
+        for i, p in enumerate(self.params):
+            if skip:
+                skip = False
+                continue
+            if not p.startswith("return_"):
+                continue
+            nxt = self.params[i + 1] if i + 1 < len(self.params) else ""
+            if p.endswith("_data") and nxt == p[:-5] + "_size":
+                out.append((p[len("return_"):-5], "bytes"))
+                skip = True
+            else:
+                out.append((p[len("return_"):], "u64" if p in _U64_RETURNS.get(self.name, ()) else "u32"))
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Callback:
+    """One `proxy_on_*` export the host may call: wasm signature and parameter names."""
+
+    name: str
+    params: tuple[str, ...]
+    returns: str | None  # None, "action", "bool", "ptr"
+
+    @property
+    def signature(self) -> Signature:
+        return Signature(("i32",) * len(self.params), ("i32",) if self.returns else ())
+
+
+_U64_RETURNS = {
+    "proxy_get_current_time_nanoseconds": ("return_time",),
+    "proxy_get_metric": ("return_value",),
+}
+
+
+def _h(name: str, *params: str, i64: tuple[str, ...] = (), void: bool = False) -> Hostcall:
+    return Hostcall(name, tuple(params), i64, not void)
+
+
+def _c(name: str, *params: str, returns: str | None = None) -> Callback:
+    return Callback(name, tuple(params), returns)
+
+
+# Host functions common to every ABI version (cpp-host FOR_ALL_HOST_FUNCTIONS).
+_COMMON_HOSTCALLS: tuple[Hostcall, ...] = (
+    _h("proxy_log", "log_level", "message_data", "message_size"),
+    _h("proxy_get_current_time_nanoseconds", "return_time"),
+    _h("proxy_set_tick_period_milliseconds", "tick_period"),
+    _h("proxy_set_effective_context", "context_id"),
+    _h("proxy_done"),
+    _h("proxy_get_status", "return_status_code", "return_status_message_data",
+       "return_status_message_size"),
+    _h("proxy_get_property", "path_data", "path_size", "return_value_data", "return_value_size"),
+    _h("proxy_set_property", "path_data", "path_size", "value_data", "value_size"),
+    _h("proxy_get_buffer_bytes", "buffer_type", "start", "max_size", "return_buffer_data",
+       "return_buffer_size"),
+    _h("proxy_get_buffer_status", "buffer_type", "return_buffer_size", "return_flags"),
+    _h("proxy_set_buffer_bytes", "buffer_type", "start", "size", "buffer_data", "buffer_size"),
+    _h("proxy_get_header_map_pairs", "map_type", "return_map_data", "return_map_size"),
+    _h("proxy_set_header_map_pairs", "map_type", "map_data", "map_size"),
+    _h("proxy_get_header_map_size", "map_type", "return_size"),
+    _h("proxy_get_header_map_value", "map_type", "key_data", "key_size", "return_value_data",
+       "return_value_size"),
+    _h("proxy_add_header_map_value", "map_type", "key_data", "key_size", "value_data",
+       "value_size"),
+    _h("proxy_replace_header_map_value", "map_type", "key_data", "key_size", "value_data",
+       "value_size"),
+    _h("proxy_remove_header_map_value", "map_type", "key_data", "key_size"),
+    _h("proxy_send_local_response", "status_code", "status_code_details_data",
+       "status_code_details_size", "body_data", "body_size", "headers_data", "headers_size",
+       "grpc_status"),
+    _h("proxy_http_call", "upstream_data", "upstream_size", "headers_data", "headers_size",
+       "body_data", "body_size", "trailers_data", "trailers_size", "timeout_milliseconds",
+       "return_call_id"),
+    _h("proxy_grpc_call", "service_data", "service_size", "service_name_data",
+       "service_name_size", "method_name_data", "method_name_size", "initial_metadata_data",
+       "initial_metadata_size", "message_data", "message_size", "timeout_milliseconds",
+       "return_call_id"),
+    _h("proxy_grpc_stream", "service_data", "service_size", "service_name_data",
+       "service_name_size", "method_name_data", "method_name_size", "initial_metadata_data",
+       "initial_metadata_size", "return_stream_id"),
+    _h("proxy_grpc_send", "stream_id", "message_data", "message_size", "end_of_stream"),
+    _h("proxy_grpc_cancel", "call_id"),
+    _h("proxy_grpc_close", "call_id"),
+    _h("proxy_set_shared_data", "key_data", "key_size", "value_data", "value_size", "cas"),
+    _h("proxy_get_shared_data", "key_data", "key_size", "return_value_data", "return_value_size",
+       "return_cas"),
+    _h("proxy_register_shared_queue", "name_data", "name_size", "return_queue_id"),
+    _h("proxy_resolve_shared_queue", "vm_id_data", "vm_id_size", "name_data", "name_size",
+       "return_queue_id"),
+    _h("proxy_dequeue_shared_queue", "queue_id", "return_value_data", "return_value_size"),
+    _h("proxy_enqueue_shared_queue", "queue_id", "value_data", "value_size"),
+    _h("proxy_define_metric", "metric_type", "name_data", "name_size", "return_metric_id"),
+    _h("proxy_increment_metric", "metric_id", "offset", i64=("offset",)),
+    _h("proxy_record_metric", "metric_id", "value", i64=("value",)),
+    _h("proxy_get_metric", "metric_id", "return_value"),
+    _h("proxy_call_foreign_function", "function_name_data", "function_name_size",
+       "arguments_data", "arguments_size", "return_results_data", "return_results_size"),
+)
+
+_HOSTCALLS_0_1_0_ONLY = (
+    _h("proxy_get_configuration", "return_data", "return_size"),
+    _h("proxy_continue_request"),
+    _h("proxy_continue_response"),
+    _h("proxy_clear_route_cache"),
+)
+_HOSTCALLS_0_2_0_ADDED = (
+    _h("proxy_continue_stream", "stream_type"),
+    _h("proxy_close_stream", "stream_type"),
+)
+_HOSTCALLS_0_2_1_ADDED = (_h("proxy_get_log_level", "return_log_level"),)
+
+# Module callbacks common to every version.
+_COMMON_CALLBACKS: tuple[Callback, ...] = (
+    _c("proxy_on_memory_allocate", "memory_size", returns="ptr"),
+    _c("proxy_on_context_create", "context_id", "parent_context_id"),
+    _c("proxy_on_vm_start", "root_context_id", "vm_configuration_size", returns="bool"),
+    _c("proxy_on_configure", "root_context_id", "plugin_configuration_size", returns="bool"),
+    _c("proxy_on_tick", "root_context_id"),
+    _c("proxy_on_done", "context_id", returns="bool"),
+    _c("proxy_on_log", "context_id"),
+    _c("proxy_on_delete", "context_id"),
+    _c("proxy_on_new_connection", "context_id", returns="action"),
+    _c("proxy_on_downstream_data", "context_id", "data_size", "end_of_stream", returns="action"),
+    _c("proxy_on_downstream_connection_close", "context_id", "peer_type"),
+    _c("proxy_on_upstream_data", "context_id", "data_size", "end_of_stream", returns="action"),
+    _c("proxy_on_upstream_connection_close", "context_id", "peer_type"),
+    _c("proxy_on_request_body", "context_id", "body_size", "end_of_stream", returns="action"),
+    _c("proxy_on_request_trailers", "context_id", "num_trailers", returns="action"),
+    _c("proxy_on_response_body", "context_id", "body_size", "end_of_stream", returns="action"),
+    _c("proxy_on_response_trailers", "context_id", "num_trailers", returns="action"),
+    _c("proxy_on_http_call_response", "root_context_id", "call_id", "num_headers", "body_size",
+       "num_trailers"),
+    _c("proxy_on_grpc_receive_initial_metadata", "context_id", "call_id", "num_elements"),
+    _c("proxy_on_grpc_receive", "context_id", "call_id", "message_size"),
+    _c("proxy_on_grpc_receive_trailing_metadata", "context_id", "call_id", "num_elements"),
+    _c("proxy_on_grpc_close", "context_id", "call_id", "status_code"),
+    _c("proxy_on_queue_ready", "root_context_id", "queue_id"),
+)
+_CALLBACKS_0_1_0 = (
+    _c("proxy_on_request_headers", "context_id", "num_headers", returns="action"),
+    _c("proxy_on_response_headers", "context_id", "num_headers", returns="action"),
+)
+_CALLBACKS_0_2_0 = (
+    _c("proxy_on_request_headers", "context_id", "num_headers", "end_of_stream",
+       returns="action"),
+    _c("proxy_on_response_headers", "context_id", "num_headers", "end_of_stream",
+       returns="action"),
+    _c("proxy_on_foreign_function", "root_context_id", "function_id", "arguments_size"),
+)
+
+# Callbacks cpp-host knows outside the spec; it checks their signatures when exported.
+EXTRA_HOST_KNOWN_CALLBACKS: dict[str, Signature] = {
+    "proxy_validate_configuration": _sig(2, 1),
+    "proxy_on_request_metadata": _sig(2, 1),
+    "proxy_on_response_metadata": _sig(2, 1),
+}
+
+# Entry points outside the proxy_on_* family.
+START_EXPORTS: dict[str, Signature] = {
+    "_initialize": _sig(0, 0),
+    "_start": _sig(0, 0),
+    "main": _sig(2, 1),
+    "__main_void": _sig(0, 1),
+    "malloc": _sig(1, 1),
+}
+
+
+@dataclass(frozen=True)
+class AbiVersion:
+    version: str
+    marker: str
+    hostcalls: dict[str, Hostcall]
+    callbacks: dict[str, Callback]
+
+
+def _abi(version: str, hostcalls: tuple[Hostcall, ...], callbacks: tuple[Callback, ...]) -> AbiVersion:
+    return AbiVersion(
+        version,
+        "proxy_abi_version_" + version.replace(".", "_"),
+        {h.name: h for h in hostcalls},
+        {c.name: c for c in callbacks},
+    )
+
+
+ABI_VERSIONS: dict[str, AbiVersion] = {
+    "0.1.0": _abi("0.1.0", _COMMON_HOSTCALLS + _HOSTCALLS_0_1_0_ONLY,
+                  _COMMON_CALLBACKS + _CALLBACKS_0_1_0),
+    "0.2.0": _abi("0.2.0", _COMMON_HOSTCALLS + _HOSTCALLS_0_2_0_ADDED,
+                  _COMMON_CALLBACKS + _CALLBACKS_0_2_0),
+    "0.2.1": _abi("0.2.1", _COMMON_HOSTCALLS + _HOSTCALLS_0_2_0_ADDED + _HOSTCALLS_0_2_1_ADDED,
+                  _COMMON_CALLBACKS + _CALLBACKS_0_2_0),
+}
+LATEST = ABI_VERSIONS["0.2.1"]
+MARKERS: dict[str, str] = {v.marker: k for k, v in ABI_VERSIONS.items()}
+
+#: Imports Envoy links for every module besides the Proxy-Wasm hostcalls.
+ENVOY_EXTRA_ENV_IMPORTS: dict[str, Signature] = {
+    "pthread_equal": _sig(2, 1),
+    "emscripten_notify_memory_growth": _sig(1, 0),
+}
+
+#: WASI functions Envoy 1.40 (proxy-wasm-cpp-host) registers, under both
+#: `wasi_snapshot_preview1` and `wasi_unstable`, with the signatures it registers them with.
+#: `path_link` is declared with six parameters where WASI has seven: a module that imports
+#: the real WASI `path_link` fails to link in Envoy.
+ENVOY_WASI_FUNCTIONS: dict[str, Signature] = {
+    "fd_write": _sig(4, 1),
+    "fd_read": _sig(4, 1),
+    "fd_seek": _sig(4, 1, i64_at=(1,)),
+    "fd_close": _sig(1, 1),
+    "fd_fdstat_get": _sig(2, 1),
+    "fd_fdstat_set_flags": _sig(2, 1),
+    "fd_prestat_get": _sig(2, 1),
+    "fd_prestat_dir_name": _sig(3, 1),
+    "fd_filestat_get": _sig(2, 1),
+    "fd_readdir": _sig(5, 1, i64_at=(3,)),
+    "fd_sync": _sig(1, 1),
+    "path_open": _sig(9, 1, i64_at=(5, 6)),
+    "path_create_directory": _sig(3, 1),
+    "path_filestat_get": _sig(5, 1),
+    "path_link": _sig(6, 1),
+    "path_readlink": _sig(6, 1),
+    "path_remove_directory": _sig(3, 1),
+    "path_rename": _sig(6, 1),
+    "path_symlink": _sig(5, 1),
+    "path_unlink_file": _sig(3, 1),
+    "sock_accept": _sig(3, 1),
+    "sock_recv": _sig(6, 1),
+    "sock_send": _sig(5, 1),
+    "sock_shutdown": _sig(2, 1),
+    "environ_get": _sig(2, 1),
+    "environ_sizes_get": _sig(2, 1),
+    "args_get": _sig(2, 1),
+    "args_sizes_get": _sig(2, 1),
+    "clock_time_get": _sig(3, 1, i64_at=(1,)),
+    "clock_res_get": _sig(2, 1),
+    "random_get": _sig(2, 1),
+    "proc_exit": _sig(1, 0),
+    "sched_yield": _sig(0, 1),
+    "poll_oneoff": _sig(4, 1),
+}
+WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
+
+#: WASI functions that Envoy implements usefully (the rest fail or are stubs).
+ENVOY_WASI_WORKING = frozenset(
+    {"fd_write", "clock_time_get", "clock_res_get", "random_get", "environ_get",
+     "environ_sizes_get", "args_get", "args_sizes_get", "sched_yield", "poll_oneoff",
+     "proc_exit", "fd_close", "fd_seek", "fd_fdstat_get"}
+)
+
+# ---------------------------------------------------------------------------
+# Header-map serialization (spec "Serialization")
+
+import struct as _struct  # noqa: E402
+
+
+def serialize_map(pairs: "list[tuple[bytes, bytes]]") -> bytes:
+    """Serialize header pairs: u32 count, (u32 key_len, u32 value_len)*, then NUL-ended bytes."""
+    out = [_struct.pack("<I", len(pairs))]
+    for k, v in pairs:
+        out.append(_struct.pack("<II", len(k), len(v)))
+    for k, v in pairs:
+        out.append(k)
+        out.append(b"\0")
+        out.append(v)
+        out.append(b"\0")
+    return b"".join(out)
+
+
+def deserialize_map(data: bytes) -> "list[tuple[bytes, bytes]]":
+    """Inverse of :func:`serialize_map`; an empty buffer or a lone NUL is the empty map."""
+    if len(data) < 4:
+        return []
+    (count,) = _struct.unpack_from("<I", data, 0)
+    if 4 + 8 * count > len(data):
+        raise ValueError("header map is truncated")
+    sizes = [_struct.unpack_from("<II", data, 4 + 8 * i) for i in range(count)]
+    pos = 4 + 8 * count
+    pairs = []
+    for klen, vlen in sizes:
+        if pos + klen + vlen + 2 > len(data):
+            raise ValueError("header map is truncated")
+        key = data[pos:pos + klen]
+        pos += klen + 1
+        value = data[pos:pos + vlen]
+        pos += vlen + 1
+        pairs.append((key, value))
+    return pairs
