@@ -1,0 +1,381 @@
+"""Read a WebAssembly module: imports and exports with their wasm signatures, sections.
+
+`read_module(data)` validates the bytes with wasmtime (`Module.validate`, a kept library, so
+"valid" means what a real engine means) and walks the binary's sections itself for what
+wasmtime does not expose: section sizes, custom sections, and signatures without paying for
+a full compile of a multi-megabyte module. Anything that is not a readable core module raises
+`NotWasmError` with one sentence saying why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import wasmtime
+
+from proxywasm.abi import Signature
+
+__all__ = ["ImportInfo", "ExportInfo", "SectionInfo", "ModuleInfo", "NotWasmError", "read_module"]
+
+WASM_MAGIC = b"\0asm"
+CORE_VERSION = b"\x01\x00\x00\x00"
+
+SECTION_NAMES = {
+    0: "custom", 1: "type", 2: "import", 3: "function", 4: "table", 5: "memory", 6: "global",
+    7: "export", 8: "start", 9: "element", 10: "code", 11: "data", 12: "datacount", 13: "tag",
+}
+KIND_NAMES = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+VALUE_TYPES = {
+    0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128",
+    0x70: "funcref", 0x6F: "externref", 0x6E: "anyref", 0x6D: "eqref", 0x6C: "i31ref",
+    0x6B: "structref", 0x6A: "arrayref", 0x69: "exnref", 0x71: "nullref", 0x72: "nullexternref",
+    0x73: "nullfuncref", 0x74: "nullexnref",
+}
+
+
+class NotWasmError(ValueError):
+    """The bytes are not a readable WebAssembly core module; the message says why."""
+
+
+@dataclass(frozen=True)
+class ImportInfo:
+    """One import. `signature` is set for functions; `description` is human-readable."""
+
+    module: str
+    name: str
+    kind: str  # "func" | "table" | "memory" | "global" | "tag"
+    signature: Signature | None = None
+    description: str = ""
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """One export. `signature` is set for functions."""
+
+    name: str
+    kind: str
+    signature: Signature | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SectionInfo:
+    """One section: `name` is the section kind, or the custom section's own name."""
+
+    id: int
+    kind: str  # "type", "code", ..., "custom"
+    name: str
+    offset: int  # where the section's payload starts in the file
+    size: int  # payload size in bytes
+
+
+@dataclass
+class ModuleInfo:
+    """What a core WebAssembly module imports, exports and contains."""
+
+    size: int
+    imports: list[ImportInfo] = field(default_factory=list)
+    exports: list[ExportInfo] = field(default_factory=list)
+    sections: list[SectionInfo] = field(default_factory=list)
+    defined_functions: int = 0
+    _data: bytes = field(default=b"", repr=False)
+
+    def export(self, name: str) -> ExportInfo | None:
+        """The export called `name`, or None."""
+        for item in self.exports:
+            if item.name == name:
+                return item
+        return None
+
+    def function_exports(self) -> dict[str, Signature]:
+        return {e.name: e.signature for e in self.exports if e.kind == "func" and e.signature}
+
+    def section_size(self, kind: str) -> int:
+        """Total payload bytes of the sections of this kind ("code", "data", "custom", ...)."""
+        return sum(s.size for s in self.sections if s.kind == kind)
+
+    @property
+    def code_size(self) -> int:
+        return self.section_size("code")
+
+    def custom_section_names(self) -> list[str]:
+        return [s.name for s in self.sections if s.kind == "custom"]
+
+    def custom_section(self, name: str) -> bytes | None:
+        """The payload of the first custom section called `name` (after its name), or None."""
+        for s in self.sections:
+            if s.kind == "custom" and s.name == name:
+                reader = _Reader(self._data, s.offset, s.offset + s.size)
+                reader.name()
+                return self._data[reader.pos:s.offset + s.size]
+        return None
+
+
+# ---------------------------------------------------------------------------
+
+
+class _Malformed(Exception):
+    pass
+
+
+class _Unsupported(Exception):
+    """A construct this walker does not decode (GC types...): wasmtime fills in instead."""
+
+
+class _Reader:
+    def __init__(self, data: bytes, pos: int, end: int) -> None:
+        self.data, self.pos, self.end = data, pos, end
+
+    def byte(self) -> int:
+        if self.pos >= self.end:
+            raise _Malformed("unexpected end")
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def u32(self) -> int:
+        result = shift = 0
+        for _ in range(5):
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+        raise _Malformed("integer too long")
+
+    def u64(self) -> int:
+        result = shift = 0
+        for _ in range(10):
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return result
+            shift += 7
+        raise _Malformed("integer too long")
+
+    def bytes(self, n: int) -> bytes:
+        if n > self.end - self.pos:
+            raise _Malformed("unexpected end")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def name(self) -> str:
+        raw = self.bytes(self.u32())
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Malformed("name is not UTF-8") from None
+
+    def valtype(self) -> str:
+        b = self.byte()
+        if b in VALUE_TYPES:
+            return VALUE_TYPES[b]
+        if b in (0x63, 0x64):  # (ref null? heaptype)
+            heap = self.byte()
+            if heap in VALUE_TYPES:
+                return f"(ref {'null ' if b == 0x63 else ''}{VALUE_TYPES[heap]})"
+            raise _Unsupported("typed reference")
+        raise _Malformed(f"unknown value type 0x{b:02x}")
+
+    def limits(self) -> str:
+        flags = self.byte()
+        if flags & ~0x0F:
+            raise _Malformed("bad limits")
+        read = self.u64 if flags & 0x04 else self.u32
+        minimum = read()
+        maximum = read() if flags & 0x01 else None
+        if flags & 0x08:
+            self.u32()  # custom page size log2
+        text = f"min {minimum}" + (f" max {maximum}" if maximum is not None else "")
+        return text + (" shared" if flags & 0x02 else "") + (" 64-bit" if flags & 0x04 else "")
+
+
+def _walk_sections(data: bytes) -> list[SectionInfo]:
+    sections: list[SectionInfo] = []
+    reader = _Reader(data, 8, len(data))
+    while reader.pos < len(data):
+        start = reader.pos
+        section_id = reader.byte()
+        try:
+            size = reader.u32()
+        except _Malformed:
+            raise NotWasmError(f"it is truncated or corrupt: the section header at byte {start} is cut off") from None
+        kind = SECTION_NAMES.get(section_id)
+        if kind is None:
+            raise NotWasmError(f"it is corrupt: unknown section id {section_id} at byte {start}")
+        payload = reader.pos
+        if size > len(data) - payload:
+            raise NotWasmError(
+                f"it is truncated: the {kind} section at byte {start} needs {size} bytes "
+                f"but the file ends after {len(data) - payload}"
+            )
+        name = kind
+        if section_id == 0:
+            try:
+                name = _Reader(data, payload, payload + size).name()
+            except _Malformed:
+                raise NotWasmError(f"it is corrupt: the custom section at byte {start} has a bad name") from None
+        sections.append(SectionInfo(section_id, kind, name, payload, size))
+        reader.pos = payload + size
+    return sections
+
+
+def _read_types(data: bytes, section: SectionInfo) -> list[Signature | None]:
+    r = _Reader(data, section.offset, section.offset + section.size)
+    types: list[Signature | None] = []
+    for _ in range(r.u32()):
+        form = r.byte()
+        if form != 0x60:
+            raise _Unsupported("non-function type")
+        params = tuple(r.valtype() for _ in range(r.u32()))
+        results = tuple(r.valtype() for _ in range(r.u32()))
+        types.append(Signature(params, results))
+    return types
+
+
+def _describe_sig(sig: Signature | None) -> str:
+    return f"func {sig}" if sig else "func"
+
+
+def _parse_interface(data: bytes, sections: list[SectionInfo], info: ModuleInfo) -> None:
+    by_kind = {s.kind: s for s in sections if s.kind != "custom"}
+    types = _read_types(data, by_kind["type"]) if "type" in by_kind else []
+
+    def sig(index: int) -> Signature | None:
+        if index >= len(types):
+            raise _Malformed("type index out of range")
+        return types[index]
+
+    func_types: list[Signature | None] = []
+    kinds_count = {k: 0 for k in KIND_NAMES.values()}
+    if "import" in by_kind:
+        s = by_kind["import"]
+        r = _Reader(data, s.offset, s.offset + s.size)
+        for _ in range(r.u32()):
+            module, name = r.name(), r.name()
+            kind = r.byte()
+            if kind == 0:
+                signature = sig(r.u32())
+                func_types.append(signature)
+                info.imports.append(ImportInfo(module, name, "func", signature, _describe_sig(signature)))
+            elif kind == 1:
+                ref = r.valtype()
+                info.imports.append(ImportInfo(module, name, "table", None, f"table {ref} {r.limits()}"))
+            elif kind == 2:
+                info.imports.append(ImportInfo(module, name, "memory", None, f"memory {r.limits()}"))
+            elif kind == 3:
+                vt = r.valtype()
+                mutable = r.byte()
+                info.imports.append(ImportInfo(module, name, "global", None,
+                                               f"global {'mut ' if mutable else ''}{vt}"))
+            elif kind == 4:
+                r.byte()
+                info.imports.append(ImportInfo(module, name, "tag", None, f"tag {sig(r.u32())}"))
+            else:
+                raise _Malformed("bad import kind")
+            kinds_count[info.imports[-1].kind] += 1
+    if "function" in by_kind:
+        s = by_kind["function"]
+        r = _Reader(data, s.offset, s.offset + s.size)
+        count = r.u32()
+        info.defined_functions = count
+        func_types.extend(sig(r.u32()) for _ in range(count))
+    if "export" in by_kind:
+        s = by_kind["export"]
+        r = _Reader(data, s.offset, s.offset + s.size)
+        for _ in range(r.u32()):
+            name = r.name()
+            kind = r.byte()
+            index = r.u32()
+            if kind == 0:
+                signature = func_types[index] if index < len(func_types) else None
+                info.exports.append(ExportInfo(name, "func", signature, _describe_sig(signature)))
+            elif kind in KIND_NAMES:
+                info.exports.append(ExportInfo(name, KIND_NAMES[kind], None, KIND_NAMES[kind]))
+            else:
+                raise _Malformed("bad export kind")
+
+
+def _interface_from_wasmtime(data: bytes, info: ModuleInfo) -> None:
+    """Fallback for type forms the walker does not decode: let wasmtime compile and tell."""
+    module = wasmtime.Module(_engine(), data)
+    info.imports.clear()
+    info.exports.clear()
+    for imp in module.imports:
+        kind, signature = _kind_of(imp.type)
+        info.imports.append(ImportInfo(imp.module, imp.name or "", kind, signature,
+                                       _describe_sig(signature) if kind == "func" else kind))
+    for exp in module.exports:
+        kind, signature = _kind_of(exp.type)
+        info.exports.append(ExportInfo(exp.name, kind, signature,
+                                       _describe_sig(signature) if kind == "func" else kind))
+
+
+def _kind_of(extern_type: object) -> tuple[str, Signature | None]:
+    if isinstance(extern_type, wasmtime.FuncType):
+        return "func", Signature(tuple(str(p) for p in extern_type.params),
+                                 tuple(str(p) for p in extern_type.results))
+    for cls, kind in ((wasmtime.MemoryType, "memory"), (wasmtime.TableType, "table"),
+                      (wasmtime.GlobalType, "global")):
+        if isinstance(extern_type, cls):
+            return kind, None
+    return "tag", None
+
+
+@lru_cache(maxsize=1)
+def _engine() -> wasmtime.Engine:
+    return wasmtime.Engine()
+
+
+def _first_line(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    for marker in ("Caused by:",):
+        text = text.replace(marker, "")
+    return text.strip().rstrip(".") or type(error).__name__
+
+
+def read_module(data: bytes) -> ModuleInfo:
+    """Read and validate a core WebAssembly module.
+
+    Raises `NotWasmError` (one sentence) for empty, truncated, random, text-format,
+    component-model or otherwise invalid bytes.
+    """
+    data = bytes(data)
+    if not data:
+        raise NotWasmError("the file is empty")
+    if data[:4] != WASM_MAGIC:
+        head = data[:64].lstrip()
+        if head.startswith(b"(module") or head.startswith(b"(component") or head.startswith(b";;"):
+            raise NotWasmError("it is WebAssembly text (.wat), not a binary module: convert it with wat2wasm first")
+        raise NotWasmError("it does not start with the WebAssembly magic bytes \\0asm")
+    if len(data) < 8:
+        raise NotWasmError("it is truncated inside the 8-byte WebAssembly header")
+    version = data[4:8]
+    if version != CORE_VERSION:
+        if version[2:4] == b"\x01\x00":
+            raise NotWasmError("it is a WebAssembly component, not a core module: "
+                               "Proxy-Wasm hosts load only core modules")
+        raise NotWasmError(f"it declares WebAssembly binary version {int.from_bytes(version, 'little')}, "
+                           "not version 1")
+    sections = _walk_sections(data)
+    try:
+        wasmtime.Module.validate(_engine(), data)
+    except wasmtime.WasmtimeError as err:
+        raise NotWasmError(f"it is not a valid WebAssembly module ({_first_line(err)})") from None
+    info = ModuleInfo(size=len(data), sections=sections, _data=data)
+    try:
+        _parse_interface(data, sections, info)
+    except _Unsupported:
+        _interface_from_wasmtime(data, info)
+    except _Malformed as err:  # wasmtime accepted it, so this is a gap in the walker
+        try:
+            _interface_from_wasmtime(data, info)
+        except wasmtime.WasmtimeError:
+            raise NotWasmError(f"it could not be read ({err})") from None
+    return info
