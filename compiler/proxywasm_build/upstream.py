@@ -1,0 +1,169 @@
+"""A recording HTTP/1.1 upstream on 127.0.0.1 for tests, `proxywasm run` and HTTP callouts.
+
+```python
+with RecordingUpstream() as upstream:
+    upstream.respond(200, {"content-type": "text/plain"}, b"hello")   # the default answer
+    upstream.respond_next(503, {}, b"busy")                           # only the next request
+    ... send traffic through Envoy to upstream.address ...
+    first = upstream.requests[0]      # .method .path .headers (case-insensitive) .body .trailers
+```
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Iterable, Mapping, Union
+
+HeadersLike = Union[Mapping[str, str], Iterable[tuple[str, str]]]
+Answer = tuple[int, HeadersLike, bytes]
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the upstream received it. `headers` is case-insensitive (`.get`, `[]`,
+    `in`, `.items()`, `.get_all`); `trailers` are the chunked-encoding trailers, if any."""
+
+    method: str
+    path: str
+    headers: Message
+    body: bytes
+    trailers: list[tuple[str, str]] = field(default_factory=list)
+    received_at: float = 0.0
+
+
+def _pairs(headers: HeadersLike) -> list[tuple[str, str]]:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return [(str(k), str(v)) for k, v in items]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def log_message(self, format: str, *args: object) -> None:  # silence stderr
+        pass
+
+    def _read_body(self) -> tuple[bytes, list[tuple[str, str]]]:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            chunks, trailers = [], []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while True:
+                line = self.rfile.readline().rstrip(b"\r\n")
+                if not line:
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                trailers.append((name.strip().lower(), value.strip()))
+            return b"".join(chunks), trailers
+        length = int(self.headers.get("content-length") or 0)
+        return (self.rfile.read(length) if length else b""), []
+
+    def _handle(self) -> None:
+        body, trailers = self._read_body()
+        request = RecordedRequest(self.command, self.path, self.headers, body, trailers, time.time())
+        status, headers, payload = self.server.owner._record_and_answer(request)
+        self.send_response_only(status)
+        given = {name.lower() for name, _ in _pairs(headers)}
+        if "date" not in given:
+            self.send_header("date", self.date_time_string())
+        for name, value in _pairs(headers):
+            if name.lower() not in ("content-length", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: "RecordingUpstream"
+
+
+class RecordingUpstream:
+    """A threaded HTTP server on 127.0.0.1 (free port) that records requests and answers them.
+
+    The answer is, in order of precedence: the next queued one (`respond_next`), the handler
+    (`handler=lambda request: (status, headers, body)`), the default (`respond`).
+    """
+
+    def __init__(self, status: int = 200, headers: HeadersLike | None = None, body: bytes = b"",
+                 *, handler: Callable[[RecordedRequest], Answer] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._default: Answer = (status, headers if headers is not None else {"content-type": "text/plain"}, body)
+        self._queued: deque[Answer] = deque()
+        self.handler = handler
+        self.requests: list[RecordedRequest] = []
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        self._thread = threading.Thread(target=self._server.serve_forever, name="recording-upstream",
+                                        daemon=True)
+        self._thread.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self._server.server_address[1])
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def respond(self, status: int, headers: HeadersLike | None = None, body: bytes = b"") -> None:
+        """Answer every later request with this (unless one is queued)."""
+        with self._lock:
+            self._default = (status, headers or {}, bytes(body))
+
+    def respond_next(self, status: int, headers: HeadersLike | None = None, body: bytes = b"") -> None:
+        """Answer the next not-yet-answered request with this, once."""
+        with self._lock:
+            self._queued.append((status, headers or {}, bytes(body)))
+
+    def clear(self) -> None:
+        """Forget recorded requests and queued answers."""
+        with self._lock:
+            self.requests.clear()
+            self._queued.clear()
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
+        """Wait until `count` requests were recorded; return them (maybe fewer on timeout)."""
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return list(self.requests)
+
+    def _record_and_answer(self, request: RecordedRequest) -> Answer:
+        with self._lock:
+            self.requests.append(request)
+            if self._queued:
+                return self._queued.popleft()
+            handler, default = self.handler, self._default
+        if handler is not None:
+            return handler(request)
+        return default
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> "RecordingUpstream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

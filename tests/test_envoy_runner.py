@@ -1,0 +1,148 @@
+"""Real Envoy: the bootstrap renderer, the LocalEnvoy runner and the recording upstream."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+
+import pytest
+import wasmtime
+
+from proxywasm_build.envoy import EnvoyError, LocalEnvoy
+from proxywasm_build.envoy_config import render_bootstrap, validate_bootstrap
+from proxywasm_build.errors import UserError
+
+pytestmark = pytest.mark.envoy
+
+# A minimal Proxy-Wasm 0.2.1 module: logs on configure, answers every request with a 418
+# local reply, or (when the request has an `x-pass` header) lets it through and adds
+# `x-wat: 1` to the request it forwards.
+MINIMAL_WAT = r"""
+(module
+  (import "env" "proxy_send_local_response"
+    (func $send (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_header_map_value"
+    (func $get_header (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_add_header_map_value"
+    (func $add_header (param i32 i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 17)
+  (global $heap (mut i32) (i32.const 65536))
+  (data (i32.const 16) "hello from wat\n")
+  (data (i32.const 64) "configured")
+  (data (i32.const 80) "x-pass")
+  (data (i32.const 96) "x-wat")
+  (data (i32.const 112) "1")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "_initialize"))
+  (func (export "malloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap
+      (i32.and (i32.add (i32.add (global.get $heap) (local.get $n)) (i32.const 7)) (i32.const -8)))
+    (local.get $p))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (drop (call $log (i32.const 2) (i32.const 64) (i32.const 10)))
+    (i32.const 1))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    ;; header map 0 = request headers; return pointers at 200/204
+    (if (i32.eqz (call $get_header (i32.const 0) (i32.const 80) (i32.const 6) (i32.const 200) (i32.const 204)))
+      (then
+        (drop (call $add_header (i32.const 0) (i32.const 96) (i32.const 5) (i32.const 112) (i32.const 1)))
+        (return (i32.const 0))))
+    (drop (call $send (i32.const 418) (i32.const 0) (i32.const 0) (i32.const 16) (i32.const 15)
+                      (i32.const 0) (i32.const 0) (i32.const -1)))
+    (i32.const 1))
+  (func (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
+  (func (export "proxy_on_delete") (param i32)))
+"""
+
+
+@pytest.fixture(scope="module")
+def minimal_module(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("wat") / "minimal.wasm"
+    path.write_bytes(wasmtime.wat2wasm(MINIMAL_WAT))
+    return path
+
+
+@pytest.fixture(scope="module")
+def unmarked_module(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("wat") / "unmarked.wasm"
+    path.write_bytes(wasmtime.wat2wasm(MINIMAL_WAT.replace('(func (export "proxy_abi_version_0_2_1"))', "")))
+    return path
+
+
+def get(envoy: LocalEnvoy, path: str = "/", headers: dict[str, str] | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", envoy.port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def test_rendered_configs_pass_envoy_validate(minimal_module):
+    http_direct = render_bootstrap(module=minimal_module, listener_port=10000, admin_port=10001,
+                                   plugin_config='{"a": "b"}', clusters={"auth": ("127.0.0.1", 9)})
+    tcp_binary_config = render_bootstrap(module=minimal_module, listener_port=10000, admin_port=10001,
+                                         tcp=True, upstream=("127.0.0.1", 9), vm_config=b"\xff\x00")
+    remote = render_bootstrap(remote=("https://example.com/f.wasm", "ab" * 32),
+                              listener_port=10000, admin_port=10001, upstream=("localhost", 80))
+    for config in (http_direct, tcp_binary_config, remote):
+        validate_bootstrap(config)
+    assert "envoy.filters.network.wasm" in tcp_binary_config
+    assert "proxywasm_module_source" in remote
+
+
+def test_render_rejects_both_or_neither_code_source(minimal_module):
+    with pytest.raises(UserError):
+        render_bootstrap(listener_port=1, admin_port=2)
+    with pytest.raises(UserError):
+        render_bootstrap(module=minimal_module, remote=("http://x/y", "0" * 64), listener_port=1, admin_port=2)
+
+
+def test_minimal_module_answers_local_reply_and_logs(minimal_module):
+    with LocalEnvoy(module=minimal_module, plugin_config=b"{}") as envoy:
+        assert envoy.running and envoy.pid
+        assert 0 < envoy.time_to_ready < 60
+        status, headers, body = get(envoy)
+        assert (status, body) == (418, b"hello from wat\n")
+        assert ("info", "configured") in envoy.wasm_logs()
+        assert envoy.wasm_logs(worker_only=True) == [("info", "configured")]
+        assert envoy.stats()["http.proxywasm_http.downstream_rq_4xx"] == 1
+        assert envoy.rss_bytes() > 10 * 1024 * 1024
+        pid = envoy.pid
+    assert not envoy.running
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    assert "configured" in envoy.logs()  # kept after stop
+
+
+def test_request_passes_to_recording_upstream_and_callout_cluster_exists(minimal_module):
+    from proxywasm_build.upstream import RecordingUpstream
+
+    with RecordingUpstream() as upstream, RecordingUpstream() as auth:
+        upstream.respond(201, {"x-up": "yes"}, b"from upstream")
+        with LocalEnvoy(module=minimal_module, upstream=upstream.address,
+                        clusters={"auth": auth.address}) as envoy:
+            status, headers, body = get(envoy, "/p?q=1", {"x-pass": "1", "x-custom": "kept"})
+            assert (status, headers["x-up"], body) == (201, "yes", b"from upstream")
+            (seen,) = upstream.requests
+            assert seen.method == "GET" and seen.path == "/p?q=1"
+            assert seen.headers["x-wat"] == "1" and seen.headers["x-custom"] == "kept"
+            assert "cluster.auth.membership_total" in envoy.stats()
+            assert auth.requests == []
+
+
+def test_module_without_abi_marker_gives_envoys_reason(unmarked_module):
+    with pytest.raises(EnvoyError, match="Missing or unknown Proxy-Wasm ABI version"):
+        LocalEnvoy(module=unmarked_module)
+
+
+def test_corrupt_module_gives_envoys_reason(tmp_path):
+    junk = tmp_path / "junk.wasm"
+    junk.write_bytes(b"\0asm\x01\0\0\0garbage")
+    with pytest.raises(EnvoyError, match="Failed to parse corrupted Wasm module"):
+        LocalEnvoy(module=junk)
