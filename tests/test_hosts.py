@@ -1,0 +1,138 @@
+"""The Envoy host and the wasm host: same stream API as the emulator, real engines underneath."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import wasmtime
+
+from proxywasm_build.errors import UserError
+from proxywasm_build.hosts import EnvoyHost, comparable_headers
+
+from test_envoy_runner import MINIMAL_WAT
+
+
+def test_comparable_headers_drops_only_what_envoy_adds():
+    pairs = [("Date", "x"), ("server", "envoy"), ("content-length", "3"), ("connection", "close"),
+             ("x-envoy-upstream-service-time", "1"), ("x-request-id", "abc"), ("X-Filter", "yes"),
+             ("transfer-encoding", "chunked"), ("content-type", "text/plain")]
+    assert comparable_headers(pairs) == [("x-filter", "yes"), ("content-type", "text/plain")]
+    assert ("x-request-id", "mine") in comparable_headers([("x-request-id", "mine")], sent=["X-Request-Id"])
+
+
+@pytest.fixture(scope="module")
+def minimal_module(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("wat") / "minimal.wasm"
+    path.write_bytes(wasmtime.wat2wasm(MINIMAL_WAT))
+    return path
+
+
+@pytest.fixture(scope="module")
+def envoy_minimal(minimal_module):
+    emulator()
+    with EnvoyHost.load(minimal_module, plugin_config=b"{}") as host:
+        yield host
+
+
+def emulator():
+    """`proxywasm.testing` once the emulator is there (skip before)."""
+    testing = emulator()
+    if not hasattr(testing, "HttpResponse"):
+        pytest.skip("proxywasm.testing has no emulator yet")
+    return testing
+
+
+REQUEST = {":method": "GET", ":path": "/a?b=1", ":authority": "example.com"}
+
+
+@pytest.mark.envoy
+def test_envoy_host_local_reply_never_reaches_upstream(envoy_minimal):
+    r = envoy_minimal.http_request(REQUEST, upstream=(200, {}, b"unused"))
+    assert r.status == 418 and r.body == b"hello from wat\n"
+    assert r.headers.get("content-type") == "text/plain"
+    assert r.headers.get("date") is None and r.headers.get("server") is None
+    assert r.upstream_request is None
+
+
+@pytest.mark.envoy
+def test_envoy_host_forwards_and_records_the_upstream_request(envoy_minimal):
+    r = envoy_minimal.http_request({**REQUEST, ":method": "POST", "x-pass": "1"}, body=b"payload",
+                                   upstream=(201, {"x-up": "1", "content-type": "text/plain"}, b"made"))
+    assert (r.status, r.body, r.headers.get("x-up")) == (201, b"made", "1")
+    up = r.upstream_request
+    assert up is not None and up.body == b"payload"
+    assert up.headers.get(":method") == "POST" and up.headers.get(":path") == "/a?b=1"
+    assert up.headers.get(":authority") == "example.com"
+    assert up.headers.get("x-wat") == "1" and up.headers.get("x-request-id") is None
+    assert [(rec.level.name, rec.message) for rec in envoy_minimal.logs] == [("INFO", "configured")]
+
+
+def test_envoy_host_refuses_properties_envoy_cannot_set(minimal_module):
+    with pytest.raises(UserError, match="cannot set the property"):
+        EnvoyHost.load(minimal_module, properties={"request.path": "/x"})
+
+
+@pytest.mark.envoy
+def test_emulator_and_envoy_agree_on_a_compiled_module(minimal_module, envoy_minimal):
+    testing = emulator()
+    emulated = testing.Host.load(minimal_module, plugin_config=b"{}")
+    for request in (REQUEST, {**REQUEST, "x-pass": "1"}):
+        upstream = (200, {"content-type": "text/plain", "x-up": "1"}, b"hello")
+        a, b = emulated.http_request(request, upstream=upstream), envoy_minimal.http_request(request, upstream=upstream)
+        assert (a.status, a.body) == (b.status, b.body)
+        assert {k: v for k, v in comparable_headers(a.headers.items())} == \
+            {k: v for k, v in comparable_headers(b.headers.items())}
+        assert (a.upstream_request is None) == (b.upstream_request is None)
+        if a.upstream_request is not None:
+            assert a.upstream_request.headers.get("x-wat") == b.upstream_request.headers.get("x-wat") == "1"
+
+
+PYTHON_FILTER = textwrap.dedent('''
+    import json
+    import proxywasm
+    from proxywasm import Action, HttpContext, RootContext
+
+    class Deny(HttpContext):
+        def on_http_request_headers(self, num_headers, end_of_stream):
+            if self.get_http_request_header(self.root.header) is not None:
+                self.send_http_response(403, [("x-denied-by", "python")], b"denied\\n")
+                return Action.PAUSE
+            return Action.CONTINUE
+
+        def on_http_response_headers(self, num_headers, end_of_stream):
+            self.set_http_response_header("x-python", "yes")
+            return Action.CONTINUE
+
+    class Root(RootContext):
+        def on_configure(self, plugin_configuration_size):
+            config = json.loads(self.get_plugin_configuration() or b"{}")
+            self.header = config.get("header", "x-deny")
+            return True
+
+        def create_http_context(self, context_id):
+            return Deny(context_id, self)
+
+    proxywasm.set_root_context(Root)
+''')
+
+
+@pytest.mark.envoy
+@pytest.mark.build
+def test_python_filter_in_envoy_matches_the_emulator(tmp_path):
+    testing = emulator()
+    pytest.importorskip("proxywasm_build.build")
+    source = tmp_path / "deny.py"
+    source.write_text(PYTHON_FILTER)
+    config = b'{"header": "x-deny"}'
+    emulated = testing.Host.load(source, plugin_config=config)
+    with EnvoyHost.load(source, plugin_config=config) as envoy:
+        for extra in ({"x-deny": "1"}, {}):
+            request = {**REQUEST, **extra}
+            upstream = (200, {"content-type": "text/plain"}, b"hello")
+            a, b = emulated.http_request(request, upstream=upstream), envoy.http_request(request, upstream=upstream)
+            assert (a.status, a.body) == (b.status, b.body)
+            assert a.headers.get("x-denied-by") == b.headers.get("x-denied-by")
+            assert a.headers.get("x-python") == b.headers.get("x-python")
+            assert (a.upstream_request is None) == (b.upstream_request is None)
