@@ -375,44 +375,58 @@ ENVOY_EXTRA_ENV_IMPORTS: dict[str, Signature] = {
 
 #: WASI functions Envoy 1.40 (proxy-wasm-cpp-host) registers, under both
 #: `wasi_snapshot_preview1` and `wasi_unstable`, with the signatures it registers them with.
-#: `path_link` is declared with six parameters where WASI has seven: a module that imports
-#: the real WASI `path_link` fails to link in Envoy.
+#: Verified against the real Envoy 1.40 by linking one probe module per function (see
+#: docs/validate.md). Two differ from WASI: `path_link` has six parameters (WASI: seven) and
+#: `path_symlink` four (WASI: five), so a module importing the real WASI signature of either
+#: fails to link ("import type mismatch"). `proc_raise` is not registered at all.
 ENVOY_WASI_FUNCTIONS: dict[str, Signature] = {
-    "fd_write": _sig(4, 1),
-    "fd_read": _sig(4, 1),
-    "fd_seek": _sig(4, 1, i64_at=(1,)),
+    "args_get": _sig(2, 1),
+    "args_sizes_get": _sig(2, 1),
+    "environ_get": _sig(2, 1),
+    "environ_sizes_get": _sig(2, 1),
+    "clock_res_get": _sig(2, 1),
+    "clock_time_get": _sig(3, 1, i64_at=(1,)),
+    "fd_advise": _sig(4, 1, i64_at=(1, 2)),
+    "fd_allocate": _sig(3, 1, i64_at=(1, 2)),
     "fd_close": _sig(1, 1),
+    "fd_datasync": _sig(1, 1),
     "fd_fdstat_get": _sig(2, 1),
     "fd_fdstat_set_flags": _sig(2, 1),
+    "fd_fdstat_set_rights": _sig(3, 1, i64_at=(1, 2)),
+    "fd_filestat_get": _sig(2, 1),
+    "fd_filestat_set_size": _sig(2, 1, i64_at=(1,)),
+    "fd_filestat_set_times": _sig(4, 1, i64_at=(1, 2)),
+    "fd_pread": _sig(5, 1, i64_at=(3,)),
     "fd_prestat_get": _sig(2, 1),
     "fd_prestat_dir_name": _sig(3, 1),
-    "fd_filestat_get": _sig(2, 1),
+    "fd_pwrite": _sig(5, 1, i64_at=(3,)),
+    "fd_read": _sig(4, 1),
     "fd_readdir": _sig(5, 1, i64_at=(3,)),
+    "fd_renumber": _sig(2, 1),
+    "fd_seek": _sig(4, 1, i64_at=(1,)),
     "fd_sync": _sig(1, 1),
-    "path_open": _sig(9, 1, i64_at=(5, 6)),
+    "fd_tell": _sig(2, 1),
+    "fd_write": _sig(4, 1),
     "path_create_directory": _sig(3, 1),
     "path_filestat_get": _sig(5, 1),
+    "path_filestat_set_times": _sig(7, 1, i64_at=(4, 5)),
     "path_link": _sig(6, 1),
+    "path_open": _sig(9, 1, i64_at=(5, 6)),
     "path_readlink": _sig(6, 1),
     "path_remove_directory": _sig(3, 1),
     "path_rename": _sig(6, 1),
-    "path_symlink": _sig(5, 1),
+    "path_symlink": _sig(4, 1),
     "path_unlink_file": _sig(3, 1),
+    "poll_oneoff": _sig(4, 1),
+    "proc_exit": _sig(1, 0),
+    "random_get": _sig(2, 1),
+    "sched_yield": _sig(0, 1),
     "sock_accept": _sig(3, 1),
     "sock_recv": _sig(6, 1),
     "sock_send": _sig(5, 1),
     "sock_shutdown": _sig(2, 1),
-    "environ_get": _sig(2, 1),
-    "environ_sizes_get": _sig(2, 1),
-    "args_get": _sig(2, 1),
-    "args_sizes_get": _sig(2, 1),
-    "clock_time_get": _sig(3, 1, i64_at=(1,)),
-    "clock_res_get": _sig(2, 1),
-    "random_get": _sig(2, 1),
-    "proc_exit": _sig(1, 0),
-    "sched_yield": _sig(0, 1),
-    "poll_oneoff": _sig(4, 1),
 }
+
 WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
 
 #: WASI functions that Envoy implements usefully (the rest fail or are stubs).
