@@ -146,3 +146,50 @@ def test_corrupt_module_gives_envoys_reason(tmp_path):
     junk.write_bytes(b"\0asm\x01\0\0\0garbage")
     with pytest.raises(EnvoyError, match="Failed to parse corrupted Wasm module"):
         LocalEnvoy(module=junk)
+
+
+def test_proxywasm_run_serves_until_ctrl_c(minimal_module):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from proxywasm_build.envoy import free_port
+
+    port = free_port()
+    proxywasm = Path(sys.executable).with_name("proxywasm")
+    proc = subprocess.Popen([str(proxywasm), "run", str(minimal_module), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first_line = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in first_line
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/", headers={"x-pass": "1"})
+        resp = conn.getresponse()
+        assert (resp.status, resp.read()) == (200, b"hello from upstream\n")
+        conn.close()
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        out, err = proc.stdout.read(), proc.stderr.read()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "stopped." in err
+    assert "[info] configured" in out
+    with pytest.raises(ConnectionRefusedError):
+        socket_probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        socket_probe.request("GET", "/")
+
+
+def test_proxywasm_run_reports_envoys_reason_in_one_sentence(unmarked_module):
+    import subprocess
+    import sys
+
+    proxywasm = Path(sys.executable).with_name("proxywasm")
+    proc = subprocess.run([str(proxywasm), "run", str(unmarked_module), "--port", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == \
+        "proxywasm: Envoy exited while starting: Wasm VM failed Missing or unknown Proxy-Wasm ABI version"

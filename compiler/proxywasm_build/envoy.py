@@ -71,7 +71,8 @@ class LocalEnvoy:
 
     Give either a whole bootstrap `config_yaml` (its ports are used as written) or the keyword
     arguments of :func:`proxywasm_build.envoy_config.render_bootstrap` without the ports
-    (`module=`, `plugin_config=`, `upstream=`, ...): free ports are then picked for you.
+    (`module=`, `plugin_config=`, `upstream=`, ...): ports you leave out (`listener_port`,
+    `admin_port`) are picked free for you.
     """
 
     def __init__(
@@ -112,9 +113,11 @@ class LocalEnvoy:
                 self.config_yaml = self._config_yaml
                 self.port, self.admin_port = _ports_from_config(self.config_yaml)
             else:
-                self.port, self.admin_port = free_port(), free_port()
+                kwargs = dict(self._render_kwargs)
+                self.port = kwargs.pop("listener_port", None) or free_port()
+                self.admin_port = kwargs.pop("admin_port", None) or free_port()
                 self.config_yaml = render_bootstrap(
-                    listener_port=self.port, admin_port=self.admin_port, **self._render_kwargs
+                    listener_port=self.port, admin_port=self.admin_port, **kwargs
                 )
             try:
                 self._launch()
