@@ -167,3 +167,24 @@ def local_reply_module(path: Path) -> Path:
 
     path.write_bytes(wasmtime.wat2wasm(LOCAL_REPLY_WAT))
     return path
+
+
+def module_variant(module: Path, label: str, directory: Path) -> Path:
+    """A copy of `module` made unique by a trailing custom section, so its blobs are its own
+    (registries share blobs by digest: tampering with a shared one would hit other tests)."""
+    name = b"proxywasm-test-variant"
+    payload = bytes([len(name)]) + name + label.encode()
+    section = b"\x00" + _leb128(len(payload)) + payload
+    out = directory / f"{module.stem}-{label}.wasm"
+    out.write_bytes(module.read_bytes() + section)
+    return out
+
+
+def _leb128(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
