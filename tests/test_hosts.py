@@ -69,6 +69,16 @@ def test_envoy_host_forwards_and_records_the_upstream_request(envoy_minimal):
     assert [(rec.level.name, rec.message) for rec in envoy_minimal.logs] == [("INFO", "configured")]
 
 
+@pytest.mark.envoy
+def test_envoy_host_carries_trailers_both_ways(envoy_minimal):
+    r = envoy_minimal.http_request({**REQUEST, ":method": "POST", "x-pass": "1"}, body=b"abc",
+                                   trailers={"x-req-trailer": "1"},
+                                   upstream=(200, {"content-type": "text/plain"}, b"ok", {"grpc-status": "0"}))
+    assert r.body == b"ok" and r.trailers.get("grpc-status") == "0"
+    assert r.upstream_request.body == b"abc"
+    assert r.upstream_request.trailers.get("x-req-trailer") == "1"
+
+
 def test_envoy_host_refuses_properties_envoy_cannot_set(minimal_module):
     with pytest.raises(UserError, match="cannot set the property"):
         EnvoyHost.load(minimal_module, properties={"request.path": "/x"})

@@ -206,15 +206,18 @@ class EnvoyHost:
         self,
         headers: HeadersArg,
         body: bytes | str = b"",
-        upstream: tuple[int, HeadersArg, bytes | str] = (200, {}, b""),
+        upstream: tuple = (200, {}, b""),
         *,
+        trailers: HeadersArg | None = None,
         timeout: float = 30.0,
     ):
         """Send one HTTP/1.1 request through Envoy; return a `proxywasm.testing.HttpResponse`.
 
         `headers` may hold `:method` (default GET), `:path` (default /), `:authority`
-        (sent as Host) and `:scheme` (ignored: the listener is plain HTTP).
-        `.upstream_request` is None when nothing reached the upstream.
+        (sent as Host) and `:scheme` (ignored: the listener is plain HTTP). `upstream` is
+        `(status, headers, body)` or `(status, headers, body, trailers)`. Request `trailers`
+        make the request body chunked. `.upstream_request` is None when nothing reached the
+        upstream.
         """
         testing = _testing()
         pairs = _header_pairs(headers)
@@ -224,24 +227,35 @@ class EnvoyHost:
         target = pseudo.get(":path", "/")
         authority = pseudo.get(":authority") or next((v for k, v in regular if k.lower() == "host"), "example.com")
         payload = _as_bytes(body)
+        request_trailers = _header_pairs(trailers) if trailers else []
 
-        status, up_headers, up_body = upstream
         self.upstream.clear()
-        self.upstream.respond(int(status), _header_pairs(up_headers), _as_bytes(up_body))
+        self.upstream.respond(int(upstream[0]), _header_pairs(upstream[1]), _as_bytes(upstream[2]),
+                              _header_pairs(upstream[3]) if len(upstream) > 3 and upstream[3] else None)
 
         conn = http.client.HTTPConnection("127.0.0.1", self.envoy.port, timeout=timeout)
+        conn.response_class = _TrailerKeepingResponse
         try:
             conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
             conn.putheader("host", authority)
             for name, value in regular:
-                if name.lower() != "host":
+                if name.lower() not in ("host", "content-length", "transfer-encoding"):
                     conn.putheader(name, value)
-            if payload or method.upper() in ("POST", "PUT", "PATCH"):
-                conn.putheader("content-length", str(len(payload)))
-            conn.endheaders(payload or None)
+            if request_trailers:
+                conn.putheader("transfer-encoding", "chunked")
+                conn.endheaders()
+                if payload:
+                    conn.send(b"%x\r\n%s\r\n" % (len(payload), payload))
+                conn.send(b"0\r\n" + b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in request_trailers)
+                          + b"\r\n")
+            else:
+                if payload or method.upper() in ("POST", "PUT", "PATCH"):
+                    conn.putheader("content-length", str(len(payload)))
+                conn.endheaders(payload or None)
             resp = conn.getresponse()
             resp_body = resp.read()
             raw_headers = resp.getheaders()
+            response_trailers = resp.trailers
         except (OSError, http.client.HTTPException) as err:
             raise UserError(f"Envoy did not answer the request: {err}; "
                             f"Envoy says: {self.envoy.failure_reason() or 'nothing'}.") from err
@@ -262,7 +276,8 @@ class EnvoyHost:
             )
         response_pairs = [(":status", str(resp.status))] + comparable_headers(raw_headers)
         return testing.HttpResponse(
-            resp.status, _make_headers(response_pairs), resp_body, _make_headers([]), upstream_request
+            resp.status, _make_headers(response_pairs), resp_body, _make_headers(response_trailers),
+            upstream_request,
         )
 
     def close(self) -> None:
@@ -280,6 +295,24 @@ class EnvoyHost:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _TrailerKeepingResponse(http.client.HTTPResponse):
+    """`http.client` reads and discards chunked trailers; this keeps them in `.trailers`."""
+
+    trailers: list[tuple[str, str]]
+
+    def begin(self) -> None:
+        self.trailers = []
+        super().begin()
+
+    def _read_and_discard_trailer(self) -> None:
+        while True:
+            line = self.fp.readline(http.client._MAXLINE + 1)
+            if not line or line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            self.trailers.append((name.strip().lower(), value.strip()))
 
 
 def _properties_to_config(properties: Mapping[Any, Any]) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable, Mapping, Union
 
 HeadersLike = Union[Mapping[str, str], Iterable[tuple[str, str]]]
-Answer = tuple[int, HeadersLike, bytes]
+#: (status, headers, body) or (status, headers, body, trailers); trailers make the answer chunked.
+Answer = tuple
 
 
 @dataclass
@@ -37,7 +38,7 @@ class RecordedRequest:
 
 
 def _pairs(headers: HeadersLike) -> list[tuple[str, str]]:
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    items = headers.items() if hasattr(headers, "items") and not isinstance(headers, (list, tuple)) else headers
     return [(str(k), str(v)) for k, v in items]
 
 
@@ -70,7 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         body, trailers = self._read_body()
         request = RecordedRequest(self.command, self.path, self.headers, body, trailers, time.time())
-        status, headers, payload = self.server.owner._record_and_answer(request)
+        answer = self.server.owner._record_and_answer(request)
+        status, headers, payload = answer[0], answer[1], bytes(answer[2])
+        response_trailers = _pairs(answer[3]) if len(answer) > 3 and answer[3] else []
         self.send_response_only(status)
         given = {name.lower() for name, _ in _pairs(headers)}
         if "date" not in given:
@@ -78,9 +81,22 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in _pairs(headers):
             if name.lower() not in ("content-length", "transfer-encoding"):
                 self.send_header(name, value)
-        self.send_header("content-length", str(len(payload)))
+        if response_trailers:
+            self.send_header("transfer-encoding", "chunked")
+            self.send_header("trailer", ", ".join(name for name, _ in response_trailers))
+        else:
+            self.send_header("content-length", str(len(payload)))
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            return
+        if response_trailers:
+            if payload:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+            self.wfile.write(b"0\r\n")
+            for name, value in response_trailers:
+                self.wfile.write(f"{name}: {value}\r\n".encode("latin-1"))
+            self.wfile.write(b"\r\n")
+        else:
             self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
@@ -124,15 +140,17 @@ class RecordingUpstream:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def respond(self, status: int, headers: HeadersLike | None = None, body: bytes = b"") -> None:
+    def respond(self, status: int, headers: HeadersLike | None = None, body: bytes = b"",
+                trailers: HeadersLike | None = None) -> None:
         """Answer every later request with this (unless one is queued)."""
         with self._lock:
-            self._default = (status, headers or {}, bytes(body))
+            self._default = (status, headers or {}, bytes(body), trailers or [])
 
-    def respond_next(self, status: int, headers: HeadersLike | None = None, body: bytes = b"") -> None:
+    def respond_next(self, status: int, headers: HeadersLike | None = None, body: bytes = b"",
+                     trailers: HeadersLike | None = None) -> None:
         """Answer the next not-yet-answered request with this, once."""
         with self._lock:
-            self._queued.append((status, headers or {}, bytes(body)))
+            self._queued.append((status, headers or {}, bytes(body), trailers or []))
 
     def clear(self) -> None:
         """Forget recorded requests and queued answers."""
