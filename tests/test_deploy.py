@@ -1,0 +1,230 @@
+"""`proxywasm deploy envoy|istio` against a real registry, a real Envoy and Istio's CRD schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from proxywasm_build import deploy, oci
+from proxywasm_build.envoy_config import REMOTE_CODE_CLUSTER, validate_bootstrap
+
+from registry import LocalRegistry, free_port, local_reply_module, module_variant
+
+pytestmark = pytest.mark.registry
+
+SCHEMA = json.loads((Path(__file__).parent / "data" / "wasmplugin.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory):
+    with LocalRegistry(tmp_path_factory.mktemp("registry")) as reg:
+        yield reg
+
+
+@pytest.fixture(scope="module")
+def module_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return local_reply_module(tmp_path_factory.mktemp("module") / "reply.wasm")
+
+
+@pytest.fixture(scope="module")
+def images(registry: LocalRegistry, module_path: Path) -> dict[str, oci.PushResult]:
+    return {
+        layout: oci.push(module_path, f"{registry.host}/deploy/reply:{layout}", layout=layout,
+                         root_id="reply_root", plain_http=True)
+        for layout in oci.LAYOUTS
+    }
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROXYWASM_AUTH_FILE", str(tmp_path / "auth.json"))
+    monkeypatch.setenv("PROXYWASM_CACHE", str(tmp_path / "cache"))
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "proxywasm_build.cli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def run_bootstrap(config_yaml: str, logs: list[str] | None = None) -> tuple[int, bytes]:
+    from proxywasm_build.envoy import LocalEnvoy
+
+    with LocalEnvoy(config_yaml) as envoy:
+        answer = get(envoy.url + "/")
+        if logs is not None:
+            logs.append(envoy.logs())
+        return answer
+
+
+def fresh_ports(text: str) -> str:
+    """The CLI writes ports 10000/9901; give a config its own free ones before running it."""
+    return text.replace("port_value: 10000", f"port_value: {free_port()}").replace(
+        "port_value: 9901", f"port_value: {free_port()}")
+
+
+# -- Envoy ------------------------------------------------------------------------------------
+
+
+@pytest.mark.envoy
+def test_envoy_bootstrap_for_a_local_module_is_valid(module_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "envoy.yaml"
+    proc = cli("deploy", "envoy", str(module_path), "--config", '{"header": "x-deny"}', "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    config = yaml.safe_load(out.read_text())
+    wasm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"][
+        "http_filters"][0]["typed_config"]["config"]
+    assert wasm["vm_config"]["code"]["local"]["filename"] == str(module_path.resolve())
+    assert json.loads(wasm["configuration"]["value"]) == {"header": "x-deny"}
+    validate_bootstrap(out.read_text())
+
+
+@pytest.mark.envoy
+def test_envoy_fetches_a_wasme_image_from_the_registry_and_checks_its_sha256(
+        registry: LocalRegistry, images: dict, module_path: Path) -> None:
+    ref = f"{registry.host}/deploy/reply:wasme"
+    proc = cli("deploy", "envoy", ref, "--plain-http")
+    assert proc.returncode == 0, proc.stderr
+    config = yaml.safe_load(proc.stdout)
+    wasm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"][
+        "http_filters"][0]["typed_config"]["config"]
+    remote = wasm["vm_config"]["code"]["remote"]
+    assert remote["sha256"] == images["wasme"].module_digest.split(":")[1]
+    assert remote["http_uri"]["uri"].startswith(f"http://{registry.host}/v2/deploy/reply/blobs/sha256:")
+    assert wasm["root_id"] == "reply_root"
+    assert run_bootstrap(fresh_ports(proc.stdout)) == (418, b"hello from wat\n")
+
+    # A sha256 that does not match what the registry serves: Envoy refuses the module and,
+    # failing closed, answers 503 instead of running it.
+    wrong = fresh_ports(proc.stdout).replace(remote["sha256"], "0" * 64)
+    logs: list[str] = []
+    assert run_bootstrap(wrong, logs)[0] == 503
+    assert "failed to load" in logs[0]
+
+
+@pytest.mark.envoy
+def test_envoy_bootstrap_for_a_compat_image_uses_the_verified_pull(registry: LocalRegistry, images: dict,
+                                                                  module_path: Path) -> None:
+    source = deploy.resolve_code_source(f"{registry.host}/deploy/reply:compat", plain_http=True)
+    assert source.local_path is not None and source.local_path.read_bytes() == module_path.read_bytes()
+    text = deploy.envoy_bootstrap(source, listener_port=free_port(), admin_port=free_port())
+    assert run_bootstrap(text) == (418, b"hello from wat\n")
+
+
+def test_snippet_is_the_filter_entry_of_the_full_bootstrap(registry: LocalRegistry, images: dict) -> None:
+    ref = f"{registry.host}/deploy/reply:wasme"
+    full = yaml.safe_load(cli("deploy", "envoy", ref, "--plain-http").stdout)
+    snippet = yaml.safe_load(cli("deploy", "envoy", ref, "--plain-http", "--snippet").stdout)
+    hcm = full["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    assert snippet["http_filters"] == [hcm["http_filters"][0]]
+    assert snippet["clusters"] == [c for c in full["static_resources"]["clusters"]
+                                   if c["name"] == REMOTE_CODE_CLUSTER]
+
+
+def test_envoy_remote_code_for_a_local_file_needs_a_url(module_path: Path) -> None:
+    proc = cli("deploy", "envoy", str(module_path), "--code", "remote")
+    assert proc.returncode != 0 and proc.stderr.count("\n") == 1 and "--remote-url" in proc.stderr
+    with_url = cli("deploy", "envoy", str(module_path), "--remote-url", "https://example.com/reply.wasm")
+    assert with_url.returncode == 0, with_url.stderr
+    assert "https://example.com/reply.wasm" in with_url.stdout
+
+
+# -- Istio ------------------------------------------------------------------------------------
+
+
+def test_istio_wasmplugin_is_pinned_and_matches_the_crd_schema(registry: LocalRegistry, images: dict) -> None:
+    ref = f"{registry.host}/deploy/reply:compat"
+    proc = cli("deploy", "istio", ref, "--name", "reply", "--namespace", "shop", "--selector", "app=web",
+               "--selector", "tier=front", "--phase", "AUTHZ", "--priority", "10", "--config", '{"header": "x"}',
+               "--fail-strategy", "FAIL_OPEN", "--pull-policy", "Always", "--pull-secret", "regcred",
+               "--env", "MODE=strict", "--env", "POD_NAME", "--plain-http")
+    assert proc.returncode == 0, proc.stderr
+    document = yaml.safe_load(proc.stdout)
+    jsonschema.validate(document, SCHEMA)
+    spec = document["spec"]
+    assert spec["url"] == f"oci://{ref}"
+    assert spec["sha256"] == images["compat"].digest.split(":")[1]
+    assert spec["selector"]["matchLabels"] == {"app": "web", "tier": "front"}
+    assert spec["pluginName"] == "reply_root"
+    assert spec["pluginConfig"] == {"header": "x"}
+    assert spec["vmConfig"]["env"] == [{"name": "MODE", "value": "strict"}, {"name": "POD_NAME", "valueFrom": "HOST"}]
+    assert (spec["phase"], spec["priority"], spec["failStrategy"]) == ("AUTHZ", 10, "FAIL_OPEN")
+
+
+def test_the_schema_check_has_teeth(registry: LocalRegistry, images: dict) -> None:
+    text = deploy.istio_wasmplugin(f"{registry.host}/deploy/reply:wasme", name="reply", plain_http=True)
+    good = yaml.safe_load(text)
+    jsonschema.validate(good, SCHEMA)
+    for path, value in ((("spec", "sha256"), "sha256:" + "a" * 64), (("spec", "phase"), "EARLY"),
+                        (("spec", "url"), "ftp://host/x"), (("apiVersion",), "extensions.istio.io/v1")):
+        broken = json.loads(json.dumps(good))
+        target = broken
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, SCHEMA)
+
+
+def test_istio_errors_are_one_sentence(registry: LocalRegistry, images: dict, module_path: Path) -> None:
+    cases = [
+        (("deploy", "istio", f"{registry.host}/deploy/reply:nope", "--name", "x", "--plain-http"), "no tag"),
+        (("deploy", "istio", f"{registry.host}/deploy/reply:wasme", "--name", "x", "--config", "{oops",
+          "--plain-http"), "not valid JSON"),
+        (("deploy", "istio", f"{registry.host}/deploy/reply:wasme", "--name", "x", "--config", "[1]",
+          "--plain-http"), "JSON object"),
+        (("deploy", "istio", str(module_path), "--name", "x"), "push the module first"),
+    ]
+    for args, fragment in cases:
+        proc = cli(*args)
+        assert proc.returncode != 0
+        assert proc.stderr.count("\n") == 1 and fragment in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+# -- the whole path: push, then `proxywasm run REF` -------------------------------------------
+
+
+@pytest.mark.envoy
+def test_run_pulls_a_reference_and_serves_it(registry: LocalRegistry, module_path: Path, tmp_path: Path) -> None:
+    ref = f"{registry.host}/deploy/run:v1"
+    oci.push(module_variant(module_path, "run", tmp_path), ref, plain_http=True)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "proxywasm_build.cli", "run", ref, "--plain-http",
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        answer = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                answer = get(f"http://127.0.0.1:{port}/")
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert answer == (418, b"hello from wat\n"), proc.stdout.read() if proc.poll() is not None else answer
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
