@@ -225,6 +225,9 @@ def _first_error(proc: subprocess.CompletedProcess) -> str:
     text = ((proc.stderr or "") + "\n" + (proc.stdout or "")).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
+        if line.lower().startswith("error"):
+            return line.rstrip(".")
+    for line in lines:
         if "error" in line.lower():
             return line.rstrip(".")
     return (lines[0] if lines else f"exit status {proc.returncode}").rstrip(".")
