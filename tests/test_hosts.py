@@ -146,3 +146,22 @@ def test_python_filter_in_envoy_matches_the_emulator(tmp_path):
             assert a.headers.get("x-denied-by") == b.headers.get("x-denied-by")
             assert a.headers.get("x-python") == b.headers.get("x-python")
             assert (a.upstream_request is None) == (b.upstream_request is None)
+
+
+@pytest.mark.envoy
+def test_reused_envoy_host_is_handed_over_with_fresh_logs_and_upstream(minimal_module):
+    emulator()
+    first = EnvoyHost.load(minimal_module, reuse=True)
+    first.http_request({**REQUEST, "x-pass": "1"})
+    pid = first.envoy.pid
+    first.close()
+    second = EnvoyHost.load(minimal_module, reuse=True)
+    try:
+        assert second is first and second.envoy.pid == pid
+        assert second.upstream.requests == []
+        assert [r.message for r in second.logs] == ["configured"]
+        other = EnvoyHost.load(minimal_module, reuse=True, plugin_config=b"other")
+        assert other.envoy.pid != pid
+        other._shutdown()
+    finally:
+        second._shutdown()

@@ -15,7 +15,9 @@ What naturally differs between Envoy and the emulator is removed in one place,
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import os
 import http.client
 import socket
 from pathlib import Path
@@ -141,12 +143,25 @@ class EnvoyHost:
     """
 
     def __init__(self, envoy: LocalEnvoy, upstream: RecordingUpstream,
-                 callout_servers: dict[str, RecordingUpstream], module: Path) -> None:
+                 callout_servers: dict[str, RecordingUpstream], module: Path,
+                 pool_key: tuple | None = None) -> None:
         self.envoy = envoy
         self.upstream = upstream
         self.callout_servers = callout_servers
         self.module = module
         self._closed = False
+        self._pool_key = pool_key
+        self._startup_logs = envoy.wasm_logs(worker_only=True)
+        self._log_mark = len(self._startup_logs)
+
+    def _checkout(self) -> "EnvoyHost":
+        """Hand a pooled instance to a new user: fresh upstreams, logs from here on."""
+        self._closed = False
+        self.upstream.clear()
+        for server in self.callout_servers.values():
+            server.clear()
+        self._log_mark = len(self.envoy.wasm_logs(worker_only=True))
+        return self
 
     @classmethod
     def load(
@@ -161,16 +176,34 @@ class EnvoyHost:
         clusters: Mapping[str, tuple[str, int]] | None = None,
         wasm_log_level: str = "trace",
         fail_open: bool = False,
+        reuse: bool | None = None,
     ) -> "EnvoyHost":
         """Start Envoy with the module (building a `.py` filter first) and a recording upstream.
 
         `properties` can only hold what Envoy lets configuration decide: `plugin_name`,
         `plugin_root_id`, `plugin_vm_id` and `node.metadata.<key>` (string values).
+
+        `reuse=True` (default: the environment variable `PROXYWASM_ENVOY_REUSE=1`) keeps the
+        Envoy running after `close()` and hands it to the next `load` with the same arguments,
+        which saves V8's compile of a large module. The filter's own state (root context,
+        shared data, metrics) then carries over; `logs` still start with the start-up messages
+        followed by this user's messages only.
         """
         module = built_module(path)
         render: dict[str, Any] = {"plugin_config": plugin_config, "vm_config": vm_config,
                                   "root_id": root_id, "fail_open": fail_open}
         render.update(_properties_to_config(properties or {}))
+        if reuse is None:
+            reuse = os.environ.get("PROXYWASM_ENVOY_REUSE", "") not in ("", "0")
+        pool_key = None
+        if reuse:
+            pool_key = (str(module), module.stat().st_mtime_ns, repr(sorted(render.items())),
+                        tuple(sorted(callouts)), repr(sorted((clusters or {}).items())), wasm_log_level)
+            while _POOL.get(pool_key):
+                pooled = _POOL[pool_key].pop()
+                if pooled.envoy.running:
+                    return pooled._checkout()
+                pooled._shutdown()
         upstream = RecordingUpstream()
         servers = {name: RecordingUpstream() for name in callouts}
         try:
@@ -184,13 +217,16 @@ class EnvoyHost:
             for server in servers.values():
                 server.close()
             raise
-        return cls(envoy, upstream, servers, module)
+        return cls(envoy, upstream, servers, module, pool_key)
 
     # The emulator's Host has these too; here they only describe Envoy.
     @property
     def logs(self) -> list:
         """The module's log messages from the VM serving requests, as `LogRecord`s."""
-        return [_log_record(level, message) for level, message in self.envoy.wasm_logs(worker_only=True)]
+        messages = self.envoy.wasm_logs(worker_only=True)
+        if self._log_mark > len(self._startup_logs):  # a reused instance
+            messages = self._startup_logs + messages[self._log_mark:]
+        return [_log_record(level, message) for level, message in messages]
 
     @property
     def metrics(self) -> dict[str, int]:
@@ -281,9 +317,16 @@ class EnvoyHost:
         )
 
     def close(self) -> None:
-        """Stop Envoy and the recording servers."""
+        """Stop Envoy and the recording servers (or give them back to the pool when reused)."""
         if self._closed:
             return
+        self._closed = True
+        if self._pool_key is not None and self.envoy.running:
+            _POOL.setdefault(self._pool_key, []).append(self)
+            return
+        self._shutdown()
+
+    def _shutdown(self) -> None:
         self._closed = True
         self.envoy.stop()
         self.upstream.close()
@@ -295,6 +338,17 @@ class EnvoyHost:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_POOL: dict[tuple, list[EnvoyHost]] = {}
+
+
+@atexit.register
+def _stop_pooled_envoys() -> None:
+    for hosts in _POOL.values():
+        for host in hosts:
+            host._shutdown()
+    _POOL.clear()
 
 
 class _TrailerKeepingResponse(http.client.HTTPResponse):
