@@ -1,0 +1,481 @@
+"""The author API: RootContext, HttpContext and StreamContext (proxy-wasm-rust-sdk's traits).
+
+Subclass these and override the `on_*` callbacks you need; every callback has a default that
+lets traffic through. Methods that reach the host are thin wrappers over `proxywasm.hostcalls`.
+"""
+
+from __future__ import annotations
+
+import struct
+from datetime import timedelta
+from typing import Optional, Sequence
+
+from . import hostcalls as hc
+from .abi import Action, BufferType, GrpcStatus, MapType, MetricType, PeerType, StreamType
+from .hostcalls import HeaderPairs, Text
+
+_U32_MAX = 0xFFFFFFFF
+
+
+class Context:
+    """Base of every context: what any context may do (Rust SDK's `Context` trait)."""
+
+    def __init__(self, context_id: int) -> None:
+        self.context_id = context_id
+
+    # --- time, properties ---------------------------------------------------------------
+    def get_current_time_nanoseconds(self) -> int:
+        return hc.get_current_time_nanoseconds()
+
+    def get_current_time(self) -> float:
+        """Wall-clock time in seconds since the epoch, as the host sees it."""
+        return hc.get_current_time_nanoseconds() / 1e9
+
+    def get_property(self, path: Text | Sequence[Text]) -> bytes | None:
+        """A host property as raw bytes; `path` is "a.b.c" or a list of segments."""
+        return hc.get_property(path)
+
+    def get_property_str(self, path: Text | Sequence[Text]) -> str | None:
+        value = hc.get_property(path)
+        return None if value is None else value.decode("utf-8", "replace")
+
+    def get_property_int(self, path: Text | Sequence[Text]) -> int | None:
+        """Integer properties (ports, sizes, codes) arrive as 8-byte little-endian values."""
+        value = hc.get_property(path)
+        if value is None:
+            return None
+        if len(value) == 8:
+            return struct.unpack("<q", value)[0]
+        return int(value.decode() or 0)
+
+    def get_property_bool(self, path: Text | Sequence[Text]) -> bool | None:
+        value = hc.get_property(path)
+        return None if value is None else value not in (b"", b"\0", b"false")
+
+    def set_property(self, path: Text | Sequence[Text], value: Text | None) -> None:
+        hc.set_property(path, value)
+
+    # --- shared data and queues ---------------------------------------------------------
+    def get_shared_data(self, key: Text) -> tuple[bytes | None, int | None]:
+        return hc.get_shared_data(key)
+
+    def set_shared_data(self, key: Text, value: Text | None, cas: int | None = None) -> None:
+        hc.set_shared_data(key, value, cas)
+
+    def register_shared_queue(self, name: Text) -> int:
+        return hc.register_shared_queue(name)
+
+    def resolve_shared_queue(self, vm_id: Text, name: Text) -> int | None:
+        return hc.resolve_shared_queue(vm_id, name)
+
+    def enqueue_shared_queue(self, queue_id: int, value: Text | None) -> None:
+        hc.enqueue_shared_queue(queue_id, value)
+
+    def dequeue_shared_queue(self, queue_id: int) -> bytes | None:
+        return hc.dequeue_shared_queue(queue_id)
+
+    # --- metrics ------------------------------------------------------------------------
+    def define_metric(self, metric_type: MetricType, name: Text) -> int:
+        return hc.define_metric(metric_type, name)
+
+    def increment_metric(self, metric_id: int, offset: int = 1) -> None:
+        hc.increment_metric(metric_id, offset)
+
+    def record_metric(self, metric_id: int, value: int) -> None:
+        hc.record_metric(metric_id, value)
+
+    def get_metric(self, metric_id: int) -> int:
+        return hc.get_metric(metric_id)
+
+    # --- HTTP callouts ------------------------------------------------------------------
+    def dispatch_http_call(self, upstream: Text, headers: HeaderPairs, body: Text | None = None,
+                           trailers: HeaderPairs = (), timeout: float | timedelta = 1.0) -> int:
+        """Send an HTTP request to cluster `upstream`; the answer arrives in
+        `on_http_call_response` of this context. Returns the call's token."""
+        from . import dispatcher
+
+        token = hc.dispatch_http_call(upstream, headers, body, trailers, _millis(timeout))
+        dispatcher.register_callout(token, self.context_id)
+        return token
+
+    def on_http_call_response(self, token_id: int, num_headers: int, body_size: int,
+                              num_trailers: int) -> None:
+        """The answer (or failure: no `:status` header) to `dispatch_http_call`."""
+
+    def get_http_call_response_headers(self) -> list[tuple[str, str]]:
+        return hc.get_map(MapType.HTTP_CALL_RESPONSE_HEADERS)
+
+    def get_http_call_response_headers_bytes(self) -> list[tuple[bytes, bytes]]:
+        return hc.get_map_bytes(MapType.HTTP_CALL_RESPONSE_HEADERS)
+
+    def get_http_call_response_header(self, name: Text) -> str | None:
+        return hc.get_map_value(MapType.HTTP_CALL_RESPONSE_HEADERS, name)
+
+    def get_http_call_response_body(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
+        return hc.get_buffer(BufferType.HTTP_CALL_RESPONSE_BODY, start, max_size)
+
+    def get_http_call_response_trailers(self) -> list[tuple[str, str]]:
+        return hc.get_map(MapType.HTTP_CALL_RESPONSE_TRAILERS)
+
+    # --- gRPC ---------------------------------------------------------------------------
+    def dispatch_grpc_call(self, upstream: Text, service: Text, method: Text,
+                           initial_metadata: HeaderPairs = (), message: Text | None = None,
+                           timeout: float | timedelta = 1.0) -> int:
+        """Unary gRPC call; the answer arrives in `on_grpc_call_response`."""
+        from . import dispatcher
+
+        token = hc.dispatch_grpc_call(upstream, service, method, initial_metadata, message,
+                                      _millis(timeout))
+        dispatcher.register_grpc_call(token, self.context_id)
+        return token
+
+    def on_grpc_call_response(self, token_id: int, status_code: int, response_size: int) -> None:
+        """A unary gRPC call finished: status 0 with a message, or an error status."""
+
+    def get_grpc_call_response_body(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
+        return hc.get_buffer(BufferType.GRPC_CALL_MESSAGE, start, max_size)
+
+    def cancel_grpc_call(self, token_id: int) -> None:
+        hc.cancel_grpc(token_id)
+
+    def open_grpc_stream(self, upstream: Text, service: Text, method: Text,
+                         initial_metadata: HeaderPairs = ()) -> int:
+        from . import dispatcher
+
+        token = hc.open_grpc_stream(upstream, service, method, initial_metadata)
+        dispatcher.register_grpc_stream(token, self.context_id)
+        return token
+
+    def send_grpc_stream_message(self, token_id: int, message: Text | None,
+                                 end_of_stream: bool = False) -> None:
+        hc.send_grpc_stream_message(token_id, message, end_of_stream)
+
+    def cancel_grpc_stream(self, token_id: int) -> None:
+        hc.cancel_grpc(token_id)
+
+    def close_grpc_stream(self, token_id: int) -> None:
+        hc.close_grpc(token_id)
+
+    def on_grpc_stream_initial_metadata(self, token_id: int, num_elements: int) -> None:
+        pass
+
+    def on_grpc_stream_message(self, token_id: int, message_size: int) -> None:
+        pass
+
+    def on_grpc_stream_trailing_metadata(self, token_id: int, num_elements: int) -> None:
+        pass
+
+    def on_grpc_stream_close(self, token_id: int, status_code: int) -> None:
+        pass
+
+    def get_grpc_stream_initial_metadata(self) -> list[tuple[str, str]]:
+        return hc.get_map(MapType.GRPC_CALL_INITIAL_METADATA)
+
+    def get_grpc_stream_trailing_metadata(self) -> list[tuple[str, str]]:
+        return hc.get_map(MapType.GRPC_CALL_TRAILING_METADATA)
+
+    def get_grpc_stream_message(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
+        return hc.get_buffer(BufferType.GRPC_CALL_MESSAGE, start, max_size)
+
+    def get_grpc_status(self) -> tuple[int, str]:
+        code, message = hc.get_status()
+        return code, message.decode("utf-8", "replace")
+
+    # --- foreign functions, lifecycle ---------------------------------------------------
+    def call_foreign_function(self, name: Text, arguments: Text | None = None) -> bytes | None:
+        return hc.call_foreign_function(name, arguments)
+
+    def on_done(self) -> bool:
+        """The host is done with this context. Return False to finish later with `done()`."""
+        return True
+
+    def done(self) -> None:
+        hc.done()
+
+    def on_delete(self) -> None:
+        """The context is gone; release what it holds."""
+
+
+class RootContext(Context):
+    """One per plugin: configuration, ticks, queues, and the factory of stream contexts.
+
+    Set `fail_open = True` on the class to let a stream continue when its Python code
+    raises, instead of the default 500 local reply.
+    """
+
+    fail_open: bool = False
+
+    def on_vm_start(self, vm_configuration_size: int) -> bool:
+        return True
+
+    def on_configure(self, plugin_configuration_size: int) -> bool:
+        return True
+
+    def get_vm_configuration(self) -> bytes | None:
+        return hc.get_buffer(BufferType.VM_CONFIGURATION)
+
+    def get_plugin_configuration(self) -> bytes | None:
+        return hc.get_buffer(BufferType.PLUGIN_CONFIGURATION)
+
+    def set_tick_period(self, period: float | timedelta) -> None:
+        """Call `on_tick` every `period` seconds (a float or timedelta); 0 stops the ticks."""
+        hc.set_tick_period_milliseconds(_millis(period))
+
+    def set_tick_period_milliseconds(self, milliseconds: int) -> None:
+        hc.set_tick_period_milliseconds(milliseconds)
+
+    def on_tick(self) -> None:
+        pass
+
+    def on_queue_ready(self, queue_id: int) -> None:
+        pass
+
+    def on_foreign_function(self, function_id: int, arguments_size: int) -> None:
+        pass
+
+    def get_foreign_function_arguments(self) -> bytes | None:
+        return hc.get_buffer(BufferType.FOREIGN_FUNCTION_ARGUMENTS)
+
+    def on_log(self) -> None:
+        pass
+
+    def create_http_context(self, context_id: int) -> Optional["HttpContext"]:
+        """Make the context for one HTTP stream; None uses `set_http_context`'s factory."""
+        return None
+
+    def create_stream_context(self, context_id: int) -> Optional["StreamContext"]:
+        """Make the context for one TCP connection; None uses `set_stream_context`'s factory."""
+        return None
+
+
+class HttpContext(Context):
+    """One HTTP stream (request and response) passing through the plugin."""
+
+    #: None inherits the root context's choice.
+    fail_open: Optional[bool] = None
+
+    def __init__(self, context_id: int, root: RootContext | None = None) -> None:
+        super().__init__(context_id)
+        self.root = root
+
+    # --- callbacks ----------------------------------------------------------------------
+    def on_http_request_headers(self, num_headers: int, end_of_stream: bool) -> Action:
+        return Action.CONTINUE
+
+    def on_http_request_body(self, body_size: int, end_of_stream: bool) -> Action:
+        return Action.CONTINUE
+
+    def on_http_request_trailers(self, num_trailers: int) -> Action:
+        return Action.CONTINUE
+
+    def on_http_response_headers(self, num_headers: int, end_of_stream: bool) -> Action:
+        return Action.CONTINUE
+
+    def on_http_response_body(self, body_size: int, end_of_stream: bool) -> Action:
+        return Action.CONTINUE
+
+    def on_http_response_trailers(self, num_trailers: int) -> Action:
+        return Action.CONTINUE
+
+    def on_log(self) -> None:
+        pass
+
+    # --- request ------------------------------------------------------------------------
+    def get_http_request_headers(self) -> list[tuple[str, str]]:
+        return hc.get_map(MapType.HTTP_REQUEST_HEADERS)
+
+    def get_http_request_headers_bytes(self) -> list[tuple[bytes, bytes]]:
+        return hc.get_map_bytes(MapType.HTTP_REQUEST_HEADERS)
+
+    def set_http_request_headers(self, headers: HeaderPairs) -> None:
+        hc.set_map(MapType.HTTP_REQUEST_HEADERS, headers)
+
+    set_http_request_headers_bytes = set_http_request_headers
+
+    def get_http_request_header(self, name: Text) -> str | None:
+        return hc.get_map_value(MapType.HTTP_REQUEST_HEADERS, name)
+
+    def get_http_request_header_bytes(self, name: Text) -> bytes | None:
+        return hc.get_map_value_bytes(MapType.HTTP_REQUEST_HEADERS, name)
+
+    def set_http_request_header(self, name: Text, value: Text | None) -> None:
+        """Replace a request header; None removes it."""
+        hc.set_map_value(MapType.HTTP_REQUEST_HEADERS, name, value)
+
+    set_http_request_header_bytes = set_http_request_header
+
+    def add_http_request_header(self, name: Text, value: Text) -> None:
+        hc.add_map_value(MapType.HTTP_REQUEST_HEADERS, name, value)
+
+    add_http_request_header_bytes = add_http_request_header
+
+    def remove_http_request_header(self, name: Text) -> None:
+        hc.remove_map_value(MapType.HTTP_REQUEST_HEADERS, name)
+
+    def get_http_request_body(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
+        return hc.get_buffer(BufferType.HTTP_REQUEST_BODY, start, max_size)
+
+    def set_http_request_body(self, start: int, size: int, value: Text) -> None:
+        hc.set_buffer(BufferType.HTTP_REQUEST_BODY, start, size, value)
+
+    def get_http_request_trailers(self) -> list[tuple[str, str]]:
+        return hc.get_map(MapType.HTTP_REQUEST_TRAILERS)
+
+    def get_http_request_trailers_bytes(self) -> list[tuple[bytes, bytes]]:
+        return hc.get_map_bytes(MapType.HTTP_REQUEST_TRAILERS)
+
+    def set_http_request_trailers(self, trailers: HeaderPairs) -> None:
+        hc.set_map(MapType.HTTP_REQUEST_TRAILERS, trailers)
+
+    def get_http_request_trailer(self, name: Text) -> str | None:
+        return hc.get_map_value(MapType.HTTP_REQUEST_TRAILERS, name)
+
+    def set_http_request_trailer(self, name: Text, value: Text | None) -> None:
+        hc.set_map_value(MapType.HTTP_REQUEST_TRAILERS, name, value)
+
+    def add_http_request_trailer(self, name: Text, value: Text) -> None:
+        hc.add_map_value(MapType.HTTP_REQUEST_TRAILERS, name, value)
+
+    def remove_http_request_trailer(self, name: Text) -> None:
+        hc.remove_map_value(MapType.HTTP_REQUEST_TRAILERS, name)
+
+    def resume_http_request(self) -> None:
+        hc.continue_stream(StreamType.HTTP_REQUEST)
+
+    def reset_http_request(self) -> None:
+        hc.close_stream(StreamType.HTTP_REQUEST)
+
+    # --- response -----------------------------------------------------------------------
+    def get_http_response_headers(self) -> list[tuple[str, str]]:
+        return hc.get_map(MapType.HTTP_RESPONSE_HEADERS)
+
+    def get_http_response_headers_bytes(self) -> list[tuple[bytes, bytes]]:
+        return hc.get_map_bytes(MapType.HTTP_RESPONSE_HEADERS)
+
+    def set_http_response_headers(self, headers: HeaderPairs) -> None:
+        hc.set_map(MapType.HTTP_RESPONSE_HEADERS, headers)
+
+    set_http_response_headers_bytes = set_http_response_headers
+
+    def get_http_response_header(self, name: Text) -> str | None:
+        return hc.get_map_value(MapType.HTTP_RESPONSE_HEADERS, name)
+
+    def get_http_response_header_bytes(self, name: Text) -> bytes | None:
+        return hc.get_map_value_bytes(MapType.HTTP_RESPONSE_HEADERS, name)
+
+    def set_http_response_header(self, name: Text, value: Text | None) -> None:
+        """Replace a response header; None removes it."""
+        hc.set_map_value(MapType.HTTP_RESPONSE_HEADERS, name, value)
+
+    set_http_response_header_bytes = set_http_response_header
+
+    def add_http_response_header(self, name: Text, value: Text) -> None:
+        hc.add_map_value(MapType.HTTP_RESPONSE_HEADERS, name, value)
+
+    add_http_response_header_bytes = add_http_response_header
+
+    def remove_http_response_header(self, name: Text) -> None:
+        hc.remove_map_value(MapType.HTTP_RESPONSE_HEADERS, name)
+
+    def get_http_response_body(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
+        return hc.get_buffer(BufferType.HTTP_RESPONSE_BODY, start, max_size)
+
+    def set_http_response_body(self, start: int, size: int, value: Text) -> None:
+        hc.set_buffer(BufferType.HTTP_RESPONSE_BODY, start, size, value)
+
+    def get_http_response_trailers(self) -> list[tuple[str, str]]:
+        return hc.get_map(MapType.HTTP_RESPONSE_TRAILERS)
+
+    def get_http_response_trailers_bytes(self) -> list[tuple[bytes, bytes]]:
+        return hc.get_map_bytes(MapType.HTTP_RESPONSE_TRAILERS)
+
+    def set_http_response_trailers(self, trailers: HeaderPairs) -> None:
+        hc.set_map(MapType.HTTP_RESPONSE_TRAILERS, trailers)
+
+    def get_http_response_trailer(self, name: Text) -> str | None:
+        return hc.get_map_value(MapType.HTTP_RESPONSE_TRAILERS, name)
+
+    def set_http_response_trailer(self, name: Text, value: Text | None) -> None:
+        hc.set_map_value(MapType.HTTP_RESPONSE_TRAILERS, name, value)
+
+    def add_http_response_trailer(self, name: Text, value: Text) -> None:
+        hc.add_map_value(MapType.HTTP_RESPONSE_TRAILERS, name, value)
+
+    def remove_http_response_trailer(self, name: Text) -> None:
+        hc.remove_map_value(MapType.HTTP_RESPONSE_TRAILERS, name)
+
+    def resume_http_response(self) -> None:
+        hc.continue_stream(StreamType.HTTP_RESPONSE)
+
+    def reset_http_response(self) -> None:
+        hc.close_stream(StreamType.HTTP_RESPONSE)
+
+    # --- local replies ------------------------------------------------------------------
+    def send_http_response(self, status_code: int, headers: HeaderPairs = (),
+                           body: Text | None = None, details: Text = b"") -> None:
+        """Answer the client directly; the upstream is never contacted. Return
+        `Action.PAUSE` from the callback that calls this."""
+        hc.send_local_response(status_code, headers, body, details)
+
+    def send_grpc_response(self, grpc_status: GrpcStatus | int, message: Text | None = None,
+                           metadata: HeaderPairs = ()) -> None:
+        """Answer a gRPC client directly with a status (HTTP 200 + grpc-status)."""
+        hc.send_local_response(200, metadata, message, b"", int(grpc_status))
+
+
+class StreamContext(Context):
+    """One TCP connection passing through a network-filter plugin."""
+
+    fail_open: Optional[bool] = None
+
+    def __init__(self, context_id: int, root: RootContext | None = None) -> None:
+        super().__init__(context_id)
+        self.root = root
+
+    def on_new_connection(self) -> Action:
+        return Action.CONTINUE
+
+    def on_downstream_data(self, data_size: int, end_of_stream: bool) -> Action:
+        return Action.CONTINUE
+
+    def on_downstream_close(self, peer_type: PeerType) -> None:
+        pass
+
+    def on_upstream_data(self, data_size: int, end_of_stream: bool) -> Action:
+        return Action.CONTINUE
+
+    def on_upstream_close(self, peer_type: PeerType) -> None:
+        pass
+
+    def on_log(self) -> None:
+        pass
+
+    def get_downstream_data(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
+        return hc.get_buffer(BufferType.DOWNSTREAM_DATA, start, max_size)
+
+    def set_downstream_data(self, start: int, size: int, value: Text) -> None:
+        hc.set_buffer(BufferType.DOWNSTREAM_DATA, start, size, value)
+
+    def get_upstream_data(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
+        return hc.get_buffer(BufferType.UPSTREAM_DATA, start, max_size)
+
+    def set_upstream_data(self, start: int, size: int, value: Text) -> None:
+        hc.set_buffer(BufferType.UPSTREAM_DATA, start, size, value)
+
+    def resume_downstream(self) -> None:
+        hc.continue_stream(StreamType.DOWNSTREAM)
+
+    def resume_upstream(self) -> None:
+        hc.continue_stream(StreamType.UPSTREAM)
+
+    def close_downstream(self) -> None:
+        hc.close_stream(StreamType.DOWNSTREAM)
+
+    def close_upstream(self) -> None:
+        hc.close_stream(StreamType.UPSTREAM)
+
+
+def _millis(value: float | timedelta) -> int:
+    if isinstance(value, timedelta):
+        return int(value.total_seconds() * 1000)
+    return int(value * 1000)

@@ -1,0 +1,444 @@
+"""Host -> SDK: one function per ABI callback, routing to the author's contexts.
+
+A compiled module's C exports call these functions with the callback's integer arguments;
+the emulator calls them directly for a `.py` filter. Nothing raised by author code escapes:
+it is logged with its traceback through `proxy_log`, and an HTTP stream fails closed with a
+500 local reply unless the context (or its root) is `fail_open`.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Callable, Optional
+
+from . import hostcalls as hc
+from .abi import Action, LogLevel, PeerType, StreamType
+from .context import Context, HttpContext, RootContext, StreamContext
+
+RootFactory = Callable[[int], RootContext]
+HttpFactory = Callable[[int, RootContext], HttpContext]
+StreamFactory = Callable[[int, RootContext], StreamContext]
+
+FAIL_CLOSED_STATUS = 500
+FAIL_CLOSED_BODY = b"internal filter error\n"
+
+
+class VM:
+    """Everything the SDK remembers inside one VM: factories, live contexts, pending calls."""
+
+    def __init__(self) -> None:
+        self.root_factory: Optional[RootFactory] = None
+        self.http_factory: Optional[HttpFactory] = None
+        self.stream_factory: Optional[StreamFactory] = None
+        self.contexts: dict[int, Context] = {}
+        self.callouts: dict[int, int] = {}
+        self.grpc_calls: dict[int, int] = {}
+        self.grpc_streams: dict[int, int] = {}
+
+
+_vm = VM()
+
+
+def current_vm() -> VM:
+    return _vm
+
+
+def activate(vm: VM) -> None:
+    """Make `vm` the one callbacks go to (the emulator keeps one per loaded filter)."""
+    global _vm
+    _vm = vm
+
+
+# --- registration (author API) --------------------------------------------------------
+
+def set_root_context(factory: RootFactory) -> None:
+    """Register the plugin's root context: `factory(context_id)` is called per plugin."""
+    _vm.root_factory = factory
+
+
+def set_http_context(factory: HttpFactory) -> None:
+    """Register `factory(context_id, root)` for HTTP streams (used when the root's
+    `create_http_context` returns None)."""
+    _vm.http_factory = factory
+
+
+def set_stream_context(factory: StreamFactory) -> None:
+    """Register `factory(context_id, root)` for TCP connections."""
+    _vm.stream_factory = factory
+
+
+def register_callout(token: int, context_id: int) -> None:
+    _vm.callouts[token] = context_id
+
+
+def register_grpc_call(token: int, context_id: int) -> None:
+    _vm.grpc_calls[token] = context_id
+
+
+def register_grpc_stream(token: int, context_id: int) -> None:
+    _vm.grpc_streams[token] = context_id
+
+
+# --- failure handling -------------------------------------------------------------------
+
+def _log_exception(where: str, context_id: int) -> None:
+    text = traceback.format_exc()
+    try:
+        hc.log(LogLevel.ERROR, f"python exception in {where} (context {context_id}):\n{text}")
+    except Exception:  # the host refused even the log line: nothing more we can do
+        pass
+
+
+def _is_fail_open(ctx: Context | None) -> bool:
+    if ctx is None:
+        return False
+    own = getattr(ctx, "fail_open", None)
+    if own is not None:
+        return bool(own)
+    root = getattr(ctx, "root", None)
+    return bool(getattr(root, "fail_open", False))
+
+
+def _fail_http(ctx: Context | None, where: str, context_id: int) -> int:
+    _log_exception(where, context_id)
+    if _is_fail_open(ctx):
+        return Action.CONTINUE
+    try:
+        hc.send_local_response(FAIL_CLOSED_STATUS, [], FAIL_CLOSED_BODY, b"python_exception")
+    except Exception:
+        _log_exception(f"{where} (sending the 500 reply)", context_id)
+    return Action.PAUSE
+
+
+def _fail_tcp(ctx: Context | None, where: str, context_id: int) -> int:
+    _log_exception(where, context_id)
+    if _is_fail_open(ctx):
+        return Action.CONTINUE
+    try:
+        hc.close_stream(StreamType.DOWNSTREAM)
+    except Exception:
+        pass
+    return Action.PAUSE
+
+
+def _resume_or_fail(ctx: Context | None, where: str, context_id: int) -> None:
+    """An async callback (callout answer, tick) of a paused stream raised."""
+    if isinstance(ctx, HttpContext):
+        action = _fail_http(ctx, where, context_id)
+        if action == Action.CONTINUE:
+            try:
+                hc.continue_stream(StreamType.HTTP_REQUEST)
+            except Exception:
+                pass
+    else:
+        _log_exception(where, context_id)
+
+
+# --- lifecycle --------------------------------------------------------------------------
+
+def _wants_stream_contexts(root: RootContext) -> bool:
+    kind = getattr(root, "context_type", None)
+    if kind is not None:
+        return kind == "stream"
+    cls = type(root)
+    overrides_stream = cls.create_stream_context is not RootContext.create_stream_context
+    overrides_http = cls.create_http_context is not RootContext.create_http_context
+    if overrides_stream and not overrides_http:
+        return True
+    return _vm.stream_factory is not None and _vm.http_factory is None and not overrides_http
+
+
+def proxy_on_context_create(context_id: int, parent_context_id: int) -> None:
+    vm = _vm
+    try:
+        if parent_context_id == 0:
+            factory = vm.root_factory or RootContext
+            vm.contexts[context_id] = factory(context_id)
+            return
+        root = vm.contexts.get(parent_context_id)
+        if not isinstance(root, RootContext):
+            hc.log(LogLevel.ERROR, f"context {context_id} created under unknown root {parent_context_id}")
+            return
+        ctx: Context | None
+        if _wants_stream_contexts(root):
+            ctx = root.create_stream_context(context_id)
+            if ctx is None:
+                ctx = (vm.stream_factory or StreamContext)(context_id, root)
+        else:
+            ctx = root.create_http_context(context_id)
+            if ctx is None:
+                ctx = (vm.http_factory or HttpContext)(context_id, root)
+        vm.contexts[context_id] = ctx
+    except Exception:
+        _log_exception("context creation", context_id)
+
+
+def proxy_on_vm_start(root_context_id: int, vm_configuration_size: int) -> int:
+    root = _vm.contexts.get(root_context_id)
+    if not isinstance(root, RootContext):
+        return 1
+    try:
+        return int(bool(root.on_vm_start(vm_configuration_size)))
+    except Exception:
+        _log_exception("on_vm_start", root_context_id)
+        return 0
+
+
+def proxy_on_configure(root_context_id: int, plugin_configuration_size: int) -> int:
+    root = _vm.contexts.get(root_context_id)
+    if not isinstance(root, RootContext):
+        return 1
+    try:
+        return int(bool(root.on_configure(plugin_configuration_size)))
+    except Exception:
+        _log_exception("on_configure", root_context_id)
+        return 0
+
+
+def proxy_on_tick(root_context_id: int) -> None:
+    root = _vm.contexts.get(root_context_id)
+    if root is None:
+        return
+    try:
+        root.on_tick()  # type: ignore[attr-defined]
+    except Exception:
+        _log_exception("on_tick", root_context_id)
+
+
+def proxy_on_queue_ready(root_context_id: int, queue_id: int) -> None:
+    root = _vm.contexts.get(root_context_id)
+    if root is None:
+        return
+    try:
+        root.on_queue_ready(queue_id)  # type: ignore[attr-defined]
+    except Exception:
+        _log_exception("on_queue_ready", root_context_id)
+
+
+def proxy_on_foreign_function(root_context_id: int, function_id: int, arguments_size: int) -> None:
+    root = _vm.contexts.get(root_context_id)
+    if root is None:
+        return
+    try:
+        root.on_foreign_function(function_id, arguments_size)  # type: ignore[attr-defined]
+    except Exception:
+        _log_exception("on_foreign_function", root_context_id)
+
+
+def proxy_on_done(context_id: int) -> int:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return 1
+    try:
+        return int(bool(ctx.on_done()))
+    except Exception:
+        _log_exception("on_done", context_id)
+        return 1
+
+
+def proxy_on_log(context_id: int) -> None:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return
+    try:
+        ctx.on_log()  # type: ignore[attr-defined]
+    except Exception:
+        _log_exception("on_log", context_id)
+
+
+def proxy_on_delete(context_id: int) -> None:
+    ctx = _vm.contexts.pop(context_id, None)
+    if ctx is None:
+        return
+    try:
+        ctx.on_delete()
+    except Exception:
+        _log_exception("on_delete", context_id)
+
+
+# --- HTTP -------------------------------------------------------------------------------
+
+def proxy_on_request_headers(context_id: int, num_headers: int, end_of_stream: int) -> int:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return Action.CONTINUE
+    try:
+        return int(ctx.on_http_request_headers(num_headers, bool(end_of_stream)))  # type: ignore[attr-defined]
+    except Exception:
+        return _fail_http(ctx, "on_http_request_headers", context_id)
+
+
+def proxy_on_request_body(context_id: int, body_size: int, end_of_stream: int) -> int:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return Action.CONTINUE
+    try:
+        return int(ctx.on_http_request_body(body_size, bool(end_of_stream)))  # type: ignore[attr-defined]
+    except Exception:
+        return _fail_http(ctx, "on_http_request_body", context_id)
+
+
+def proxy_on_request_trailers(context_id: int, num_trailers: int) -> int:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return Action.CONTINUE
+    try:
+        return int(ctx.on_http_request_trailers(num_trailers))  # type: ignore[attr-defined]
+    except Exception:
+        return _fail_http(ctx, "on_http_request_trailers", context_id)
+
+
+def proxy_on_response_headers(context_id: int, num_headers: int, end_of_stream: int) -> int:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return Action.CONTINUE
+    try:
+        return int(ctx.on_http_response_headers(num_headers, bool(end_of_stream)))  # type: ignore[attr-defined]
+    except Exception:
+        return _fail_http(ctx, "on_http_response_headers", context_id)
+
+
+def proxy_on_response_body(context_id: int, body_size: int, end_of_stream: int) -> int:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return Action.CONTINUE
+    try:
+        return int(ctx.on_http_response_body(body_size, bool(end_of_stream)))  # type: ignore[attr-defined]
+    except Exception:
+        return _fail_http(ctx, "on_http_response_body", context_id)
+
+
+def proxy_on_response_trailers(context_id: int, num_trailers: int) -> int:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return Action.CONTINUE
+    try:
+        return int(ctx.on_http_response_trailers(num_trailers))  # type: ignore[attr-defined]
+    except Exception:
+        return _fail_http(ctx, "on_http_response_trailers", context_id)
+
+
+def proxy_on_http_call_response(context_id: int, call_id: int, num_headers: int, body_size: int,
+                                num_trailers: int) -> None:
+    target = _vm.callouts.pop(call_id, context_id)
+    ctx = _vm.contexts.get(target)
+    if ctx is None:
+        return
+    try:
+        if target != context_id:
+            hc.set_effective_context(target)
+        ctx.on_http_call_response(call_id, num_headers, body_size, num_trailers)
+    except Exception:
+        _resume_or_fail(ctx, "on_http_call_response", target)
+
+
+# --- gRPC -------------------------------------------------------------------------------
+
+def _grpc_target(call_id: int, context_id: int, table: dict[int, int], pop: bool) -> Context | None:
+    target = table.pop(call_id, None) if pop else table.get(call_id)
+    if target is None:
+        return None
+    ctx = _vm.contexts.get(target)
+    if ctx is not None and target != context_id:
+        hc.set_effective_context(target)
+    return ctx
+
+
+def proxy_on_grpc_receive_initial_metadata(context_id: int, call_id: int, num_elements: int) -> None:
+    try:
+        ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=False)
+        if ctx is not None:
+            ctx.on_grpc_stream_initial_metadata(call_id, num_elements)
+    except Exception:
+        _log_exception("on_grpc_stream_initial_metadata", context_id)
+
+
+def proxy_on_grpc_receive(context_id: int, call_id: int, message_size: int) -> None:
+    ctx: Context | None = None
+    try:
+        if call_id in _vm.grpc_calls:
+            ctx = _grpc_target(call_id, context_id, _vm.grpc_calls, pop=True)
+            if ctx is not None:
+                ctx.on_grpc_call_response(call_id, 0, message_size)
+        else:
+            ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=False)
+            if ctx is not None:
+                ctx.on_grpc_stream_message(call_id, message_size)
+    except Exception:
+        _resume_or_fail(ctx, "on_grpc_receive", context_id)
+
+
+def proxy_on_grpc_receive_trailing_metadata(context_id: int, call_id: int, num_elements: int) -> None:
+    try:
+        ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=False)
+        if ctx is not None:
+            ctx.on_grpc_stream_trailing_metadata(call_id, num_elements)
+    except Exception:
+        _log_exception("on_grpc_stream_trailing_metadata", context_id)
+
+
+def proxy_on_grpc_close(context_id: int, call_id: int, status_code: int) -> None:
+    ctx: Context | None = None
+    try:
+        if call_id in _vm.grpc_calls:
+            ctx = _grpc_target(call_id, context_id, _vm.grpc_calls, pop=True)
+            if ctx is not None:
+                ctx.on_grpc_call_response(call_id, status_code, 0)
+        else:
+            ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=True)
+            if ctx is not None:
+                ctx.on_grpc_stream_close(call_id, status_code)
+    except Exception:
+        _resume_or_fail(ctx, "on_grpc_close", context_id)
+
+
+# --- TCP --------------------------------------------------------------------------------
+
+def proxy_on_new_connection(context_id: int) -> int:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return Action.CONTINUE
+    try:
+        return int(ctx.on_new_connection())  # type: ignore[attr-defined]
+    except Exception:
+        return _fail_tcp(ctx, "on_new_connection", context_id)
+
+
+def proxy_on_downstream_data(context_id: int, data_size: int, end_of_stream: int) -> int:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return Action.CONTINUE
+    try:
+        return int(ctx.on_downstream_data(data_size, bool(end_of_stream)))  # type: ignore[attr-defined]
+    except Exception:
+        return _fail_tcp(ctx, "on_downstream_data", context_id)
+
+
+def proxy_on_upstream_data(context_id: int, data_size: int, end_of_stream: int) -> int:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return Action.CONTINUE
+    try:
+        return int(ctx.on_upstream_data(data_size, bool(end_of_stream)))  # type: ignore[attr-defined]
+    except Exception:
+        return _fail_tcp(ctx, "on_upstream_data", context_id)
+
+
+def proxy_on_downstream_connection_close(context_id: int, peer_type: int) -> None:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return
+    try:
+        ctx.on_downstream_close(PeerType(peer_type))  # type: ignore[attr-defined]
+    except Exception:
+        _log_exception("on_downstream_close", context_id)
+
+
+def proxy_on_upstream_connection_close(context_id: int, peer_type: int) -> None:
+    ctx = _vm.contexts.get(context_id)
+    if ctx is None:
+        return
+    try:
+        ctx.on_upstream_close(PeerType(peer_type))  # type: ignore[attr-defined]
+    except Exception:
+        _log_exception("on_upstream_close", context_id)

@@ -1,0 +1,336 @@
+"""Typed hostcalls: Python values in, Python values out, `HostError` for unexpected statuses.
+
+Every function here goes through `proxywasm._host.raw`, the raw-hostcall interface; nothing
+else in the SDK talks to the host. Context methods are thin sugar over these functions.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence, Union
+
+from . import _host
+from .abi import (
+    NO_GRPC_STATUS,
+    BufferType,
+    LogLevel,
+    MapType,
+    MetricType,
+    Status,
+    StreamType,
+    deserialize_map,
+    serialize_map,
+)
+
+Text = Union[str, bytes]
+HeaderPairs = Iterable[tuple[Text, Text]]
+
+
+class HostError(Exception):
+    """A hostcall returned a status the SDK did not expect."""
+
+    def __init__(self, call: str, status: int) -> None:
+        try:
+            name = Status(status).name
+        except ValueError:
+            name = str(status)
+        super().__init__(f"{call} failed: {name}")
+        self.call = call
+        self.status = status
+
+
+class CasMismatch(HostError):
+    """`set_shared_data` lost a compare-and-swap race: read again and retry."""
+
+
+def _b(value: Text) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def _check(call: str, status: int) -> None:
+    if status != 0:
+        raise HostError(call, status)
+
+
+def _pairs(pairs: HeaderPairs) -> bytes:
+    if isinstance(pairs, dict):
+        pairs = pairs.items()
+    return serialize_map([(_b(k), _b(v)) for k, v in pairs])
+
+
+def _str_pairs(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in pairs]
+
+
+# --- logging, time, ticks -------------------------------------------------------------
+
+def log(level: int, message: Text) -> None:
+    _host.raw.log(int(level), _b(message))
+
+
+def get_log_level() -> LogLevel:
+    status, level = _host.raw.get_log_level()
+    _check("get_log_level", status)
+    return LogLevel(level)
+
+
+def get_current_time_nanoseconds() -> int:
+    status, value = _host.raw.get_current_time_nanoseconds()
+    _check("get_current_time_nanoseconds", status)
+    return value
+
+
+def set_tick_period_milliseconds(milliseconds: int) -> None:
+    _check("set_tick_period_milliseconds", _host.raw.set_tick_period_milliseconds(int(milliseconds)))
+
+
+def set_effective_context(context_id: int) -> None:
+    _check("set_effective_context", _host.raw.set_effective_context(context_id))
+
+
+def done() -> None:
+    _check("done", _host.raw.done())
+
+
+# --- buffers ----------------------------------------------------------------------------
+
+def get_buffer(buffer_type: BufferType, start: int = 0, max_size: int = 0xFFFFFFFF) -> bytes | None:
+    """Bytes of a host buffer, or None when the buffer does not exist or is empty."""
+    status, data = _host.raw.get_buffer_bytes(int(buffer_type), start, max_size)
+    if status == Status.OK:
+        return data if data else None
+    if status in (Status.NOT_FOUND, Status.EMPTY):
+        return None
+    raise HostError("get_buffer_bytes", status)
+
+
+def get_buffer_size(buffer_type: BufferType) -> int:
+    status, size, _flags = _host.raw.get_buffer_status(int(buffer_type))
+    if status in (Status.NOT_FOUND, Status.EMPTY):
+        return 0
+    _check("get_buffer_status", status)
+    return size
+
+
+def set_buffer(buffer_type: BufferType, start: int, size: int, value: Text) -> None:
+    """Replace `size` bytes at `start` with `value` (start=0, size=len(old) replaces all)."""
+    _check("set_buffer_bytes", _host.raw.set_buffer_bytes(int(buffer_type), start, size, _b(value)))
+
+
+# --- header maps ------------------------------------------------------------------------
+
+def get_map_bytes(map_type: MapType) -> list[tuple[bytes, bytes]]:
+    status, data = _host.raw.get_header_map_pairs(int(map_type))
+    if status == Status.NOT_FOUND:
+        return []
+    _check("get_header_map_pairs", status)
+    return deserialize_map(data or b"")
+
+
+def get_map(map_type: MapType) -> list[tuple[str, str]]:
+    return _str_pairs(get_map_bytes(map_type))
+
+
+def set_map(map_type: MapType, pairs: HeaderPairs) -> None:
+    _check("set_header_map_pairs", _host.raw.set_header_map_pairs(int(map_type), _pairs(pairs)))
+
+
+def get_map_size(map_type: MapType) -> int:
+    status, size = _host.raw.get_header_map_size(int(map_type))
+    _check("get_header_map_size", status)
+    return size
+
+
+def get_map_value_bytes(map_type: MapType, key: Text) -> bytes | None:
+    status, value = _host.raw.get_header_map_value(int(map_type), _b(key))
+    if status == Status.OK:
+        return value
+    if status == Status.NOT_FOUND:
+        return None
+    raise HostError("get_header_map_value", status)
+
+
+def get_map_value(map_type: MapType, key: Text) -> str | None:
+    value = get_map_value_bytes(map_type, key)
+    return None if value is None else value.decode("utf-8", "replace")
+
+
+def set_map_value(map_type: MapType, key: Text, value: Text | None) -> None:
+    """Replace a header's value; None removes it."""
+    if value is None:
+        remove_map_value(map_type, key)
+        return
+    _check("replace_header_map_value",
+           _host.raw.replace_header_map_value(int(map_type), _b(key), _b(value)))
+
+
+def add_map_value(map_type: MapType, key: Text, value: Text) -> None:
+    _check("add_header_map_value", _host.raw.add_header_map_value(int(map_type), _b(key), _b(value)))
+
+
+def remove_map_value(map_type: MapType, key: Text) -> None:
+    status = _host.raw.remove_header_map_value(int(map_type), _b(key))
+    if status not in (Status.OK, Status.NOT_FOUND):
+        raise HostError("remove_header_map_value", status)
+
+
+# --- stream control ---------------------------------------------------------------------
+
+def continue_stream(stream_type: StreamType) -> None:
+    _check("continue_stream", _host.raw.continue_stream(int(stream_type)))
+
+
+def close_stream(stream_type: StreamType) -> None:
+    _check("close_stream", _host.raw.close_stream(int(stream_type)))
+
+
+def send_local_response(status_code: int, headers: HeaderPairs = (), body: Text | None = None,
+                        details: Text = b"", grpc_status: int = NO_GRPC_STATUS) -> None:
+    _check("send_local_response", _host.raw.send_local_response(
+        int(status_code), _b(details), _b(body or b""), _pairs(headers), int(grpc_status)))
+
+
+def get_status() -> tuple[int, bytes]:
+    status, code, message = _host.raw.get_status()
+    _check("get_status", status)
+    return code, message or b""
+
+
+# --- callouts ---------------------------------------------------------------------------
+
+def dispatch_http_call(upstream: Text, headers: HeaderPairs, body: Text | None = None,
+                       trailers: HeaderPairs = (), timeout_milliseconds: int = 1000) -> int:
+    status, call_id = _host.raw.http_call(_b(upstream), _pairs(headers), _b(body or b""),
+                                          _pairs(trailers), int(timeout_milliseconds))
+    _check("http_call", status)
+    return call_id
+
+
+def dispatch_grpc_call(upstream: Text, service: Text, method: Text,
+                       initial_metadata: HeaderPairs = (), message: Text | None = None,
+                       timeout_milliseconds: int = 1000) -> int:
+    status, call_id = _host.raw.grpc_call(_b(upstream), _b(service), _b(method),
+                                          _pairs(initial_metadata), _b(message or b""),
+                                          int(timeout_milliseconds))
+    _check("grpc_call", status)
+    return call_id
+
+
+def open_grpc_stream(upstream: Text, service: Text, method: Text,
+                     initial_metadata: HeaderPairs = ()) -> int:
+    status, stream_id = _host.raw.grpc_stream(_b(upstream), _b(service), _b(method),
+                                              _pairs(initial_metadata))
+    _check("grpc_stream", status)
+    return stream_id
+
+
+def send_grpc_stream_message(stream_id: int, message: Text | None, end_of_stream: bool = False) -> None:
+    _check("grpc_send", _host.raw.grpc_send(stream_id, _b(message or b""), int(end_of_stream)))
+
+
+def cancel_grpc(call_id: int) -> None:
+    _check("grpc_cancel", _host.raw.grpc_cancel(call_id))
+
+
+def close_grpc(call_id: int) -> None:
+    _check("grpc_close", _host.raw.grpc_close(call_id))
+
+
+# --- shared data and queues -------------------------------------------------------------
+
+def get_shared_data(key: Text) -> tuple[bytes | None, int | None]:
+    """(value, cas) for a key, or (None, None) when it does not exist."""
+    status, value, cas = _host.raw.get_shared_data(_b(key))
+    if status == Status.NOT_FOUND:
+        return None, None
+    _check("get_shared_data", status)
+    return value, cas
+
+
+def set_shared_data(key: Text, value: Text | None, cas: int | None = None) -> None:
+    """Store a value; with `cas`, only if nobody wrote since that cas (else `CasMismatch`)."""
+    status = _host.raw.set_shared_data(_b(key), _b(value or b""), int(cas or 0))
+    if status == Status.CAS_MISMATCH:
+        raise CasMismatch("set_shared_data", status)
+    _check("set_shared_data", status)
+
+
+def register_shared_queue(name: Text) -> int:
+    status, queue_id = _host.raw.register_shared_queue(_b(name))
+    _check("register_shared_queue", status)
+    return queue_id
+
+
+def resolve_shared_queue(vm_id: Text, name: Text) -> int | None:
+    status, queue_id = _host.raw.resolve_shared_queue(_b(vm_id), _b(name))
+    if status == Status.NOT_FOUND:
+        return None
+    _check("resolve_shared_queue", status)
+    return queue_id
+
+
+def enqueue_shared_queue(queue_id: int, value: Text | None) -> None:
+    _check("enqueue_shared_queue", _host.raw.enqueue_shared_queue(queue_id, _b(value or b"")))
+
+
+def dequeue_shared_queue(queue_id: int) -> bytes | None:
+    status, value = _host.raw.dequeue_shared_queue(queue_id)
+    if status == Status.EMPTY:
+        return None
+    _check("dequeue_shared_queue", status)
+    return value or b""
+
+
+# --- metrics ----------------------------------------------------------------------------
+
+def define_metric(metric_type: MetricType, name: Text) -> int:
+    status, metric_id = _host.raw.define_metric(int(metric_type), _b(name))
+    _check("define_metric", status)
+    return metric_id
+
+
+def increment_metric(metric_id: int, offset: int = 1) -> None:
+    _check("increment_metric", _host.raw.increment_metric(metric_id, int(offset)))
+
+
+def record_metric(metric_id: int, value: int) -> None:
+    _check("record_metric", _host.raw.record_metric(metric_id, int(value)))
+
+
+def get_metric(metric_id: int) -> int:
+    status, value = _host.raw.get_metric(metric_id)
+    _check("get_metric", status)
+    return value
+
+
+# --- properties and foreign functions ---------------------------------------------------
+
+def _path(path: Text | Sequence[Text]) -> bytes:
+    """A property path: "request.path", ["request", "path"] or pre-joined bytes."""
+    if isinstance(path, bytes):
+        return path
+    if isinstance(path, str):
+        parts: Sequence[Text] = path.split(".")
+    else:
+        parts = path
+    return b"\0".join(_b(p) for p in parts)
+
+
+def get_property(path: Text | Sequence[Text]) -> bytes | None:
+    status, value = _host.raw.get_property(_path(path))
+    if status == Status.OK:
+        return value if value is not None else b""
+    if status == Status.NOT_FOUND:
+        return None
+    raise HostError("get_property", status)
+
+
+def set_property(path: Text | Sequence[Text], value: Text | None) -> None:
+    _check("set_property", _host.raw.set_property(_path(path), _b(value or b"")))
+
+
+def call_foreign_function(name: Text, arguments: Text | None = None) -> bytes | None:
+    status, results = _host.raw.call_foreign_function(_b(name), _b(arguments or b""))
+    if status == Status.NOT_FOUND and results is None:
+        raise HostError(f"call_foreign_function({_b(name).decode(errors='replace')})", status)
+    _check("call_foreign_function", status)
+    return results

@@ -1,0 +1,36 @@
+"""proxywasm.testing: an emulated Envoy to unit-test filters in milliseconds.
+
+`Host.load("filter.py")` imports a Python filter in-process; `Host.load("filter.wasm")` runs any
+Proxy-Wasm module in wasmtime. Both drive the same emulated host (docs/emulator.md).
+"""
+
+from .emulator import (
+    EmulatorError,
+    FilterLoadError,
+    GrpcCall,
+    HttpCall,
+    HttpResponse,
+    HttpStream,
+    LogRecord,
+    Plugin,
+    PluginStartError,
+    StrictModeError,
+    TcpConnection,
+    UpstreamRequest,
+)
+from .headers import Headers
+from .host import Host
+
+__all__ = [
+    "EmulatorError", "FilterLoadError", "GrpcCall", "Headers", "Host", "HttpCall", "HttpResponse",
+    "HttpStream", "LogRecord", "Plugin", "PluginStartError", "StrictModeError", "TcpConnection",
+    "UpstreamRequest", "ModuleTrap",
+]
+
+
+def __getattr__(name: str):
+    if name == "ModuleTrap":
+        from .wasm import ModuleTrap
+
+        return ModuleTrap
+    raise AttributeError(name)

@@ -1,0 +1,418 @@
+"""`Host`: the public face of the emulated Envoy, for `.py` filters and `.wasm` modules alike."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
+
+from .. import _host, dispatcher
+from ..abi import LogLevel, MetricType, PeerType
+from .emulator import (
+    Emulator,
+    EmulatorError,
+    FilterLoadError,
+    GrpcCall,
+    HttpCall,
+    HttpResponse,
+    HttpStream,
+    LogRecord,
+    Plugin,
+    TcpConnection,
+    UpstreamRequest,
+)
+from .headers import Headers, HeadersLike
+
+Body = Union[bytes, str, Sequence[bytes], None]
+Upstream = Union[tuple, Callable[[UpstreamRequest], tuple], None]
+
+_module_counter = itertools.count(1)
+
+
+def _as_bytes(value: Union[bytes, str, None]) -> bytes:
+    if value is None:
+        return b""
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+class PythonModule:
+    """A `.py` filter imported into this process, with its own SDK state (VM)."""
+
+    def __init__(self, path: Path, emulator: Emulator) -> None:
+        self.path = path
+        self.emulator = emulator
+        self.vm = dispatcher.VM()
+        self._functions: dict[str, Callable[..., Any]] = {}
+        self.module = self._import()
+
+    def _import(self) -> Any:
+        path = self.path
+        if path.is_dir():
+            init, single = path / "__init__.py", path / "filter.py"
+            if init.exists():
+                target, search_dir, is_package = init, path.parent, True
+            elif single.exists():
+                target, search_dir, is_package = single, path, False
+            else:
+                raise FilterLoadError(f"{path} is a directory with neither __init__.py nor filter.py")
+        else:
+            target, search_dir, is_package = path, path.parent, False
+        if str(search_dir) not in sys.path:
+            sys.path.insert(0, str(search_dir))
+        name = path.name if is_package else f"_proxywasm_filter_{next(_module_counter)}_{target.stem}"
+        spec = importlib.util.spec_from_file_location(
+            name, target, submodule_search_locations=[str(path)] if is_package else None)
+        if spec is None or spec.loader is None:
+            raise FilterLoadError(f"cannot import {target}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        em = self.emulator
+        previous_vm = dispatcher.current_vm()
+        dispatcher.activate(self.vm)
+        _host.install(em)
+        _host.forward_logging = True
+        em.initializing = True
+        try:
+            spec.loader.exec_module(module)
+        except SyntaxError as err:
+            where = f"{err.filename or target}:{err.lineno}"
+            raise FilterLoadError(f"{where}: syntax error: {err.msg}") from None
+        except FilterLoadError:
+            raise
+        except BaseException as err:  # the filter's import failed: say where
+            frames = [f for f in traceback.extract_tb(err.__traceback__)
+                      if not f.filename.startswith(str(Path(__file__).parent.parent))]
+            where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+            raise FilterLoadError(
+                f"importing {target} raised {type(err).__name__}: {err}{where}") from None
+        finally:
+            em.initializing = False
+            _host.forward_logging = False
+            dispatcher.activate(previous_vm)
+        if self.vm.root_factory is None:
+            raise FilterLoadError(
+                f"{target} never calls proxywasm.set_root_context(...); register your RootContext "
+                f"subclass at module level")
+        return module
+
+    def call(self, name: str, context_id: int, *args: int) -> Optional[int]:
+        fn = self._functions.get(name)
+        if fn is None:
+            fn = getattr(dispatcher, name)
+            self._functions[name] = fn
+        dispatcher.activate(self.vm)
+        _host.raw = self.emulator
+        _host.forward_logging = True
+        try:
+            return fn(context_id, *args)
+        finally:
+            _host.forward_logging = False
+
+
+class Host:
+    """An emulated Envoy with one filter loaded: the same API for `.py` and `.wasm`.
+
+    >>> host = Host.load("filter.py", plugin_config=b'{"header": "x-deny"}')
+    >>> r = host.http_request({":method": "GET", ":path": "/", ":authority": "a", "x-deny": "1"})
+    >>> r.status
+    403
+    """
+
+    def __init__(self, emulator: Emulator, module: Any, path: Path) -> None:
+        self.emulator = emulator
+        self.module = module
+        self.path = path
+
+    # --- loading ----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: Union[str, Path], *, plugin_config: Union[bytes, str] = b"",
+             vm_config: Union[bytes, str] = b"", properties: Optional[dict] = None,
+             root_id: str = "", vm_id: str = "", strict: bool = False,
+             log_level: LogLevel = LogLevel.TRACE, clusters: Iterable[str] = (),
+             fuel: Optional[int] = None, max_memory_bytes: Optional[int] = None) -> "Host":
+        """Load a `.py` filter (imported in-process) or any `.wasm` Proxy-Wasm module (wasmtime),
+        start its VM and configure one plugin.
+
+        `strict=True` turns hostcalls Envoy would refuse, and unknown properties, into a
+        `StrictModeError`. `clusters` names the upstream clusters callouts may target.
+        `fuel` and `max_memory_bytes` limit a `.wasm` module.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise FilterLoadError(f"{path}: no such file")
+        emulator = Emulator(vm_config=_as_bytes(vm_config), vm_id=vm_id, properties=properties,
+                            strict=strict, log_level=log_level)
+        emulator.clusters.update(clusters)
+        module: Any
+        if path.suffix == ".wasm":
+            from .wasm import WasmModule
+
+            module = WasmModule.from_file(path, emulator, fuel=fuel, max_memory_bytes=max_memory_bytes)
+        elif path.suffix == ".py" or path.is_dir():
+            _ensure_root_logger_passes_debug()
+            module = PythonModule(path, emulator)
+        else:
+            raise FilterLoadError(f"{path}: expected a .py filter, a filter package directory or a .wasm module")
+        emulator.module = module
+        host = cls(emulator, module, path)
+        if hasattr(module, "start"):
+            module.start()
+        emulator.start_plugin(root_id=root_id, plugin_config=_as_bytes(plugin_config))
+        return host
+
+    def add_plugin(self, *, root_id: str = "", plugin_config: Union[bytes, str] = b"",
+                   name: str = "") -> Plugin:
+        """Configure another plugin (root context) in the same VM; it joins the filter chain
+        after the existing ones, as a second `envoy.filters.http.wasm` entry would."""
+        return self.emulator.start_plugin(root_id=root_id, plugin_config=_as_bytes(plugin_config),
+                                          name=name)
+
+    @property
+    def plugins(self) -> list[Plugin]:
+        return list(self.emulator.plugins)
+
+    def close(self) -> None:
+        """Shut the plugins down: on_done and on_delete for each root context."""
+        self.emulator.shutdown()
+
+    # --- HTTP ----------------------------------------------------------------------------------
+    def http_stream(self) -> HttpStream:
+        """A new stream to drive step by step (see `HttpStream`)."""
+        stream = HttpStream(self.emulator)
+        self.emulator._after_operation()
+        return stream
+
+    def http_request(self, headers: HeadersLike, body: Body = b"", *, trailers: HeadersLike = None,
+                     upstream: Upstream = (200, {}, b""),
+                     response_chunks: Optional[int] = None) -> HttpResponse:
+        """Drive one whole HTTP stream through the filter chain as Envoy would and return what
+        the downstream client saw.
+
+        `body` is bytes or a list of chunks (each one `on_http_request_body` call).
+        `upstream` is `(status, headers, body[, trailers])`, or a function of the
+        `UpstreamRequest` returning one; its body is delivered in `response_chunks` chunks.
+        Pending callouts with a responder (`on_http_call`, `on_grpc_call`) are answered as
+        soon as they are made.
+        """
+        em = self.emulator
+        stream = HttpStream(em)
+        chunks = _chunks(body)
+        trailer_pairs = None if trailers is None else Headers(trailers)
+        stream.send_request_headers(headers, end_of_stream=not chunks and trailer_pairs is None)
+        em.settle()
+        for i, chunk in enumerate(chunks):
+            if stream.request_aborted or stream.finished:
+                break
+            last = i == len(chunks) - 1
+            stream.send_request_body(chunk, end_of_stream=last and trailer_pairs is None)
+            em.settle()
+        if trailer_pairs is not None and not stream.request_aborted and not stream.finished:
+            stream.send_request_trailers(trailer_pairs)
+            em.settle()
+        if not stream.finished and stream.downstream_headers is None:
+            if not stream.upstream_complete:
+                raise EmulatorError(_paused_message(stream, em, "request"))
+            answer = upstream(stream.upstream_request) if callable(upstream) else upstream
+            status, resp_headers, resp_body, *rest = answer
+            resp_trailers = rest[0] if rest else None
+            pairs = [(":status", str(status))] + list(Headers(resp_headers).items())
+            body_chunks = _split(_as_bytes(resp_body), response_chunks)
+            stream.send_response_headers(pairs, end_of_stream=not body_chunks and resp_trailers is None)
+            em.settle()
+            for i, chunk in enumerate(body_chunks):
+                last = i == len(body_chunks) - 1
+                stream.send_response_body(chunk, end_of_stream=last and resp_trailers is None)
+                em.settle()
+            if resp_trailers is not None:
+                stream.send_response_trailers(resp_trailers)
+                em.settle()
+        if not stream.finished:
+            raise EmulatorError(_paused_message(stream, em, "response"))
+        return stream.response
+
+    # --- TCP -------------------------------------------------------------------------------
+    def tcp_connection(self) -> TcpConnection:
+        """Open a TCP connection through the plugins (network filters)."""
+        return TcpConnection(self.emulator)
+
+    # --- logs, metrics, time -----------------------------------------------------------------
+    @property
+    def logs(self) -> list[LogRecord]:
+        return self.emulator.logs
+
+    def log_messages(self, min_level: LogLevel = LogLevel.TRACE) -> list[str]:
+        return [r.message for r in self.emulator.logs if r.level >= min_level]
+
+    def clear_logs(self) -> None:
+        self.emulator.logs.clear()
+
+    @property
+    def log_level(self) -> LogLevel:
+        return self.emulator.log_level
+
+    @log_level.setter
+    def log_level(self, level: LogLevel) -> None:
+        self.emulator.log_level = LogLevel(level)
+
+    @property
+    def metrics(self) -> dict[str, int]:
+        """Counter and gauge values by name (histograms: their last recorded value)."""
+        out = {}
+        for metric_type, name, value, *samples in self.emulator.metrics.values():
+            out[name] = samples[-1] if metric_type == MetricType.HISTOGRAM and samples else value
+        return out
+
+    def histogram(self, name: str) -> list[int]:
+        for metric_type, metric_name, _value, *samples in self.emulator.metrics.values():
+            if metric_name == name and metric_type == MetricType.HISTOGRAM:
+                return list(samples)
+        raise KeyError(name)
+
+    def tick(self) -> None:
+        """Call `on_tick` on every plugin that set a tick period."""
+        self.emulator.tick()
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulated clock forward, firing ticks as their periods elapse."""
+        self.emulator.advance(seconds)
+
+    @property
+    def now_ns(self) -> int:
+        return self.emulator.now_ns
+
+    # --- callouts --------------------------------------------------------------------------
+    def on_http_call(self, cluster: str, responder: Union[tuple, Callable[[HttpCall], Any], None]) -> None:
+        """Answer HTTP callouts to `cluster` automatically: `(status, headers, body[, trailers])`,
+        a function of the `HttpCall` returning one, or None (the call fails)."""
+        self.emulator.http_responders[cluster] = responder
+        self.emulator.settle()
+        self.emulator._after_operation()
+
+    def add_cluster(self, *names: str) -> None:
+        """Declare clusters callouts may target without answering them automatically."""
+        self.emulator.clusters.update(names)
+
+    @property
+    def pending_http_calls(self) -> list[HttpCall]:
+        return list(self.emulator.http_calls.values())
+
+    def respond_http_call(self, call: Union[HttpCall, int], status: int = 200,
+                          headers: HeadersLike = None, body: Union[bytes, str] = b"",
+                          trailers: HeadersLike = None) -> None:
+        token = call.token if isinstance(call, HttpCall) else call
+        self.emulator.respond_http_call(token, status, headers, _as_bytes(body), trailers)
+        self.emulator.settle()
+
+    def fail_http_call(self, call: Union[HttpCall, int]) -> None:
+        token = call.token if isinstance(call, HttpCall) else call
+        self.emulator.fail_http_call(token)
+        self.emulator.settle()
+
+    def on_grpc_call(self, cluster: str, service: str, method: str,
+                     responder: Union[bytes, tuple, Callable[[GrpcCall], Any], None]) -> None:
+        """Answer unary gRPC calls automatically: the response message bytes, a tuple
+        `(message, status, status_message)`, a function of the `GrpcCall`, or None (UNAVAILABLE)."""
+        self.emulator.grpc_responders[(cluster, service, method)] = responder
+        self.emulator.settle()
+        self.emulator._after_operation()
+
+    @property
+    def pending_grpc_calls(self) -> list[GrpcCall]:
+        return list(self.emulator.grpc_calls.values())
+
+    def respond_grpc_call(self, call: Union[GrpcCall, int], message: bytes = b"", status: int = 0,
+                          status_message: Union[bytes, str] = b"") -> None:
+        token = call.token if isinstance(call, GrpcCall) else call
+        self.emulator.respond_grpc_call(token, message, status, _as_bytes(status_message))
+        self.emulator.settle()
+
+    def grpc_stream_event(self, call: Union[GrpcCall, int], **events: Any) -> None:
+        """Deliver events on an open gRPC stream: `initial_metadata=`, `message=`,
+        `trailing_metadata=`, `close_status=` (with `close_message=`)."""
+        token = call.token if isinstance(call, GrpcCall) else call
+        self.emulator.grpc_stream_event(token, **events)
+
+    # --- shared data, queues, foreign functions ---------------------------------------------
+    @property
+    def shared_data(self) -> dict[str, bytes]:
+        return {k.decode("utf-8", "replace"): v for k, (v, _cas) in self.emulator.shared_data.items()}
+
+    def set_shared_data(self, key: str, value: Union[bytes, str]) -> None:
+        self.emulator.set_shared_data(key.encode(), _as_bytes(value), 0)
+
+    def queue(self, name: str, vm_id: str = "") -> list[bytes]:
+        """The items waiting in a shared queue."""
+        queue_id = self.emulator.queue_names.get((vm_id, name.encode()))
+        if queue_id is None:
+            raise KeyError(f"no shared queue {name!r} was registered")
+        return list(self.emulator.queues[queue_id])
+
+    def enqueue(self, name: str, value: Union[bytes, str], vm_id: str = "") -> None:
+        """Put an item on a shared queue from outside, as another VM would; the owner
+        gets `on_queue_ready`."""
+        queue_id = self.emulator.queue_names.get((vm_id, name.encode()))
+        if queue_id is None:
+            raise KeyError(f"no shared queue {name!r} was registered")
+        self.emulator.enqueue_shared_queue(queue_id, _as_bytes(value))
+        self.emulator._after_operation()
+
+    def register_foreign_function(self, name: str, fn: Callable[[bytes], Optional[bytes]]) -> None:
+        """Make `call_foreign_function(name, args)` in the filter call `fn(args)`."""
+        self.emulator.foreign_functions[name.encode()] = fn
+
+    def call_foreign_function(self, function_id: int, arguments: Union[bytes, str] = b"",
+                              plugin: Optional[Plugin] = None) -> None:
+        """Call the plugin's `on_foreign_function(function_id, size)` as the host would."""
+        self.emulator.call_plugin_foreign_function(plugin or self.emulator.plugins[0], function_id,
+                                                   _as_bytes(arguments))
+
+    @property
+    def strict(self) -> bool:
+        return self.emulator.strict
+
+    @strict.setter
+    def strict(self, value: bool) -> None:
+        self.emulator.strict = value
+
+
+def _chunks(body: Body) -> list[bytes]:
+    if body is None:
+        return []
+    if isinstance(body, (bytes, bytearray, str)):
+        data = _as_bytes(body)
+        return [data] if data else []
+    return [_as_bytes(c) for c in body]
+
+
+def _split(data: bytes, parts: Optional[int]) -> list[bytes]:
+    if not data:
+        return []
+    if not parts or parts <= 1:
+        return [data]
+    size = max(1, -(-len(data) // parts))
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def _paused_message(stream: HttpStream, em: Emulator, direction: str) -> str:
+    index = stream.request_paused_at if direction == "request" else stream.response_paused_at
+    where = f"plugin {stream.filters[index].plugin.name!r}" if index is not None else "a filter"
+    pending = ""
+    if em.http_calls:
+        clusters = sorted({c.upstream for c in em.http_calls.values()})
+        pending = (f"; HTTP callouts to {', '.join(clusters)} are pending: answer them with "
+                   f"host.on_http_call(...) or host.respond_http_call(...)")
+    elif em.grpc_calls:
+        pending = "; gRPC calls are pending: answer them with host.on_grpc_call(...)"
+    return (f"the {direction} is paused at {where} and nothing pending can resume it{pending}; "
+            f"use host.http_stream() to drive a stream step by step")
+
+
+def _ensure_root_logger_passes_debug() -> None:
+    # The filter's `logging` records reach proxy_log through the root logger.
+    root = logging.getLogger()
+    if root.level > logging.DEBUG or root.level == logging.NOTSET:
+        root.setLevel(logging.DEBUG)
