@@ -102,6 +102,13 @@ def envoy_signature(sig: Signature) -> str:
     return f"{' '.join(sig.params) or 'void'} -> {' '.join(sig.results) or 'void'}"
 
 
+def one_line(text: str) -> str:
+    """`text` with control characters (from names inside the module) escaped: one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def normalize_envoy_version(envoy: str) -> str:
     """"1.40", "1.40.0" or "v1.40.2" -> "1.40"; raises ValueError for anything else."""
     match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", envoy.strip())
@@ -136,10 +143,10 @@ class _Checker:
         self.exports = {e.name: e for e in info.exports}
 
     def error(self, code: str, message: str, envoy_error: str | None = None) -> None:
-        self.findings.append(Finding("error", message, code, envoy_error))
+        self.findings.append(Finding("error", one_line(message), code, envoy_error))
 
     def warning(self, code: str, message: str) -> None:
-        self.findings.append(Finding("warning", message, code))
+        self.findings.append(Finding("warning", one_line(message), code))
 
     def run(self) -> None:
         if self.envoy not in SUPPORTED_ENVOY:

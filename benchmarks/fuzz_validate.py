@@ -1,0 +1,144 @@
+"""Fuzz `validate_module` with 10,000 random and mutated modules; print the outcome histogram.
+
+    .venv/bin/python benchmarks/fuzz_validate.py [--cases 10000] [--seed 1]
+
+Every case must end in a report (valid, or invalid with one-line findings) or a
+`NotWasmError` sentence; anything else is counted as a crash and makes the exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import time
+import traceback
+from collections import Counter
+
+import wasmtime
+
+from proxywasm import abi
+from proxywasm_build.inspect import describe_module
+from proxywasm_build.validate import validate_module
+from proxywasm_build.wasm_reader import NotWasmError
+
+SEED_WAT = r"""
+(module
+  (type $cb (func (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_record_metric" (func (param i32 i64) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func (param i32 i64 i32) (result i32)))
+  (memory (export "memory") 1)
+  (table 2 funcref)
+  (global $heap (mut i32) (i32.const 4096))
+  (func (export "_initialize"))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func $alloc (export "malloc") (param i32) (result i32) (global.get $heap))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func $headers (export "proxy_on_request_headers") (type $cb)
+    (drop (call $log (i32.const 2) (i32.const 0) (i32.const 5))) (i32.const 0))
+  (elem (i32.const 0) $alloc $headers)
+  (data (i32.const 0) "hello")
+  (@custom "proxywasm-python" "{\"abi\": \"0.2.1\", \"python\": \"3.11.8\"}")
+)
+"""
+
+
+def mutate(rng: random.Random, data: bytes, *, in_place: bool = False) -> bytes:
+    """Random edits; `in_place` only rewrites bytes after the header, keeping the length."""
+    out = bytearray(data)
+    for _ in range(rng.randint(1, 6)):
+        if len(out) <= 8:
+            break
+        at = rng.randrange(8, len(out)) if in_place else rng.randrange(len(out))
+        kind = rng.choice([0, 4]) if in_place else rng.randrange(5)
+        if kind == 0:
+            out[at] = rng.randrange(256)
+        elif kind == 1:
+            out.insert(at, rng.randrange(256))
+        elif kind == 2:
+            del out[at:at + rng.randint(1, 16)]
+        elif kind == 3:
+            del out[max(at, 8):]
+        else:
+            out[at] ^= 1 << rng.randrange(8)
+    return bytes(out)
+
+
+def generated(rng: random.Random) -> bytes:
+    """A valid module exporting and importing random Proxy-Wasm-ish names and signatures."""
+    names = sorted({*abi.MARKERS, *abi.START_EXPORTS, *abi.EXTRA_HOST_KNOWN_CALLBACKS,
+                    *(c for v in abi.ABI_VERSIONS.values() for c in v.callbacks)})
+    hostcalls = sorted({("env", h) for v in abi.ABI_VERSIONS.values() for h in v.hostcalls}
+                       | {("wasi_snapshot_preview1", w) for w in abi.ENVOY_WASI_FUNCTIONS})
+    parts = ["(module"]
+    for module, name in rng.sample(hostcalls, rng.randint(0, 5)):
+        params = " ".join(rng.choice(["i32", "i32", "i64"]) for _ in range(rng.randint(0, 9)))
+        parts.append(f'(import "{module}" "{name}" (func (param {params}) (result i32)))')
+    for name in rng.sample(names, rng.randint(0, 8)):
+        params = " ".join(["i32"] * rng.randint(0, 5))
+        result = rng.random() < 0.5
+        parts.append(f'(func (export "{name}") (param {params}) {"(result i32) i32.const 0" if result else ""})')
+    return wasmtime.wat2wasm("\n".join(parts).replace("(param )", "") + ")")
+
+
+def classify(data: bytes) -> str:
+    try:
+        report = validate_module(data)
+    except NotWasmError as err:
+        text = str(err)
+        assert text and "\n" not in text
+        key = re.sub(r"\d+", "N", text.split(":")[0].split("(")[0].strip())
+        return f"not wasm (exit 2): {key[:70]}"
+    for finding in report.findings:
+        assert finding.message and "\n" not in finding.message
+    describe_module(report.module)
+    if report.ok:
+        return "valid (exit 0)"
+    return f"invalid (exit 1): {report.errors[0].code}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    seed_module = wasmtime.wat2wasm(SEED_WAT)
+    outcomes: Counter[str] = Counter()
+    sources: Counter[str] = Counter()
+    crashes = 0
+    started = time.perf_counter()
+    for _ in range(args.cases):
+        source = rng.choices(["random", "random-with-header", "mutated", "mutated-in-place", "generated"],
+                             [1, 1, 3, 3, 2])[0]
+        if source == "random":
+            data = rng.randbytes(rng.randint(0, 512))
+        elif source == "random-with-header":
+            data = b"\0asm\x01\0\0\0" + rng.randbytes(rng.randint(0, 512))
+        elif source == "mutated":
+            data = mutate(rng, seed_module)
+        elif source == "mutated-in-place":
+            data = mutate(rng, seed_module, in_place=True)
+        else:
+            data = generated(rng)
+        sources[source] += 1
+        try:
+            outcomes[classify(data)] += 1
+        except Exception:  # the point of the exercise: count and show what escaped
+            crashes += 1
+            outcomes["CRASH"] += 1
+            if crashes <= 3:
+                traceback.print_exc()
+    elapsed = time.perf_counter() - started
+    print(f"{args.cases} cases in {elapsed:.1f} s ({1000 * elapsed / args.cases:.2f} ms each); "
+          f"sources: {dict(sources)}")
+    for outcome, count in sorted(outcomes.items(), key=lambda kv: -kv[1]):
+        print(f"{count:7d}  {outcome}")
+    print(f"crashes (tracebacks): {crashes}")
+    return 1 if crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
