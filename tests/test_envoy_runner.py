@@ -86,7 +86,8 @@ def get(envoy: LocalEnvoy, path: str = "/", headers: dict[str, str] | None = Non
 
 def test_rendered_configs_pass_envoy_validate(minimal_module):
     http_direct = render_bootstrap(module=minimal_module, listener_port=10000, admin_port=10001,
-                                   plugin_config='{"a": "b"}', clusters={"auth": ("127.0.0.1", 9)})
+                                   plugin_config='{"a": "b"}', clusters={"auth": ("127.0.0.1", 9)},
+                                   mark_local_replies=True)
     tcp_binary_config = render_bootstrap(module=minimal_module, listener_port=10000, admin_port=10001,
                                          tcp=True, upstream=("127.0.0.1", 9), vm_config=b"\xff\x00")
     remote = render_bootstrap(remote=("https://example.com/f.wasm", "ab" * 32),

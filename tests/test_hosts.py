@@ -54,6 +54,7 @@ def test_envoy_host_local_reply_never_reaches_upstream(envoy_minimal):
     assert r.headers.get("content-type") == "text/plain"
     assert r.headers.get("date") is None and r.headers.get("server") is None
     assert r.upstream_request is None
+    assert r.local_reply is True and "x-proxywasm-local-reply" not in r.headers
 
 
 @pytest.mark.envoy
@@ -61,6 +62,7 @@ def test_envoy_host_forwards_and_records_the_upstream_request(envoy_minimal):
     r = envoy_minimal.http_request({**REQUEST, ":method": "POST", "x-pass": "1"}, body=b"payload",
                                    upstream=(201, {"x-up": "1", "content-type": "text/plain"}, b"made"))
     assert (r.status, r.body, r.headers.get("x-up")) == (201, b"made", "1")
+    assert r.local_reply is False
     up = r.upstream_request
     assert up is not None and up.body == b"payload"
     assert up.headers.get(":method") == "POST" and up.headers.get(":path") == "/a?b=1"

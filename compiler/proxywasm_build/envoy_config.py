@@ -35,6 +35,8 @@ from .errors import UserError
 UPSTREAM_CLUSTER = "upstream"
 #: Cluster name Envoy fetches a remote module from.
 REMOTE_CODE_CLUSTER = "proxywasm_module_source"
+#: Response header `mark_local_replies=True` adds to every reply Envoy makes itself.
+LOCAL_REPLY_MARKER = "x-proxywasm-local-reply"
 
 _TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
@@ -105,13 +107,15 @@ def render_bootstrap(
     route_timeout: str = "15s",
     environment_variables: Mapping[str, str] | None = None,
     node_metadata: Mapping[str, str] | None = None,
+    mark_local_replies: bool = False,
 ) -> str:
     """Return an Envoy bootstrap YAML running one Proxy-Wasm module on 127.0.0.1.
 
     Exactly one of `module` (a local .wasm path) or `remote` (`(http_uri, sha256)`, fetched by
     Envoy at start) names the code. With `upstream=(host, port)` requests are forwarded to it;
     otherwise Envoy answers with `direct_response` (default `(200, "hello from upstream\\n")`).
-    `clusters` adds named clusters for the filter's HTTP callouts.
+    `clusters` adds named clusters for the filter's HTTP callouts. `mark_local_replies`
+    adds the header `LOCAL_REPLY_MARKER` to responses Envoy makes itself (local replies).
     """
     if (module is None) == (remote is None):
         raise UserError("give exactly one of a local module path or a remote (uri, sha256).")
@@ -161,6 +165,8 @@ def render_bootstrap(
         route_timeout=route_timeout,
         environment_variables=dict(environment_variables or {}),
         node_metadata=dict(node_metadata or {}),
+        mark_local_replies=mark_local_replies,
+        local_reply_marker=LOCAL_REPLY_MARKER,
     )
 
 

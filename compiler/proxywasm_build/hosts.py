@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping, Union
 
 from . import cache
 from .envoy import LocalEnvoy
+from .envoy_config import LOCAL_REPLY_MARKER
 from .errors import UserError
 from .upstream import RecordingUpstream
 
@@ -210,7 +211,7 @@ class EnvoyHost:
             envoy = LocalEnvoy(
                 module=module, upstream=upstream.address,
                 clusters={**(clusters or {}), **{name: s.address for name, s in servers.items()}},
-                wasm_log_level=wasm_log_level, **render,
+                wasm_log_level=wasm_log_level, mark_local_replies=True, **render,
             )
         except BaseException:
             upstream.close()
@@ -310,10 +311,12 @@ class EnvoyHost:
                 seen.body,
                 _make_headers(seen.trailers),
             )
+        local_reply = any(name.lower() == LOCAL_REPLY_MARKER for name, _ in raw_headers)
+        raw_headers = [(k, v) for k, v in raw_headers if k.lower() != LOCAL_REPLY_MARKER]
         response_pairs = [(":status", str(resp.status))] + comparable_headers(raw_headers)
         return testing.HttpResponse(
             resp.status, _make_headers(response_pairs), resp_body, _make_headers(response_trailers),
-            upstream_request,
+            upstream_request, local_reply=local_reply,
         )
 
     def close(self) -> None:
