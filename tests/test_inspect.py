@@ -64,7 +64,7 @@ def test_inspect_json(tmp_path: Path) -> None:
         abi.LATEST.callbacks["proxy_on_request_headers"].signature)
     providers = {i["name"]: i["provided_by"] for i in described["imports"]}
     assert providers == {"proxy_log": "Proxy-Wasm 0.2.1", "proxy_get_configuration": "not provided by Envoy",
-                         "fd_write": "WASI", "path_open": "WASI (stub in Envoy)"}
+                         "fd_write": "WASI", "path_open": "WASI (always fails in Envoy)"}
     sections = {s["name"]: s["size"] for s in described["sections"]}
     assert sections["proxywasm-python"] == len("proxywasm-python") + 1 + len(json.dumps(PYTHON_METADATA))
     assert sum(s["size"] for s in described["sections"]) < described["size"]

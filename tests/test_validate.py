@@ -15,7 +15,7 @@ import wasmtime
 
 from proxywasm import abi
 from proxywasm_build.envoy import EnvoyError, LocalEnvoy
-from proxywasm_build.validate import ValidationReport, validate_module
+from proxywasm_build.validate import ENVOY_WASI_FAILURES, ValidationReport, validate_module
 from proxywasm_build.wasm_reader import NotWasmError, read_module
 from proxywasm_build.zig import compile_c_module
 
@@ -250,6 +250,23 @@ def test_envoy_agrees_with_validate_on_rule_probes(tmp_path: Path) -> None:
             assert_envoy_agrees(validate_module(data), envoy_load_error(path))
         except AssertionError as err:
             raise AssertionError(f"{name}: {err}") from None
+
+
+@pytest.mark.envoy
+def test_envoy_wasi_behaviour_matches_the_tables(tmp_path: Path) -> None:
+    """Each WASI function Envoy registers either succeeds (ENVOY_WASI_WORKING) or fails with
+    the errno validate names (ENVOY_WASI_FAILURES): measured by calling every one in Envoy."""
+    probe = compile_c_module([C_MODULES / "wasi_probe.c"], tmp_path / "wasi_probe.wasm")
+    with LocalEnvoy(module=probe) as envoy:
+        results = dict(m.split(" rc=") for _, m in envoy.wasm_logs() if m.startswith("PROBE "))
+    results = {label[len("PROBE "):]: int(rc) for label, rc in results.items()}
+    measured = {name: rc for name, rc in results.items() if "(" not in name}
+    assert set(measured) == set(abi.ENVOY_WASI_FUNCTIONS) - {"proc_exit"}
+    assert {n for n, rc in measured.items() if rc == 0} == set(abi.ENVOY_WASI_WORKING) - {"proc_exit"}
+    assert {n: rc for n, rc in measured.items() if rc} == ENVOY_WASI_FAILURES
+    assert results["fd_write(2)"] == 0 and results["fd_write(5)"] == 8  # EBADF beyond stdout/stderr
+    assert results["clock_time_get(monotonic)"] == 0 and results["clock_time_get(process)"] == 58
+    assert results["random_get(70000)"] == 28  # EINVAL above 64 KiB
 
 
 # ---------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def import_provider(module: str, name: str, version: abi.AbiVersion | None) -> s
         if name in abi.ENVOY_EXTRA_ENV_IMPORTS:
             return "Envoy extra"
     elif module in abi.WASI_MODULES and name in abi.ENVOY_WASI_FUNCTIONS:
-        return "WASI" if name in abi.ENVOY_WASI_WORKING else "WASI (stub in Envoy)"
+        return "WASI" if name in abi.ENVOY_WASI_WORKING else "WASI (always fails in Envoy)"
     return "not provided by Envoy"
 
 

@@ -38,6 +38,18 @@ ISTIO_MAX_MODULE_BYTES = 256 * 1024 * 1024
 #: Where Envoy 1.40 registers a WASI function with another signature than WASI's.
 WASI_SIGNATURES_ENVOY_CHANGED = {"path_link": "seven", "path_symlink": "five"}
 
+#: The WASI errno Envoy 1.40 returns from the functions that always fail there, measured by a
+#: probe module calling each (the others are in `abi.ENVOY_WASI_WORKING`).
+ENVOY_WASI_FAILURES = {
+    "fd_read": 52, "fd_fdstat_set_flags": 52, "fd_prestat_get": 8, "fd_prestat_dir_name": 52,
+    "fd_filestat_get": 8, "fd_readdir": 20, "fd_renumber": 8, "fd_pread": 52, "path_open": 44,
+    **{name: 58 for name in ("path_create_directory", "path_filestat_get", "path_filestat_set_times",
+                             "path_link", "path_readlink", "path_remove_directory", "path_rename",
+                             "path_symlink", "path_unlink_file", "sock_accept", "sock_recv",
+                             "sock_send", "sock_shutdown")},
+}
+_WASI_ERRNO_NAMES = {8: "EBADF", 20: "EEXIST", 28: "EINVAL", 44: "ENOENT", 52: "ENOSYS", 58: "ENOTSUP"}
+
 #: How to replace a hostcall the declared ABI does not have.
 _HOSTCALL_HINTS = {
     "proxy_get_configuration": "read it with proxy_get_buffer_bytes(PLUGIN_CONFIGURATION or VM_CONFIGURATION)",
@@ -321,9 +333,11 @@ class _Checker:
             elif imp.signature is not None and imp.signature != provided:
                 self.report_mismatch(imp.module, imp.name, imp.signature, provided)
             elif imp.module in abi.WASI_MODULES and imp.name not in abi.ENVOY_WASI_WORKING:
+                errno = ENVOY_WASI_FAILURES.get(imp.name)
+                errno_text = f" with {_WASI_ERRNO_NAMES.get(errno, 'errno')} ({errno})" if errno else ""
                 self.warning("wasi-stub",
-                             f"imports {qualified}, which Envoy implements as a stub that always "
-                             "fails: make sure the module copes (Envoy gives it no filesystem or sockets)")
+                             f"imports {qualified}, which always fails in Envoy{errno_text}: Envoy "
+                             "gives modules no filesystem, sockets or stdin, so make sure it copes")
 
     @staticmethod
     def host_signature(module: str, name: str, version: abi.AbiVersion) -> Signature | None:
