@@ -138,16 +138,19 @@ def _pairs_from(headers: HeadersLike) -> Pairs:
     if isinstance(headers, Headers):
         items = headers.items()
     elif isinstance(headers, dict):
-        items = list(headers.items())
+        items = headers.items()
     else:
-        items = list(headers)
+        items = headers
     return [(_bytes(k).lower(), _bytes(v)) for k, v in items]
 
 
 def _bytes(value: Any) -> bytes:
-    if isinstance(value, bytes):
+    kind = type(value)
+    if kind is bytes:
         return value
-    if isinstance(value, (bytearray, memoryview)):
+    if kind is str:
+        return value.encode()
+    if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     return str(value).encode()
 

@@ -102,9 +102,8 @@ class PythonModule:
     def call(self, name: str, context_id: int, *args: int) -> Optional[int]:
         fn = self._functions.get(name)
         if fn is None:
-            fn = getattr(dispatcher, name)
-            self._functions[name] = fn
-        dispatcher.activate(self.vm)
+            fn = self._functions[name] = getattr(dispatcher, name)
+        dispatcher._vm = self.vm
         _host.raw = self.emulator
         _host.forward_logging = True
         try:
