@@ -51,7 +51,7 @@ REQUEST = {":method": "GET", ":path": "/a?b=1", ":authority": "example.com"}
 def test_envoy_host_local_reply_never_reaches_upstream(envoy_minimal):
     r = envoy_minimal.http_request(REQUEST, upstream=(200, {}, b"unused"))
     assert r.status == 418 and r.body == b"hello from wat\n"
-    assert r.headers.get("content-type") == "text/plain"
+    assert r.headers.get("content-type") == "text/plain" and ":status" not in r.headers
     assert r.headers.get("date") is None and r.headers.get("server") is None
     assert r.upstream_request is None
     assert r.local_reply is True and "x-proxywasm-local-reply" not in r.headers
@@ -167,3 +167,47 @@ def test_reused_envoy_host_is_handed_over_with_fresh_logs_and_upstream(minimal_m
         other._shutdown()
     finally:
         second._shutdown()
+
+
+@pytest.fixture(scope="module")
+def callout_module(tmp_path_factory) -> Path:
+    from proxywasm_build.zig import compile_c_module
+
+    source = Path(__file__).with_name("envoy_callout_filter.c")
+    return compile_c_module([source], tmp_path_factory.mktemp("c") / "callout.wasm")
+
+
+@pytest.mark.envoy
+def test_callouts_reach_a_recording_cluster_in_envoy_as_in_the_emulator(callout_module):
+    testing = emulator()
+    emulated = testing.Host.load(callout_module, clusters=["auth"])
+    with EnvoyHost.load(callout_module, clusters=["auth"]) as envoy:
+        seen_paths = []
+
+        def check(call):
+            seen_paths.append(call.headers.get(":path"))
+            return (200, {}, b"alice") if call.headers.get(":authority") == "auth" else (401, {}, b"")
+
+        for responder in ((200, {}, b"alice"), (403, {"x-why": "no"}, b"nope"), check):
+            emulated.on_http_call("auth", responder)
+            envoy.on_http_call("auth", responder)
+            a = emulated.http_request(REQUEST, upstream=(200, {}, b"up"))
+            b = envoy.http_request(REQUEST, upstream=(200, {}, b"up"))
+            assert (a.status, a.body, a.local_reply) == (b.status, b.body, b.local_reply)
+            assert (a.upstream_request is None) == (b.upstream_request is None)
+            if a.upstream_request is not None:
+                assert a.upstream_request.headers.get("x-auth") == b.upstream_request.headers.get("x-auth") == "alice"
+        assert seen_paths == ["/check", "/check"]
+        (callout,) = envoy.callout_servers["auth"].requests
+        assert (callout.method, callout.path) == ("GET", "/check")
+
+
+@pytest.mark.envoy
+def test_envoy_turns_a_dropped_callout_into_a_503_response(callout_module):
+    emulator()
+    with EnvoyHost.load(callout_module, clusters=["auth"]) as envoy:
+        envoy.on_http_call("auth", None)
+        r = envoy.http_request(REQUEST)
+        # Envoy answered the callout itself with a 503, so the filter took its non-200 branch.
+        assert (r.status, r.body) == (403, b"denied\n")
+        assert "proxy_on_http_call_response(1, " in envoy.envoy.logs()

@@ -19,7 +19,7 @@ import atexit
 import hashlib
 import os
 import http.client
-import socket
+import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Union
 
@@ -145,13 +145,14 @@ class EnvoyHost:
 
     def __init__(self, envoy: LocalEnvoy, upstream: RecordingUpstream,
                  callout_servers: dict[str, RecordingUpstream], module: Path,
-                 pool_key: tuple | None = None) -> None:
+                 pool_key: tuple | None = None, envoy_kwargs: dict[str, Any] | None = None) -> None:
         self.envoy = envoy
         self.upstream = upstream
         self.callout_servers = callout_servers
         self.module = module
         self._closed = False
         self._pool_key = pool_key
+        self._envoy_kwargs = envoy_kwargs or {}
         self._startup_logs = envoy.wasm_logs(worker_only=True)
         self._log_mark = len(self._startup_logs)
 
@@ -159,8 +160,10 @@ class EnvoyHost:
         """Hand a pooled instance to a new user: fresh upstreams, logs from here on."""
         self._closed = False
         self.upstream.clear()
+        self.upstream.handler = None
         for server in self.callout_servers.values():
             server.clear()
+            server.handler = None
         self._log_mark = len(self.envoy.wasm_logs(worker_only=True))
         return self
 
@@ -173,16 +176,25 @@ class EnvoyHost:
         vm_config: bytes | str = b"",
         properties: Mapping[Any, Any] | None = None,
         root_id: str = "",
+        vm_id: str = "",
+        log_level: int | str | None = None,
+        clusters: Iterable[str] | Mapping[str, tuple[str, int]] = (),
         callouts: Iterable[str] = (),
-        clusters: Mapping[str, tuple[str, int]] | None = None,
-        wasm_log_level: str = "trace",
         fail_open: bool = False,
         reuse: bool | None = None,
+        strict: bool = False,
+        fuel: int | None = None,
+        max_memory_bytes: int | None = None,
+        wasm_log_level: str | None = None,
     ) -> "EnvoyHost":
         """Start Envoy with the module (building a `.py` filter first) and a recording upstream.
 
-        `properties` can only hold what Envoy lets configuration decide: `plugin_name`,
-        `plugin_root_id`, `plugin_vm_id` and `node.metadata.<key>` (string values).
+        Arguments follow `proxywasm.testing.Host.load`. `properties` can only hold what Envoy
+        lets configuration decide: `plugin_name`, `plugin_root_id`, `plugin_vm_id` and
+        `node.metadata.<key>` (string values). `clusters` is either names (each gets a recording
+        server, see `on_http_call`) or `{name: (host, port)}` of real servers. `log_level`
+        (a `LogLevel`, default TRACE) sets Envoy's `wasm` log level. `strict`, `fuel` and
+        `max_memory_bytes` are the emulator's and are ignored: Envoy enforces its own rules.
 
         `reuse=True` (default: the environment variable `PROXYWASM_ENVOY_REUSE=1`) keeps the
         Envoy running after `close()` and hands it to the next `load` with the same arguments,
@@ -193,41 +205,103 @@ class EnvoyHost:
         module = built_module(path)
         render: dict[str, Any] = {"plugin_config": plugin_config, "vm_config": vm_config,
                                   "root_id": root_id, "fail_open": fail_open}
+        if vm_id:
+            render["vm_id"] = vm_id
         render.update(_properties_to_config(properties or {}))
+        level = wasm_log_level or _envoy_log_level(log_level)
+        if isinstance(clusters, Mapping):
+            real_clusters, named = dict(clusters), list(callouts)
+        else:
+            real_clusters, named = {}, [*clusters, *callouts]
         if reuse is None:
             reuse = os.environ.get("PROXYWASM_ENVOY_REUSE", "") not in ("", "0")
         pool_key = None
         if reuse:
             pool_key = (str(module), module.stat().st_mtime_ns, repr(sorted(render.items())),
-                        tuple(sorted(callouts)), repr(sorted((clusters or {}).items())), wasm_log_level)
+                        tuple(sorted(set(named))), repr(sorted(real_clusters.items())), level)
             while _POOL.get(pool_key):
                 pooled = _POOL[pool_key].pop()
                 if pooled.envoy.running:
                     return pooled._checkout()
                 pooled._shutdown()
+        envoy_kwargs = {"module": module, "wasm_log_level": level, "mark_local_replies": True,
+                        "real_clusters": real_clusters, **render}
         upstream = RecordingUpstream()
-        servers = {name: RecordingUpstream() for name in callouts}
+        servers = {name: RecordingUpstream() for name in named}
         try:
-            envoy = LocalEnvoy(
-                module=module, upstream=upstream.address,
-                clusters={**(clusters or {}), **{name: s.address for name, s in servers.items()}},
-                wasm_log_level=wasm_log_level, mark_local_replies=True, **render,
-            )
+            envoy = _start_envoy(envoy_kwargs, upstream, servers)
         except BaseException:
             upstream.close()
             for server in servers.values():
                 server.close()
             raise
-        return cls(envoy, upstream, servers, module, pool_key)
+        return cls(envoy, upstream, servers, module, pool_key, envoy_kwargs)
 
-    # The emulator's Host has these too; here they only describe Envoy.
+    # -- callouts ---------------------------------------------------------------------------
+
+    def add_cluster(self, *names: str) -> None:
+        """Declare clusters for callouts; each gets a recording server. Envoy cannot add
+        clusters to a running static config, so a new name restarts Envoy (the VM too)."""
+        new = [name for name in names if name not in self.callout_servers]
+        if not new:
+            return
+        for name in new:
+            self.callout_servers[name] = RecordingUpstream()
+        self._pool_key = None  # no longer what its load arguments describe
+        self.envoy.stop()
+        self.envoy = _start_envoy(self._envoy_kwargs, self.upstream, self.callout_servers)
+        self._startup_logs = self.envoy.wasm_logs(worker_only=True)
+        self._log_mark = len(self._startup_logs)
+
+    def on_http_call(self, cluster: str, responder: Any) -> None:
+        """Answer HTTP callouts to `cluster`: `(status, headers, body[, trailers])`, a function
+        of a `proxywasm.testing.HttpCall` returning one, or None (the server closes the
+        connection without answering; Envoy 1.40 then hands the filter a 503 response with
+        its own "upstream connect error ..." body, not a header-less failure)."""
+        self.add_cluster(cluster)
+        server = self.callout_servers[cluster]
+        testing = _testing()
+
+        def answer(request):
+            if callable(responder):
+                call = testing.HttpCall(
+                    token=0, context_id=0, upstream=cluster,
+                    headers=_make_headers(_recorded_pairs(request)), body=request.body,
+                    trailers=_make_headers(request.trailers), timeout_ms=0,
+                )
+                result = responder(call)
+            else:
+                result = responder
+            return _normalise_answer(result)
+
+        server.clear()
+        server.handler = answer
+
+    # -- logs, time ------------------------------------------------------------------------
+
     @property
     def logs(self) -> list:
         """The module's log messages from the VM serving requests, as `LogRecord`s."""
         messages = self.envoy.wasm_logs(worker_only=True)
-        if self._log_mark > len(self._startup_logs):  # a reused instance
-            messages = self._startup_logs + messages[self._log_mark:]
+        if self._log_mark > len(self._startup_logs):  # reused, or logs cleared
+            messages = self._startup_logs + messages[self._log_mark:] \
+                if self._startup_logs is not None else messages[self._log_mark:]
         return [_log_record(level, message) for level, message in messages]
+
+    def log_messages(self, min_level: int = 0) -> list[str]:
+        return [record.message for record in self.logs if record.level >= min_level]
+
+    def clear_logs(self) -> None:
+        """Forget the messages so far (start-up ones included)."""
+        self._startup_logs = None
+        self._log_mark = len(self.envoy.wasm_logs(worker_only=True))
+
+    def advance(self, seconds: float) -> None:
+        """Time in Envoy is real: wait `seconds` (ticks fire as their periods elapse)."""
+        time.sleep(seconds)
+
+    def tick(self) -> None:
+        raise NotImplementedError("Envoy's clock is real: use advance(seconds) to let ticks fire.")
 
     @property
     def metrics(self) -> dict[str, int]:
@@ -242,19 +316,21 @@ class EnvoyHost:
     def http_request(
         self,
         headers: HeadersArg,
-        body: bytes | str = b"",
-        upstream: tuple = (200, {}, b""),
+        body: bytes | str | list = b"",
         *,
         trailers: HeadersArg | None = None,
+        upstream: Any = (200, {}, b""),
+        response_chunks: int | None = None,
         timeout: float = 30.0,
     ):
         """Send one HTTP/1.1 request through Envoy; return a `proxywasm.testing.HttpResponse`.
 
         `headers` may hold `:method` (default GET), `:path` (default /), `:authority`
-        (sent as Host) and `:scheme` (ignored: the listener is plain HTTP). `upstream` is
-        `(status, headers, body)` or `(status, headers, body, trailers)`. Request `trailers`
-        make the request body chunked. `.upstream_request` is None when nothing reached the
-        upstream.
+        (sent as Host) and `:scheme` (ignored: the listener is plain HTTP). `body` is bytes or
+        a list of chunks (joined: Envoy decides how the body is split). `upstream` is
+        `(status, headers, body[, trailers])` or a function of the `UpstreamRequest` returning
+        one. Request `trailers` make the request body chunked. `.upstream_request` is None when
+        nothing reached the upstream. `response_chunks` is accepted for the emulator's sake.
         """
         testing = _testing()
         pairs = _header_pairs(headers)
@@ -263,12 +339,17 @@ class EnvoyHost:
         method = pseudo.get(":method", "GET")
         target = pseudo.get(":path", "/")
         authority = pseudo.get(":authority") or next((v for k, v in regular if k.lower() == "host"), "example.com")
-        payload = _as_bytes(body)
-        request_trailers = _header_pairs(trailers) if trailers else []
+        payload = b"".join(_as_bytes(c) for c in body) if isinstance(body, list) else _as_bytes(body)
+        request_trailers = _header_pairs(trailers) if trailers is not None else None
+        sent_names = [k for k, _ in regular]
 
         self.upstream.clear()
-        self.upstream.respond(int(upstream[0]), _header_pairs(upstream[1]), _as_bytes(upstream[2]),
-                              _header_pairs(upstream[3]) if len(upstream) > 3 and upstream[3] else None)
+        self.upstream.errors.clear()
+        if callable(upstream):
+            self.upstream.handler = lambda seen: _normalise_answer(upstream(_upstream_request(seen, sent_names)))
+        else:
+            self.upstream.handler = None
+            self.upstream.respond(*_normalise_answer(upstream))
 
         conn = http.client.HTTPConnection("127.0.0.1", self.envoy.port, timeout=timeout)
         conn.response_class = _TrailerKeepingResponse
@@ -278,7 +359,7 @@ class EnvoyHost:
             for name, value in regular:
                 if name.lower() not in ("host", "content-length", "transfer-encoding"):
                     conn.putheader(name, value)
-            if request_trailers:
+            if request_trailers is not None:
                 conn.putheader("transfer-encoding", "chunked")
                 conn.endheaders()
                 if payload:
@@ -299,23 +380,14 @@ class EnvoyHost:
         finally:
             conn.close()
 
-        sent_names = [k for k, _ in regular]
-        upstream_request = None
-        if self.upstream.requests:
-            seen = self.upstream.requests[0]
-            up_pairs = [(":method", seen.method), (":path", seen.path),
-                        (":authority", seen.headers.get("host", ""))]
-            up_pairs += [(k, v) for k, v in seen.headers.items() if k.lower() != "host"]
-            upstream_request = testing.UpstreamRequest(
-                _make_headers(comparable_headers(up_pairs, sent=sent_names)),
-                seen.body,
-                _make_headers(seen.trailers),
-            )
+        if self.upstream.errors:  # the test's upstream function raised
+            raise self.upstream.errors.pop(0)
+        upstream_request = _upstream_request(self.upstream.requests[0], sent_names) \
+            if self.upstream.requests else None
         local_reply = any(name.lower() == LOCAL_REPLY_MARKER for name, _ in raw_headers)
         raw_headers = [(k, v) for k, v in raw_headers if k.lower() != LOCAL_REPLY_MARKER]
-        response_pairs = [(":status", str(resp.status))] + comparable_headers(raw_headers)
         return testing.HttpResponse(
-            resp.status, _make_headers(response_pairs), resp_body, _make_headers(response_trailers),
+            resp.status, _make_headers(comparable_headers(raw_headers)), resp_body, _make_headers(response_trailers),
             upstream_request, local_reply=local_reply,
         )
 
@@ -344,6 +416,49 @@ class EnvoyHost:
 
 
 _POOL: dict[tuple, list[EnvoyHost]] = {}
+
+_ENVOY_LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
+
+
+def _envoy_log_level(level: int | str | None) -> str:
+    if level is None:
+        return "trace"
+    if isinstance(level, str):
+        return {"warn": "warning"}.get(level.lower(), level.lower())
+    return _ENVOY_LEVELS[int(level)]
+
+
+def _start_envoy(kwargs: dict[str, Any], upstream: RecordingUpstream,
+                 servers: dict[str, RecordingUpstream]) -> LocalEnvoy:
+    kwargs = dict(kwargs)
+    real = kwargs.pop("real_clusters")
+    return LocalEnvoy(upstream=upstream.address,
+                      clusters={**real, **{name: s.address for name, s in servers.items()}}, **kwargs)
+
+
+def _recorded_pairs(seen) -> list[tuple[str, str]]:
+    """A recorded request's headers with pseudo-headers, as Envoy's filters saw them."""
+    pairs = [(":method", seen.method), (":path", seen.path), (":authority", seen.headers.get("host", ""))]
+    return pairs + [(k.lower(), v) for k, v in seen.headers.items() if k.lower() != "host"]
+
+
+def _upstream_request(seen, sent_names: Iterable[str]):
+    """A recorded request as a `proxywasm.testing.UpstreamRequest`, normalised."""
+    testing = _testing()
+    return testing.UpstreamRequest(
+        _make_headers(comparable_headers(_recorded_pairs(seen), sent=sent_names)),
+        seen.body,
+        _make_headers(seen.trailers),
+    )
+
+
+def _normalise_answer(result: Any):
+    """(status, headers, body[, trailers]) with str/bytes bodies and any header form; None stays."""
+    if result is None:
+        return None
+    status, headers, body, *rest = result
+    trailers = _header_pairs(rest[0]) if rest and rest[0] else None
+    return (int(status), _header_pairs(headers or {}), _as_bytes(body or b""), trailers or [])
 
 
 @atexit.register

@@ -71,7 +71,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         body, trailers = self._read_body()
         request = RecordedRequest(self.command, self.path, self.headers, body, trailers, time.time())
-        answer = self.server.owner._record_and_answer(request)
+        try:
+            answer = self.server.owner._record_and_answer(request)
+        except Exception as err:  # a test's handler failed: say so to the caller, keep serving
+            self.server.owner.errors.append(err)
+            answer = (500, {"content-type": "text/plain"}, f"upstream handler failed: {err!r}".encode())
+        if answer is None:  # fail the request: close without answering
+            self.close_connection = True
+            return
         status, headers, payload = answer[0], answer[1], bytes(answer[2])
         response_trailers = _pairs(answer[3]) if len(answer) > 3 and answer[3] else []
         self.send_response_only(status)
@@ -112,7 +119,8 @@ class RecordingUpstream:
     """A threaded HTTP server on 127.0.0.1 (free port) that records requests and answers them.
 
     The answer is, in order of precedence: the next queued one (`respond_next`), the handler
-    (`handler=lambda request: (status, headers, body)`), the default (`respond`).
+    (`handler=lambda request: (status, headers, body[, trailers])`), the default (`respond`).
+    An answer of None closes the connection without a response (a failed request).
     """
 
     def __init__(self, status: int = 200, headers: HeadersLike | None = None, body: bytes = b"",
@@ -122,6 +130,8 @@ class RecordingUpstream:
         self._queued: deque[Answer] = deque()
         self.handler = handler
         self.requests: list[RecordedRequest] = []
+        #: Exceptions raised by `handler` (each answered with a 500).
+        self.errors: list[Exception] = []
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever, name="recording-upstream",
