@@ -1,0 +1,97 @@
+"""Generate the C half of the bridge from the ABI tables (`proxywasm.abi`).
+
+Nothing here lists a hostcall or a callback by hand: a new ABI version or hostcall in
+`proxywasm.abi` changes the generated `_proxywasm_host` module and exports on the next build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import jinja2
+from proxywasm import abi
+
+from .toolchain import TOOLCHAINS_DIR
+
+
+@dataclass
+class _HostcallView:
+    name: str
+    raw_name: str
+    returns_status: bool
+    inputs: tuple[tuple[str, str], ...]
+    outputs: tuple[tuple[str, str], ...]
+    c_params: str
+    c_call: str
+    doc: str
+
+
+@dataclass
+class _CallbackView:
+    name: str
+    params: tuple[str, ...]
+    returns: str | None
+    c_params: str
+    c_args: str
+
+
+def _ctype(wasm_type: str) -> str:
+    return "int64_t" if wasm_type == "i64" else "int32_t"
+
+
+def _hostcall_view(h: abi.Hostcall) -> _HostcallView:
+    sig = h.signature
+    c_params = ", ".join(f"{_ctype(t)} {p}" for p, t in zip(h.params, sig.params))
+    args: list[str] = []
+    params = list(h.params)
+    i = 0
+    while i < len(params):
+        p = params[i]
+        nxt = params[i + 1] if i + 1 < len(params) else ""
+        pair = p.endswith("_data") and nxt == p[:-5] + "_size"
+        if p.startswith("return_"):
+            if pair:
+                name = p[len("return_"):-5]
+                args += [f"(int32_t)(intptr_t)&out_{name}", f"(int32_t)(intptr_t)&out_{name}_size"]
+                i += 2
+            else:
+                args.append(f"(int32_t)(intptr_t)&out_{p[len('return_'):]}")
+                i += 1
+        elif pair:
+            name = p[:-5]
+            args += [f"(int32_t)(intptr_t)in_{name}.buf", f"(int32_t)in_{name}.len"]
+            i += 2
+        else:
+            args.append(f"({_ctype(sig.params[i])})in_{p}")
+            i += 1
+    shown_in = ", ".join(n for n, _ in h.inputs)
+    shown_out = ", ".join(["status", *(n for n, _ in h.outputs)])
+    doc = f"({shown_in}) -> " + (f"({shown_out})" if h.outputs else "status")
+    return _HostcallView(h.name, h.raw_name, h.returns_status, h.inputs, h.outputs,
+                         c_params, ", ".join(args), doc)
+
+
+def _callback_view(c: abi.Callback) -> _CallbackView:
+    c_params = ", ".join(f"int32_t {p}" for p in c.params)
+    c_args = ", ".join(f"(uint32_t){p}" for p in c.params)
+    return _CallbackView(c.name, c.params, c.returns, c_params, c_args)
+
+
+def generate_bridge_source(version: abi.AbiVersion = abi.LATEST) -> str:
+    """C source of `_proxywasm_host`, the callback exports and the ABI marker for `version`.
+
+    `proxy_on_memory_allocate` is left to runtime.c (it is malloc, not a Python call).
+    """
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TOOLCHAINS_DIR)),
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    template = env.get_template("bridge.c.j2")
+    hostcalls = [_hostcall_view(h) for h in version.hostcalls.values()]
+    callbacks = [_callback_view(c) for c in version.callbacks.values()
+                 if c.name != "proxy_on_memory_allocate"]
+    return template.render(abi=version, hostcalls=hostcalls, callbacks=callbacks)
+
+
+def bridge_source_key() -> str:
+    return hashlib.sha256(generate_bridge_source().encode()).hexdigest()[:16]

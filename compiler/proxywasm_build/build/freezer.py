@@ -1,0 +1,251 @@
+"""Find a filter's sources, check them, and freeze its import closure into C.
+
+A filter is a `.py` file (its directory is its import root), or a directory holding
+`filter.py`, or a package directory (`__init__.py`, imported by the directory's name), or a
+directory with exactly one filter module (a `.py` that is not a test, conftest or setup).
+
+Every module the filter, the SDK (`proxywasm`, without `proxywasm.testing`) and CPython's
+start-up need is compiled by the host CPython 3.11 (whose marshal format matches the 3.11.8
+inside the module) and emitted as a C array for `PyImport_FrozenModules`.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import marshal
+import modulefinder
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import proxywasm
+
+from ..errors import UserError
+from .toolchain import TOOLCHAINS_DIR
+
+SDK_DIR = Path(proxywasm.__file__).resolve().parent.parent
+SDK_ROOTS = ("proxywasm", "proxywasm.dispatcher", "proxywasm._host")
+#: Modules CPython 3.11's libpython already carries frozen (Tools/build/freeze_modules.py).
+ALREADY_FROZEN = frozenset({
+    "_frozen_importlib", "_frozen_importlib_external", "zipimport", "abc", "codecs", "io",
+    "_collections_abc", "_sitebuiltins", "genericpath", "ntpath", "posixpath", "os.path", "os",
+    "site", "stat", "importlib.util", "importlib.machinery", "runpy",
+})
+_NOT_FILTER_FILES = ("conftest.py", "setup.py", "noxfile.py")
+
+
+def load_manifest() -> dict:
+    return json.loads((TOOLCHAINS_DIR / "stdlib.json").read_text())
+
+
+@dataclass(frozen=True)
+class FilterSource:
+    """Where a filter's code lives: `root` goes on the import path, `module` is imported."""
+
+    root: Path
+    module: str
+    files: tuple[Path, ...]   # the filter's own .py files (checked, frozen with real names)
+
+    @property
+    def display_name(self) -> str:
+        return self.module
+
+
+def resolve_filter_source(source: Path) -> FilterSource:
+    """Decide which module a path names; a UserError explains a path that names none."""
+    source = Path(source)
+    if not source.exists():
+        raise UserError(f"{source} does not exist.")
+    if source.is_file():
+        if source.suffix != ".py":
+            raise UserError(f"{source} is not a Python file (.py) or a filter directory.")
+        return FilterSource(source.parent.resolve(), source.stem, (source.resolve(),))
+    directory = source.resolve()
+    if (directory / "filter.py").is_file():
+        others = [p for p in _package_files(directory) if p.name != "filter.py"]
+        return FilterSource(directory, "filter", (directory / "filter.py", *others))
+    if (directory / "__init__.py").is_file():
+        if not directory.name.isidentifier():
+            raise UserError(f"the package directory name {directory.name!r} is not a Python identifier.")
+        return FilterSource(directory.parent, directory.name, tuple(_package_files(directory)))
+    candidates = [p for p in sorted(directory.glob("*.py"))
+                  if p.name not in _NOT_FILTER_FILES and not p.name.startswith("test_")
+                  and not p.name.endswith("_test.py")]
+    if len(candidates) == 1:
+        return FilterSource(directory, candidates[0].stem, (candidates[0],))
+    if not candidates:
+        raise UserError(f"{source} holds no filter: add filter.py (or a package with __init__.py).")
+    names = ", ".join(p.name for p in candidates)
+    raise UserError(f"{source} holds several modules ({names}); name the filter filter.py or pass the file.")
+
+
+def _package_files(directory: Path) -> list[Path]:
+    return [p for p in sorted(directory.rglob("*.py"))
+            if "__pycache__" not in p.parts and not p.name.startswith("test_")
+            and p.name != "conftest.py"]
+
+
+@dataclass
+class _Parsed:
+    path: Path
+    tree: ast.Module
+
+
+def _parse(path: Path) -> _Parsed:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text.") from None
+    try:
+        return _Parsed(path, ast.parse(text, filename=str(path)))
+    except SyntaxError as err:
+        raise UserError(f"{path}:{err.lineno}: syntax error: {err.msg}.") from None
+
+
+def _imported_names(tree: ast.Module) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.append((node.module, node.lineno))
+            out += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names]
+    return out
+
+
+def _calls_set_root_context(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name == "set_root_context":
+                return True
+    return False
+
+
+def check_filter(filter_source: FilterSource) -> set[str]:
+    """Syntax, sandbox-incompatible imports and `set_root_context`; returns the direct imports."""
+    manifest = load_manifest()
+    forbidden: dict[str, str] = manifest["sandbox_forbidden"]
+    parsed = [_parse(p) for p in filter_source.files]
+    direct: set[str] = set()
+    for item in parsed:
+        for name, line in _imported_names(item.tree):
+            direct.add(name)
+            for candidate in (name, name.split(".")[0]):
+                if candidate in forbidden:
+                    raise UserError(f"{item.path}:{line} imports {candidate}, which a Proxy-Wasm "
+                                    f"filter cannot use: {forbidden[candidate]}.")
+    if not any(_calls_set_root_context(item.tree) for item in parsed):
+        main = filter_source.files[0]
+        raise UserError(f"{main} never calls proxywasm.set_root_context(...), so Envoy would have "
+                        f"no root context to run.")
+    return direct
+
+
+@dataclass
+class FrozenModule:
+    name: str
+    code: bytes          # marshalled code object
+    is_package: bool
+    group: str           # "stdlib" or "app": objects are cached per group
+
+
+@dataclass
+class FrozenSet:
+    modules: list[FrozenModule] = field(default_factory=list)
+
+    def names(self, group: str | None = None) -> list[str]:
+        return [m.name for m in self.modules if group is None or m.group == group]
+
+    def size(self, group: str | None = None) -> int:
+        return sum(len(m.code) for m in self.modules if group is None or m.group == group)
+
+
+def freeze_closure(filter_source: FilterSource, stdlib_dir: Path, direct_imports: set[str]) -> FrozenSet:
+    """Compile the filter's import closure (filter, SDK, stdlib, start-up) to code objects."""
+    if sys.version_info[:2] != (3, 11):
+        raise UserError("building a CPython filter needs the host Python to be 3.11 "
+                        "(its bytecode must match CPython 3.11 inside the module).")
+    manifest = load_manifest()
+    wanted = set(direct_imports)
+    excludes = [name for name in manifest["never_freeze"]
+                if not any(w == name or w.startswith(name + ".") for w in wanted)]
+    excludes += ["proxywasm.testing", "_proxywasm_host"]
+    finder = modulefinder.ModuleFinder(path=[str(filter_source.root), str(SDK_DIR), str(stdlib_dir)],
+                                       excludes=excludes)
+    roots = [filter_source.module, *SDK_ROOTS, *manifest["startup"]]
+    for root in roots:
+        try:
+            finder.import_hook(root)
+        except ImportError as err:
+            raise UserError(f"cannot find module {root!r} for the filter: {err}.") from None
+    filter_root = filter_source.root.resolve()
+    sdk_root = (SDK_DIR / "proxywasm").resolve()
+    frozen = FrozenSet()
+    for name in sorted(finder.modules):
+        module = finder.modules[name]
+        path = getattr(module, "__file__", None)
+        if not path or not path.endswith(".py") or name in ALREADY_FROZEN or name == "__main__":
+            continue
+        file = Path(path).resolve()
+        source = file.read_bytes()
+        if file.is_relative_to(sdk_root):
+            group, filename, optimize = "app", str(file.relative_to(SDK_DIR)), 0
+        elif file.is_relative_to(filter_root) and not file.is_relative_to(stdlib_dir.resolve()):
+            group, filename, optimize = "app", str(file.relative_to(filter_root)), 0
+        else:
+            group, filename, optimize = "stdlib", f"<frozen {name}>", 2
+        try:
+            code = compile(source, filename, "exec", dont_inherit=True, optimize=optimize)
+        except SyntaxError as err:
+            raise UserError(f"{file}:{err.lineno}: syntax error: {err.msg}.") from None
+        frozen.modules.append(FrozenModule(name, marshal.dumps(code), module.__path__ is not None, group))
+    return frozen
+
+
+def _c_bytes(data: bytes) -> str:
+    # Hex escapes in string literals: compact for the C compiler to read.
+    lines = []
+    for start in range(0, len(data), 64):
+        chunk = data[start:start + 64]
+        lines.append('"' + "".join(f"\\x{b:02x}" for b in chunk) + '"')
+    return "\n".join(lines) if lines else '""'
+
+
+def _symbol(module: FrozenModule) -> str:
+    digest = hashlib.sha256(module.name.encode()).hexdigest()[:8]
+    safe = "".join(c if c.isalnum() else "_" for c in module.name)
+    return f"pw_code_{safe}_{digest}"
+
+
+def frozen_group_source(frozen: FrozenSet, group: str) -> str:
+    """C file defining the code arrays of one group (cached as an object by content)."""
+    parts = ["/* GENERATED by proxywasm_build.build.freezer: marshalled CPython 3.11 code. */\n"]
+    for module in frozen.modules:
+        if module.group == group:
+            parts.append(f"/* {module.name} */\nconst unsigned char {_symbol(module)}[] =\n"
+                         f"{_c_bytes(module.code)};\n")
+    return "\n".join(parts)
+
+
+def frozen_table_source(frozen: FrozenSet, filter_module: str) -> str:
+    """C file with `pw_frozen_modules` (for PyImport_FrozenModules) and `pw_filter_module`."""
+    lines = [
+        "/* GENERATED by proxywasm_build.build.freezer. */",
+        "#include <stddef.h>",
+        "struct _frozen { const char *name; const unsigned char *code; int size; int is_package;",
+        "                 void *(*get_code)(void); };",
+    ]
+    for module in frozen.modules:
+        lines.append(f"extern const unsigned char {_symbol(module)}[];")
+    lines.append("const struct _frozen pw_frozen_modules[] = {")
+    for module in frozen.modules:
+        lines.append(f'    {{"{module.name}", {_symbol(module)}, {len(module.code)}, '
+                     f'{1 if module.is_package else 0}, NULL}},')
+    lines.append("    {NULL, NULL, 0, 0, NULL},")
+    lines.append("};")
+    lines.append(f'const char pw_filter_module[] = "{filter_module}";')
+    return "\n".join(lines) + "\n"

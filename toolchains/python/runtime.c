@@ -1,0 +1,162 @@
+/* The fixed half of the C bridge: reactor entry, memory exports, CPython start-up,
+ * the snapshot entry point and the call into `proxywasm.dispatcher`.
+ *
+ * The generated half (bridge.c, from proxywasm.abi) provides the `_proxywasm_host`
+ * module, one export per Proxy-Wasm callback (each calls pw_dispatch) and the ABI marker.
+ * The frozen-module table (frozen.c) provides pw_frozen_modules and pw_filter_module.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+extern PyObject *PyInit__proxywasm_host(void);
+extern const struct _frozen pw_frozen_modules[];
+extern const char pw_filter_module[];
+
+extern void __wasm_call_ctors(void);
+
+static int pw_ctors_done;
+static int pw_python_state;   /* 0: not started, 1: running, -1: start failed */
+static int pw_snapshotted;    /* set inside the snapshot: the restored module starts warm */
+static int pw_reseeded;       /* stays 0 in the snapshot, so the first callback re-seeds */
+static PyObject *pw_dispatcher;
+static PyObject *pw_callback_functions[64];
+
+/* Constructors once. No Python here: Envoy allows no hostcalls during _initialize. */
+__attribute__((export_name("_initialize")))
+void pw_initialize(void) {
+    if (pw_ctors_done) return;
+    pw_ctors_done = 1;
+    __wasm_call_ctors();
+}
+
+__attribute__((export_name("malloc")))
+void *pw_export_malloc(size_t size) { return malloc(size); }
+
+__attribute__((export_name("proxy_on_memory_allocate")))
+void *pw_on_memory_allocate(size_t size) { return malloc(size); }
+
+static void pw_fail(const char *what, PyStatus status) {
+    fprintf(stderr, "proxywasm: %s: %s%s%s\n", what,
+            status.func ? status.func : "", status.func ? ": " : "",
+            status.err_msg ? status.err_msg : "error");
+}
+
+static int pw_set(PyConfig *config, wchar_t **field, const wchar_t *value) {
+    PyStatus status = PyConfig_SetString(config, field, value);
+    if (PyStatus_Exception(status)) { pw_fail("config", status); return 0; }
+    return 1;
+}
+
+/* Start CPython from frozen modules only: no files, no environment, no site. */
+static int pw_start_python(void) {
+    if (pw_python_state) return pw_python_state > 0;
+    pw_python_state = -1;
+    pw_initialize();
+
+    PyPreConfig preconfig;
+    PyPreConfig_InitIsolatedConfig(&preconfig);
+    preconfig.utf8_mode = 1;
+    PyStatus status = Py_PreInitialize(&preconfig);
+    if (PyStatus_Exception(status)) { pw_fail("pre-initialise", status); return 0; }
+
+    PyImport_FrozenModules = pw_frozen_modules;
+    if (PyImport_AppendInittab("_proxywasm_host", PyInit__proxywasm_host) < 0) {
+        fprintf(stderr, "proxywasm: cannot register _proxywasm_host\n");
+        return 0;
+    }
+
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    config.site_import = 0;
+    config.install_signal_handlers = 0;
+    config.use_frozen_modules = 1;
+    config.buffered_stdio = 0;
+    config.write_bytecode = 0;
+    config.pathconfig_warnings = 0;
+    config.user_site_directory = 0;
+    config.faulthandler = 0;
+    config.tracemalloc = 0;
+    config.parse_argv = 0;
+    config.safe_path = 1;
+    config.module_search_paths_set = 1;   /* an empty sys.path: every import is frozen or builtin */
+    const wchar_t *root = L"/proxywasm";
+    if (!pw_set(&config, &config.program_name, L"python3.11")
+        || !pw_set(&config, &config.home, root)
+        || !pw_set(&config, &config.executable, L"/proxywasm/python3.11")
+        || !pw_set(&config, &config.base_executable, L"/proxywasm/python3.11")
+        || !pw_set(&config, &config.prefix, root)
+        || !pw_set(&config, &config.base_prefix, root)
+        || !pw_set(&config, &config.exec_prefix, root)
+        || !pw_set(&config, &config.base_exec_prefix, root)
+        || !pw_set(&config, &config.stdlib_dir, root)
+        || !pw_set(&config, &config.platlibdir, L"lib")) {
+        PyConfig_Clear(&config);
+        return 0;
+    }
+    status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status)) { pw_fail("start Python", status); return 0; }
+
+    /* The filter registers its root context at import; the dispatcher then owns the calls. */
+    PyObject *filter = PyImport_ImportModule(pw_filter_module);
+    if (filter == NULL) { PyErr_PrintEx(0); return 0; }
+    Py_DECREF(filter);
+    pw_dispatcher = PyImport_ImportModule("proxywasm.dispatcher");
+    if (pw_dispatcher == NULL) { PyErr_PrintEx(0); return 0; }
+    pw_python_state = 1;
+    return 1;
+}
+
+/* A snapshot freezes the state of every random generator; give `random` fresh entropy. */
+static void pw_reseed_after_restore(void) {
+    pw_reseeded = 1;
+    PyObject *random = PyDict_GetItemString(PyImport_GetModuleDict(), "random");
+    if (random == NULL) return;
+    PyObject *result = PyObject_CallMethod(random, "seed", NULL);
+    if (result == NULL) PyErr_PrintEx(0); else Py_DECREF(result);
+}
+
+/* Called by every generated proxy_on_* export. Never traps: errors go to stderr (Envoy's log). */
+int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv) {
+    if (!pw_start_python()) return 0;
+    if (pw_snapshotted && !pw_reseeded) pw_reseed_after_restore();
+    PyObject *function = pw_callback_functions[index];
+    if (function == NULL) {
+        function = PyObject_GetAttrString(pw_dispatcher, name);
+        if (function == NULL) { PyErr_PrintEx(0); return 0; }
+        pw_callback_functions[index] = function;
+    }
+    PyObject *args[8];
+    for (int i = 0; i < nargs; i++) {
+        args[i] = PyLong_FromUnsignedLong(argv[i]);
+        if (args[i] == NULL) {
+            for (int j = 0; j < i; j++) Py_DECREF(args[j]);
+            PyErr_PrintEx(0);
+            return 0;
+        }
+    }
+    PyObject *result = PyObject_Vectorcall(function, args, (size_t)nargs, NULL);
+    for (int i = 0; i < nargs; i++) Py_DECREF(args[i]);
+    if (result == NULL) { PyErr_PrintEx(0); return 0; }
+    int32_t value = 0;
+    if (result != Py_None) {
+        long long v = PyLong_AsLongLong(result);
+        if (v == -1 && PyErr_Occurred()) { PyErr_PrintEx(0); v = 0; }
+        value = (int32_t)v;
+    }
+    Py_DECREF(result);
+    return value;
+}
+
+/* The snapshotter's entry point: start Python and import the filter, then memory is saved. */
+__attribute__((export_name("wizer.initialize")))
+void pw_wizer_initialize(void) {
+    if (!pw_start_python()) {
+        fflush(stderr);
+        __builtin_trap();
+    }
+    pw_snapshotted = 1;
+}
