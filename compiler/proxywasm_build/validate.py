@@ -114,6 +114,10 @@ def envoy_signature(sig: Signature) -> str:
     return f"{' '.join(sig.params) or 'void'} -> {' '.join(sig.results) or 'void'}"
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def one_line(text: str) -> str:
     """`text` with control characters (from names inside the module) escaped: one line."""
     if text.isprintable():
@@ -248,9 +252,11 @@ class _Checker:
                          "shut down when _start returns; build it as a reactor (-mexec-model=reactor)")
         else:
             names = []
-            self.warning("start-missing",
-                         "exports neither _initialize nor _start: libc and C constructors never run; "
-                         "build it as a WASI reactor (-mexec-model=reactor)")
+            if not (python_metadata(self.info) or {}).get("snapshot"):  # ours ran them at build time
+                self.warning("start-missing",
+                             "exports neither _initialize nor _start: libc and C constructors never "
+                             "run unless it is a pre-initialised snapshot (wizer); build it as a WASI "
+                             "reactor (-mexec-model=reactor)")
         for name in names:
             export = self.exports.get(name)
             if export is not None and export.kind == "func":
@@ -312,6 +318,7 @@ class _Checker:
     # -- imports ----------------------------------------------------------------------
 
     def check_imports(self, version: abi.AbiVersion) -> None:
+        failing_wasi: list[str] = []
         for imp in self.info.imports:
             qualified = imp.qualified_name
             missing = f"Failed to load Wasm module due to a missing import: {qualified}"
@@ -334,10 +341,12 @@ class _Checker:
                 self.report_mismatch(imp.module, imp.name, imp.signature, provided)
             elif imp.module in abi.WASI_MODULES and imp.name not in abi.ENVOY_WASI_WORKING:
                 errno = ENVOY_WASI_FAILURES.get(imp.name)
-                errno_text = f" with {_WASI_ERRNO_NAMES.get(errno, 'errno')} ({errno})" if errno else ""
-                self.warning("wasi-stub",
-                             f"imports {qualified}, which always fails in Envoy{errno_text}: Envoy "
-                             "gives modules no filesystem, sockets or stdin, so make sure it copes")
+                failing_wasi.append(f"{imp.name} {_WASI_ERRNO_NAMES.get(errno, errno)}" if errno else imp.name)
+        if failing_wasi:
+            self.warning("wasi-stub",
+                         f"imports {_plural(len(failing_wasi), 'WASI function')} that always fail in "
+                         f"Envoy ({', '.join(failing_wasi)}): Envoy gives modules no filesystem, "
+                         "sockets or stdin, so make sure the module copes")
 
     @staticmethod
     def host_signature(module: str, name: str, version: abi.AbiVersion) -> Signature | None:
