@@ -93,8 +93,11 @@ def _as_bytes(value: bytes | str) -> bytes:
 
 def _source_digest(source: Path) -> str:
     digest = hashlib.sha256()
-    files = sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-        if source.is_dir() else [source]
+    # A single file may import its neighbours, so they count too.
+    folder = source if source.is_dir() else source.parent
+    pattern = "*" if source.is_dir() else "*.py"
+    files = sorted(p for p in (folder.rglob(pattern) if source.is_dir() else folder.glob(pattern))
+                   if p.is_file() and "__pycache__" not in p.parts)
     sdk_root = Path(__import__("proxywasm").__file__).parent
     sdk_files = sorted(p for p in sdk_root.rglob("*.py") if "testing" not in p.relative_to(sdk_root).parts)
     for path in files + sdk_files:
