@@ -61,7 +61,7 @@ def render_language_files(language: str, target: Path, context: dict[str, Any],
         if not source.is_file() or "__pycache__" in source.parts:
             continue
         relative = source.relative_to(source_root).as_posix()
-        if relative in skip:
+        if relative in skip or relative.startswith("skeleton/"):
             continue
         out_relative = relative[:-3] if relative.endswith(".j2") else relative
         parts = out_relative.split("/")
