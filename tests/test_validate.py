@@ -175,6 +175,19 @@ PROBES: dict[str, tuple[bytes, set[str]]] = {
     "extra host callback with a wrong signature": (
         probe_module(exports='(func (export "proxy_on_request_metadata") (param i32))'),
         {"callback-signature"}),
+    "no memory export, and a hostcall": (
+        wasmtime.wat2wasm('(module (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))'
+                          '(memory 1) (func (export "_initialize")) (func (export "proxy_abi_version_0_2_1"))'
+                          '(func (export "malloc") (param i32) (result i32) i32.const 64)'
+                          '(func (export "proxy_on_vm_start") (param i32 i32) (result i32)'
+                          '  (drop (call $log (i32.const 2) (i32.const 0) (i32.const 1))) i32.const 1))'),
+        {"memory-not-exported"}),
+    "memory exported under another name": (
+        probe_module(imports='(import "env" "proxy_log" (func (param i32 i32 i32) (result i32)))'
+                     ).replace(b"\x06memory", b"\x06memorx"),
+        set()),
+    "callback exported as a global": (
+        probe_module(exports='(global (export "proxy_on_request_headers") i32 (i32.const 0))'), set()),
     "every WASI function with Envoy's signatures": (
         probe_module(imports="".join(
             f'(import "wasi_snapshot_preview1" "{n}" (func (param {" ".join(s.params)}) '
@@ -215,7 +228,7 @@ def envoy_load_error(module: Path) -> str | None:
         envoy.start()
     except EnvoyError:
         return "\n".join(m for level, _, logger, m in envoy.log_records()
-                         if logger == "wasm" and level in ("error", "critical"))
+                         if logger in ("wasm", "backtrace") and level in ("error", "critical"))
     finally:
         envoy.stop()
     return None

@@ -229,9 +229,9 @@ class _Checker:
             if export is None:
                 continue
             if export.kind != "func":
-                self.error("allocator-not-function",
-                           f"exports {name} as a {export.kind}, not a function: export it as a "
-                           "function (i32) -> (i32) returning the allocated pointer")
+                self.warning("allocator-not-function",
+                             f"exports {name} as a {export.kind}, not a function, so Envoy ignores it: "
+                             "export it as a function (i32) -> (i32) returning the allocated pointer")
                 continue
             present.append(name)
             self.check_export_signature(name, export.signature, expected, "allocator-signature")
@@ -287,9 +287,9 @@ class _Checker:
             if expected is None or name == "proxy_on_memory_allocate":
                 continue  # the allocator was checked with malloc
             if export.kind != "func":
-                self.error("callback-not-function",
-                           f"exports {name} as a {export.kind}, not a function: export the callback "
-                           f"as a function {expected}")
+                self.warning("callback-not-function",
+                             f"exports {name} as a {export.kind}, not a function, so Envoy never calls "
+                             f"it: export the callback as a function {expected}")
                 continue
             self.check_export_signature(name, export.signature, expected, "callback-signature",
                                         version)
@@ -395,11 +395,21 @@ class _Checker:
     # -- memory, sizes, our own section ----------------------------------------------
 
     def check_memory(self) -> None:
-        memory = self.exports.get("memory")
-        if memory is None or memory.kind != "memory":
+        # Envoy uses the module's exported memory, whatever its name, or the one it imported.
+        reachable = any(e.kind == "memory" for e in self.info.exports) or any(
+            i.kind == "memory" for i in self.info.imports)
+        if reachable:
+            return
+        calls_host = any(i.kind == "func" for i in self.info.imports)
+        if calls_host:
+            self.error("memory-not-exported",
+                       "exports no memory, so Envoy crashes (segmentation fault) when a hostcall "
+                       "reads or writes it: export the memory (-Wl,--export-memory)",
+                       "Caught Segmentation fault")
+        else:
             self.warning("memory-not-exported",
-                         "exports no memory called \"memory\": the host cannot pass data in or out, "
-                         "so every hostcall with pointers fails; export its memory as \"memory\"")
+                         "exports no memory: the host cannot pass it any data; export the memory "
+                         "(-Wl,--export-memory)")
 
     def check_sizes(self) -> None:
         code = self.info.code_size
