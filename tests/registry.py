@@ -80,6 +80,18 @@ class LocalRegistry:
         return "\n".join(lines) + "\n"
 
     def start(self) -> "LocalRegistry":
+        """Start and wait until `/v2/` answers; a port taken meanwhile gets fresh ports."""
+        for attempt in range(3):
+            try:
+                return self._start_once()
+            except RuntimeError:
+                self.stop()
+                if attempt == 2:
+                    raise
+                self.port, self.debug_port = free_port(), free_port()
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> "LocalRegistry":
         binary = require_registry()
         self.root.mkdir(parents=True, exist_ok=True)
         config = self.root / "config.yml"
@@ -100,7 +112,6 @@ class LocalRegistry:
             except OSError:
                 pass
             time.sleep(0.05)
-        self.stop()
         raise RuntimeError("docker-registry did not become ready in 15 s")
 
     def stop(self) -> None:

@@ -66,19 +66,37 @@ def get(url: str) -> tuple[int, bytes]:
 
 
 def run_bootstrap(config_yaml: str, logs: list[str] | None = None) -> tuple[int, bytes]:
-    from proxywasm_build.envoy import LocalEnvoy
+    """Run a bootstrap in Envoy and GET / once. Ports from free_port() can be taken by another
+    process's outgoing connection before Envoy binds them, so a failed start gets fresh ports."""
+    from proxywasm_build.envoy import EnvoyError, LocalEnvoy
 
-    with LocalEnvoy(config_yaml) as envoy:
-        answer = get(envoy.url + "/")
-        if logs is not None:
-            logs.append(envoy.logs())
-        return answer
+    for attempt in range(3):
+        try:
+            envoy = LocalEnvoy(config_yaml)
+        except EnvoyError:
+            if attempt == 2:
+                raise
+            config_yaml = fresh_ports(config_yaml, *_ports(config_yaml))
+            continue
+        with envoy:
+            answer = get(envoy.url + "/")
+            if logs is not None:
+                logs.append(envoy.logs())
+            return answer
+    raise AssertionError("unreachable")
 
 
-def fresh_ports(text: str) -> str:
-    """The CLI writes ports 10000/9901; give a config its own free ones before running it."""
-    return text.replace("port_value: 10000", f"port_value: {free_port()}").replace(
-        "port_value: 9901", f"port_value: {free_port()}")
+def _ports(config_yaml: str) -> tuple[int, int]:
+    config = yaml.safe_load(config_yaml)
+    admin = config["admin"]["address"]["socket_address"]["port_value"]
+    listener = config["static_resources"]["listeners"][0]["address"]["socket_address"]["port_value"]
+    return listener, admin
+
+
+def fresh_ports(text: str, listener: int = 10000, admin: int = 9901) -> str:
+    """Move a config's listener and admin ports (the CLI writes 10000/9901) to free ones."""
+    return text.replace(f"port_value: {listener}\n", f"port_value: {free_port()}\n").replace(
+        f"port_value: {admin}\n", f"port_value: {free_port()}\n")
 
 
 # -- Envoy ------------------------------------------------------------------------------------
