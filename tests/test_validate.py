@@ -327,3 +327,15 @@ def test_reader_reports_signatures_and_sections(c_modules: dict[str, Path]) -> N
     assert sum(s.size for s in info.sections) < info.size and info.code_size > 0
     with pytest.raises(NotWasmError):
         read_module(c_modules[GOOD].read_bytes()[:-1])
+
+
+def test_docs_list_every_finding_code() -> None:
+    """docs/validate.md documents each check validate can report."""
+    import re
+
+    source = (Path(__file__).parents[1] / "compiler/proxywasm_build/validate.py").read_text()
+    codes = set(re.findall(r'self\.(?:error|warning)\(\s*"([a-z-]+)"', source))
+    codes |= set(re.findall(r'"([a-z]+-signature)"', source))
+    docs = (Path(__file__).parents[1] / "docs/validate.md").read_text()
+    assert len(codes) > 20
+    assert {code for code in codes if f"`{code}`" not in docs} == set()
