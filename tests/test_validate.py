@@ -223,7 +223,7 @@ def test_warnings_do_not_fail() -> None:
 
 def envoy_load_error(module: Path) -> str | None:
     """None when Envoy 1.40 loads the module and is ready, else its wasm load error lines."""
-    envoy = LocalEnvoy(module=module, start=False, ready_timeout=60)
+    envoy = LocalEnvoy(module=module, start=False, ready_timeout=180)
     try:
         envoy.start()
     except EnvoyError:
@@ -339,3 +339,44 @@ def test_docs_list_every_finding_code() -> None:
     docs = (Path(__file__).parents[1] / "docs/validate.md").read_text()
     assert len(codes) > 20
     assert {code for code in codes if f"`{code}`" not in docs} == set()
+
+
+PYTHON_FILTER = '''
+import json
+import proxywasm
+from proxywasm import Action, HttpContext, RootContext
+
+
+class Deny(HttpContext):
+    def on_http_request_headers(self, num_headers: int, end_of_stream: bool) -> Action:
+        if self.get_http_request_header("x-deny") is not None:
+            self.send_http_response(403, [], b"denied\\n")
+            return Action.PAUSE
+        return Action.CONTINUE
+
+
+class Root(RootContext):
+    def create_http_context(self, context_id: int) -> HttpContext:
+        return Deny(context_id, self)
+
+
+proxywasm.set_root_context(Root)
+'''
+
+
+@pytest.mark.build
+@pytest.mark.envoy
+def test_python_built_module_validates_and_loads_in_envoy(tmp_path: Path) -> None:
+    from proxywasm_build.build import build_python_filter
+
+    source = tmp_path / "deny.py"
+    source.write_text(PYTHON_FILTER)
+    module = build_python_filter(source, tmp_path / "deny.wasm")
+    proc = run_cli("validate", module, "--json")
+    assert proc.returncode == 0, proc.stdout
+    report = json.loads(proc.stdout)
+    assert report["abi_version"] == "0.2.1"
+    assert {f["code"] for f in report["findings"]} <= {"code-size"}  # our modules are big
+    described = json.loads(run_cli("inspect", module, "--json").stdout)
+    assert described["python"]["python"] == "3.11.8" and "deny" in described["python"]["frozen_modules"]
+    assert_envoy_agrees(validate_module(module.read_bytes()), envoy_load_error(module))
