@@ -27,12 +27,14 @@ LANGUAGES = ("python", "assemblyscript", "rust")
 
 def template_environment() -> jinja2.Environment:
     """The jinja2 environment every project template is rendered with (rooted at templates/)."""
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
+    environment.filters["pyrepr"] = repr  # a Python literal, for generated Python files
+    return environment
 
 
 def project_names(name: str) -> dict[str, str]:

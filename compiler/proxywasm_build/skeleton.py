@@ -381,7 +381,7 @@ LOG_LEVELS = {
     "trace": "Trace", "debug": "Debug", "info": "Info", "warn": "Warn", "warning": "Warn",
     "error": "Error", "exception": "Error", "critical": "Critical",
 }
-_HEADER_CALL = re.compile(r"^(get|set|add|remove)_http_(request|response)_(header|trailer)$")
+_HEADER_CALL = re.compile(r"^(get|set|add|remove)_http_(request|response|call_response)_(header|trailer)$")
 
 
 @dataclass
@@ -403,6 +403,7 @@ class Translator:
         self.params = {name: ("bool" if canonical in BOOL_PARAMS else "int")
                        for name, canonical in zip(method.param_names, method.callback.params)}
         self.locals: dict[str, str] = {}
+        self.root_aliases: set[str] = set()
         self.used_params: set[str] = set()
 
     # -- statements ---------------------------------------------------------------------------
@@ -434,7 +435,7 @@ class Translator:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             return []  # docstring
         if isinstance(node, ast.Return):
-            return [self.return_statement(node.value)]
+            return self.return_statement(node.value).split("\n")
         if isinstance(node, ast.If):
             return self.if_statement(node, depth)
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
@@ -459,6 +460,15 @@ class Translator:
                 return self.render_return(self.action("CONTINUE"))
             if isinstance(value, ast.Attribute) and value.attr in ("CONTINUE", "PAUSE"):
                 return self.render_return(self.action(value.attr))
+            if isinstance(value, ast.IfExp) and all(
+                    isinstance(branch, ast.Attribute) and branch.attr in ("CONTINUE", "PAUSE")
+                    for branch in (value.body, value.orelse)):
+                condition = self.truthy(self.expression(value.test))
+                return "\n".join([self.render_if(condition),
+                                   self.indent_unit + self.render_return(self.action(value.body.attr)),
+                                   self.render_else(),
+                                   self.indent_unit + self.render_return(self.action(value.orelse.attr)),
+                                   "}"])
             raise Untranslatable("returned action")
         expression = self.expression(value) if value is not None else Expr(self.bool_literal(True), "bool")
         return self.render_return(self.truthy(expression))
@@ -492,7 +502,7 @@ class Translator:
         func = call.func
         if isinstance(func, ast.Attribute) and _self_attribute(func) is not None:
             header = _HEADER_CALL.match(func.attr)
-            if header and header.group(1) != "get":
+            if header and header.group(1) != "get" and header.group(2) != "call_response":
                 return [self.header_update(header.group(1), f"{header.group(2)}_{header.group(3)}", call)]
             if func.attr == "send_http_response":
                 return [self.send_http_response(call)]
@@ -604,6 +614,10 @@ class Translator:
                 raise Untranslatable(f"field {spec.name} of type {spec.type} gets a {expression.type}")
             return self.render_field_assign(owner, spec, expression)
         if isinstance(target, ast.Name):
+            if self.context.kind == "http" and _self_attribute(value) == "root" and depth == 0 \
+                    and target.id not in self.locals:
+                self.root_aliases.add(target.id)
+                return []
             if _is_config_load(value):
                 if self.method.callback.returns != "bool" or self.context.kind != "root":
                     raise Untranslatable("configuration outside on_configure")
@@ -646,8 +660,9 @@ class Translator:
             if name in self.context.fields:
                 return ("root" if self.context.kind == "root" else "self", self.context.fields[name])
             return None
-        if isinstance(node, ast.Attribute) and _self_attribute(node.value) == "root" \
-                and self.context.kind == "http" and node.attr in self.root.fields:
+        if isinstance(node, ast.Attribute) and self.context.kind == "http" and node.attr in self.root.fields \
+                and (_self_attribute(node.value) == "root"
+                     or isinstance(node.value, ast.Name) and node.value.id in self.root_aliases):
             return ("root", self.root.fields[node.attr])
         return None
 
@@ -1373,6 +1388,7 @@ def generate_skeleton(filter_path: Path, language: str, output_dir: Path, *, nam
         "lang": language,
         "no_deps": no_deps,
         "root_id": model.root_id,
+        "root_id_rust": _rust_string(model.root_id),
         "assemblyscript_version": lang_builds.ASSEMBLYSCRIPT_VERSION,
         "source_name": filter_path.name,
         "root": {"name": model.root.name, "fields": _fields(model.root, language), "methods": root_methods,

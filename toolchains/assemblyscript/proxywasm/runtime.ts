@@ -349,6 +349,9 @@ export class HttpContext extends Context {
     if (value === null) removeHeaderMapValue(MapType.HttpRequestTrailers, name);
     else replaceHeaderMapValue(MapType.HttpRequestTrailers, name, value);
   }
+  setHttpRequestTrailers(trailers: Array<Header>): void { setHeaderMapPairs(MapType.HttpRequestTrailers, trailers); }
+  addHttpRequestTrailer(name: string, value: string): void { addHeaderMapValue(MapType.HttpRequestTrailers, name, value); }
+  removeHttpRequestTrailer(name: string): void { removeHeaderMapValue(MapType.HttpRequestTrailers, name); }
 
   getHttpResponseHeaders(): Array<Header> { return getHeaderMapPairs(MapType.HttpResponseHeaders); }
   setHttpResponseHeaders(headers: Array<Header>): void { setHeaderMapPairs(MapType.HttpResponseHeaders, headers); }
@@ -366,6 +369,9 @@ export class HttpContext extends Context {
     if (value === null) removeHeaderMapValue(MapType.HttpResponseTrailers, name);
     else replaceHeaderMapValue(MapType.HttpResponseTrailers, name, value);
   }
+  setHttpResponseTrailers(trailers: Array<Header>): void { setHeaderMapPairs(MapType.HttpResponseTrailers, trailers); }
+  addHttpResponseTrailer(name: string, value: string): void { addHeaderMapValue(MapType.HttpResponseTrailers, name, value); }
+  removeHttpResponseTrailer(name: string): void { removeHeaderMapValue(MapType.HttpResponseTrailers, name); }
 
   getHttpRequestBody(start: u32, maxSize: u32): ArrayBuffer | null {
     return getBufferBytes(BufferType.HttpRequestBody, start, maxSize);

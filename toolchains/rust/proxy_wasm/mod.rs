@@ -28,11 +28,12 @@ pub fn set_log_level(level: LogLevel) {
     }));
 }
 
-/// `proxy_wasm::main! {{ ... }}`: the code that registers the root context; runs once per VM.
+/// `proxy_wasm::main! {{ ... }}`: the code that registers the root context. It becomes the
+/// reactor entry `_initialize`, which the host runs once per VM before any callback.
 macro_rules! main {
     ($code:block) => {
         #[no_mangle]
-        pub extern "C" fn _start() {
+        pub extern "C" fn _initialize() {
             $code
         }
     };

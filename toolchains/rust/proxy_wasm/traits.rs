@@ -133,6 +133,18 @@ pub trait HttpContext: Context {
         hostcalls::set_map_value(MapType::HttpRequestTrailers, name, value).unwrap()
     }
 
+    fn set_http_request_trailers(&self, trailers: Vec<(&str, &str)>) {
+        hostcalls::set_map(MapType::HttpRequestTrailers, trailers).unwrap()
+    }
+
+    fn add_http_request_trailer(&self, name: &str, value: &str) {
+        hostcalls::add_map_value(MapType::HttpRequestTrailers, name, value).unwrap()
+    }
+
+    fn remove_http_request_trailer(&self, name: &str) {
+        hostcalls::remove_map_value(MapType::HttpRequestTrailers, name).unwrap()
+    }
+
     fn resume_http_request(&self) {
         hostcalls::resume_http_request().unwrap()
     }
@@ -191,6 +203,18 @@ pub trait HttpContext: Context {
 
     fn set_http_response_trailer(&self, name: &str, value: Option<&str>) {
         hostcalls::set_map_value(MapType::HttpResponseTrailers, name, value).unwrap()
+    }
+
+    fn set_http_response_trailers(&self, trailers: Vec<(&str, &str)>) {
+        hostcalls::set_map(MapType::HttpResponseTrailers, trailers).unwrap()
+    }
+
+    fn add_http_response_trailer(&self, name: &str, value: &str) {
+        hostcalls::add_map_value(MapType::HttpResponseTrailers, name, value).unwrap()
+    }
+
+    fn remove_http_response_trailer(&self, name: &str) {
+        hostcalls::remove_map_value(MapType::HttpResponseTrailers, name).unwrap()
     }
 
     fn resume_http_response(&self) {
