@@ -45,6 +45,16 @@ SEED_WAT = r"""
 """
 
 
+GC_WAT = r"""(module
+  (rec (type $s (struct (field i32) (field (mut i8)))) (type $a (sub (array (ref null $s)))))
+  (type $f (sub final (func (param (ref $s)) (result i32))))
+  (import "env" "t" (tag (param i32)))
+  (func (export "mk") (result (ref $s)) i32.const 1 i32.const 2 struct.new $s)
+  (func (export "use") (type $f) i32.const 0)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "g") (param anyref i31ref (ref null func) (ref extern))))"""
+
+
 def mutate(rng: random.Random, data: bytes, *, in_place: bool = False) -> bytes:
     """Random edits; `in_place` only rewrites bytes after the header, keeping the length."""
     out = bytearray(data)
@@ -105,7 +115,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    seed_module = wasmtime.wat2wasm(SEED_WAT)
+    seed_modules = [wasmtime.wat2wasm(SEED_WAT), wasmtime.wat2wasm(GC_WAT)]
     outcomes: Counter[str] = Counter()
     sources: Counter[str] = Counter()
     crashes = 0
@@ -118,9 +128,9 @@ def main() -> int:
         elif source == "random-with-header":
             data = b"\0asm\x01\0\0\0" + rng.randbytes(rng.randint(0, 512))
         elif source == "mutated":
-            data = mutate(rng, seed_module)
+            data = mutate(rng, rng.choice(seed_modules))
         elif source == "mutated-in-place":
-            data = mutate(rng, seed_module, in_place=True)
+            data = mutate(rng, rng.choice(seed_modules), in_place=True)
         else:
             data = generated(rng)
         sources[source] += 1

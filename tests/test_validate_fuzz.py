@@ -41,7 +41,16 @@ SEED = wasmtime.wat2wasm(r"""
   (@custom "name" "")
 )
 """)
-SEEDS = [SEED, wasmtime.wat2wasm('(module (func (export "proxy_abi_version_0_1_0")))')]
+# GC types and tags: wasmtime's own type reflection aborts the process on these.
+GC_SEED = wasmtime.wat2wasm(r"""(module
+  (rec (type $s (struct (field i32) (field (mut i8)))) (type $a (sub (array (ref null $s)))))
+  (type $f (sub final (func (param (ref $s)) (result i32))))
+  (import "env" "t" (tag (param i32)))
+  (func (export "mk") (result (ref $s)) i32.const 1 i32.const 2 struct.new $s)
+  (func (export "use") (type $f) i32.const 0)
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "g") (param anyref i31ref (ref null func) (ref extern))))""")
+SEEDS = [SEED, GC_SEED, wasmtime.wat2wasm('(module (func (export "proxy_abi_version_0_1_0")))')]
 
 
 def mutate(data: bytes, edits: list[tuple[int, int, int]]) -> bytes:
@@ -163,3 +172,13 @@ def test_names_with_control_characters_stay_on_one_line() -> None:
     messages = [f.message for f in report.findings]
     assert any("proxy_on_x\\n\\x1b[31m" in m for m in messages)
     assert all("\n" not in m and "\x1b" not in m for m in messages)
+
+
+def test_gc_types_and_tags_are_read() -> None:
+    """Regression: reading these through wasmtime's type API aborted the whole process."""
+    report = validate_module(GC_SEED)
+    assert report.module is not None
+    signatures = {e.name: str(e.signature) for e in report.module.exports}
+    assert signatures["use"] == "((ref 0)) -> (i32)"
+    assert signatures["g"] == "(anyref, i31ref, funcref, (ref extern)) -> ()"
+    assert [i.kind for i in report.module.imports] == ["tag"]

@@ -123,10 +123,6 @@ class _Malformed(Exception):
     pass
 
 
-class _Unsupported(Exception):
-    """A construct this walker does not decode (GC types...): wasmtime fills in instead."""
-
-
 class _Reader:
     def __init__(self, data: bytes, pos: int, end: int) -> None:
         self.data, self.pos, self.end = data, pos, end
@@ -177,11 +173,24 @@ class _Reader:
         if b in VALUE_TYPES:
             return VALUE_TYPES[b]
         if b in (0x63, 0x64):  # (ref null? heaptype)
-            heap = self.byte()
-            if heap in VALUE_TYPES:
-                return f"(ref {'null ' if b == 0x63 else ''}{VALUE_TYPES[heap]})"
-            raise _Unsupported("typed reference")
+            nullable = "null " if b == 0x63 else ""
+            return f"(ref {nullable}{self.heaptype()})"
         raise _Malformed(f"unknown value type 0x{b:02x}")
+
+    def heaptype(self) -> str:
+        b = self.data[self.pos] if self.pos < self.end else -1
+        if b in VALUE_TYPES:  # an abstract heap type: one negative s33 byte
+            self.pos += 1
+            return VALUE_TYPES[b].removesuffix("ref")
+        return str(self.u32())  # a type index
+
+    def storagetype(self) -> None:
+        b = self.data[self.pos] if self.pos < self.end else -1
+        if b in (0x78, 0x77):  # packed i8 / i16
+            self.pos += 1
+        else:
+            self.valtype()
+        self.byte()  # mutability
 
     def limits(self) -> str:
         flags = self.byte()
@@ -227,15 +236,37 @@ def _walk_sections(data: bytes) -> list[SectionInfo]:
 
 
 def _read_types(data: bytes, section: SectionInfo) -> list[Signature | None]:
+    """One entry per type index: the signature of function types, None for struct/array."""
     r = _Reader(data, section.offset, section.offset + section.size)
     types: list[Signature | None] = []
+
+    def composite(form: int) -> Signature | None:
+        if form == 0x60:
+            params = tuple(r.valtype() for _ in range(r.u32()))
+            results = tuple(r.valtype() for _ in range(r.u32()))
+            return Signature(params, results)
+        if form == 0x5F:  # struct
+            for _ in range(r.u32()):
+                r.storagetype()
+            return None
+        if form == 0x5E:  # array
+            r.storagetype()
+            return None
+        raise _Malformed(f"unknown type form 0x{form:02x}")
+
+    def subtype(form: int) -> Signature | None:
+        if form in (0x50, 0x4F):  # sub / sub final
+            for _ in range(r.u32()):
+                r.u32()
+            return composite(r.byte())
+        return composite(form)
+
     for _ in range(r.u32()):
         form = r.byte()
-        if form != 0x60:
-            raise _Unsupported("non-function type")
-        params = tuple(r.valtype() for _ in range(r.u32()))
-        results = tuple(r.valtype() for _ in range(r.u32()))
-        types.append(Signature(params, results))
+        if form == 0x4E:  # a recursion group
+            types.extend(subtype(r.byte()) for _ in range(r.u32()))
+        else:
+            types.append(subtype(form))
     return types
 
 
@@ -302,32 +333,6 @@ def _parse_interface(data: bytes, sections: list[SectionInfo], info: ModuleInfo)
                 raise _Malformed("bad export kind")
 
 
-def _interface_from_wasmtime(data: bytes, info: ModuleInfo) -> None:
-    """Fallback for type forms the walker does not decode: let wasmtime compile and tell."""
-    module = wasmtime.Module(_engine(), data)
-    info.imports.clear()
-    info.exports.clear()
-    for imp in module.imports:
-        kind, signature = _kind_of(imp.type)
-        info.imports.append(ImportInfo(imp.module, imp.name or "", kind, signature,
-                                       _describe_sig(signature) if kind == "func" else kind))
-    for exp in module.exports:
-        kind, signature = _kind_of(exp.type)
-        info.exports.append(ExportInfo(exp.name, kind, signature,
-                                       _describe_sig(signature) if kind == "func" else kind))
-
-
-def _kind_of(extern_type: object) -> tuple[str, Signature | None]:
-    if isinstance(extern_type, wasmtime.FuncType):
-        return "func", Signature(tuple(str(p) for p in extern_type.params),
-                                 tuple(str(p) for p in extern_type.results))
-    for cls, kind in ((wasmtime.MemoryType, "memory"), (wasmtime.TableType, "table"),
-                      (wasmtime.GlobalType, "global")):
-        if isinstance(extern_type, cls):
-            return kind, None
-    return "tag", None
-
-
 @lru_cache(maxsize=1)
 def _engine() -> wasmtime.Engine:
     return wasmtime.Engine()
@@ -371,11 +376,8 @@ def read_module(data: bytes) -> ModuleInfo:
     info = ModuleInfo(size=len(data), sections=sections, _data=data)
     try:
         _parse_interface(data, sections, info)
-    except _Unsupported:
-        _interface_from_wasmtime(data, info)
-    except _Malformed as err:  # wasmtime accepted it, so this is a gap in the walker
-        try:
-            _interface_from_wasmtime(data, info)
-        except wasmtime.WasmtimeError:
-            raise NotWasmError(f"it could not be read ({err})") from None
+    except _Malformed as err:
+        # wasmtime accepted it, so this is an encoding the walker does not know. (Asking
+        # wasmtime's C API for the types instead aborts the process on GC reference types.)
+        raise NotWasmError(f"it uses a WebAssembly encoding proxywasm cannot read yet ({err})") from None
     return info
