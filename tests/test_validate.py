@@ -380,3 +380,13 @@ def test_python_built_module_validates_and_loads_in_envoy(tmp_path: Path) -> Non
     described = json.loads(run_cli("inspect", module, "--json").stdout)
     assert described["python"]["python"] == "3.11.8" and "deny" in described["python"]["frozen_modules"]
     assert_envoy_agrees(validate_module(module.read_bytes()), envoy_load_error(module))
+
+
+def test_other_envoy_versions_get_a_warning() -> None:
+    data = probe_module()
+    assert [f.code for f in validate_module(data, envoy="1.40.0").findings] == []
+    report = validate_module(data, envoy="v1.39.1")
+    assert report.ok and report.envoy == "1.39"
+    assert [f.message for f in report.warnings] == [
+        "checked against Envoy 1.40's host functions: Envoy 1.39 was not verified and may provide "
+        "different ones"]
