@@ -48,7 +48,7 @@ ENVOY_WASI_FAILURES = {
                              "path_symlink", "path_unlink_file", "sock_accept", "sock_recv",
                              "sock_send", "sock_shutdown")},
 }
-_WASI_ERRNO_NAMES = {8: "EBADF", 20: "EEXIST", 28: "EINVAL", 44: "ENOENT", 52: "ENOSYS", 58: "ENOTSUP"}
+_WASI_ERRNO_NAMES = {8: "EBADF", 20: "errno 20", 28: "EINVAL", 44: "ENOENT", 52: "ENOSYS", 58: "ENOTSUP"}
 
 #: How to replace a hostcall the declared ABI does not have.
 _HOSTCALL_HINTS = {
