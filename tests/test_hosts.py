@@ -211,3 +211,22 @@ def test_envoy_turns_a_dropped_callout_into_a_503_response(callout_module):
         # Envoy answered the callout itself with a 503, so the filter took its non-200 branch.
         assert (r.status, r.body) == (403, b"denied\n")
         assert "proxy_on_http_call_response(1, " in envoy.envoy.logs()
+
+
+@pytest.mark.envoy
+def test_tcp_connections_through_envoy_match_the_emulator(tmp_path):
+    from proxywasm_build.zig import compile_c_module
+
+    testing = emulator()
+    module = compile_c_module([Path(__file__).with_name("envoy_tcp_filter.c")], tmp_path / "tcp.wasm")
+    emulated = testing.Host.load(module)
+    with EnvoyHost.load(module, tcp=True) as envoy:
+        for host in (emulated, envoy):
+            connection = host.tcp_connection()
+            connection.send_downstream(b"ping\n")
+            connection.send_upstream(b"pong!\n")
+            assert (bytes(connection.to_upstream), bytes(connection.to_downstream)) == (b"ping\n", b"pong!\n")
+            connection.close()
+            assert connection.closed and connection.closed_by == "downstream"
+        assert {k: v for k, v in envoy.metrics.items() if k.startswith("tcp_")} == \
+            {k: v for k, v in emulated.metrics.items() if k.startswith("tcp_")} == {"tcp_rx": 5, "tcp_tx": 6}

@@ -157,7 +157,9 @@ class LocalEnvoy:
             if self._proc.poll() is not None:
                 self._proc = None
                 raise EnvoyError(self._failure_sentence())
-            if self._is_live() and self._accepts():
+            # A TCP probe would be a real connection through a network filter (the module sees
+            # it), so TCP listeners rely on LIVE alone: Envoy binds listeners before going LIVE.
+            if self._is_live() and (self._tcp_listener() or self._accepts()):
                 self.time_to_ready = time.monotonic() - started
                 return
             if time.monotonic() > deadline:
@@ -173,6 +175,9 @@ class LocalEnvoy:
                 return resp.status == 200 and resp.read().strip() == b"LIVE"
         except (urllib.error.URLError, OSError):
             return False
+
+    def _tcp_listener(self) -> bool:
+        return "envoy.filters.network.http_connection_manager" not in self.config_yaml
 
     def _accepts(self) -> bool:
         try:

@@ -19,6 +19,8 @@ import atexit
 import hashlib
 import os
 import http.client
+import select
+import socket
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Union
@@ -27,7 +29,7 @@ from . import cache
 from .envoy import LocalEnvoy
 from .envoy_config import LOCAL_REPLY_MARKER
 from .errors import UserError
-from .upstream import RecordingUpstream
+from .upstream import RecordingUpstream, TcpUpstream
 
 HeadersArg = Union[Mapping[str, str], Iterable[tuple[str, str]]]
 
@@ -158,6 +160,7 @@ class EnvoyHost:
         self._envoy_kwargs = envoy_kwargs or {}
         self._startup_logs = envoy.wasm_logs(worker_only=True)
         self._log_mark = len(self._startup_logs)
+        self.tcp_upstream: TcpUpstream | None = (envoy_kwargs or {}).get("tcp_upstream")
 
     def _checkout(self) -> "EnvoyHost":
         """Hand a pooled instance to a new user: fresh upstreams, logs from here on."""
@@ -189,6 +192,7 @@ class EnvoyHost:
         fuel: int | None = None,
         max_memory_bytes: int | None = None,
         wasm_log_level: str | None = None,
+        tcp: bool = False,
     ) -> "EnvoyHost":
         """Start Envoy with the module (building a `.py` filter first) and a recording upstream.
 
@@ -198,6 +202,8 @@ class EnvoyHost:
         server, see `on_http_call`) or `{name: (host, port)}` of real servers. `log_level`
         (a `LogLevel`, default TRACE) sets Envoy's `wasm` log level. `strict`, `fuel` and
         `max_memory_bytes` are the emulator's and are ignored: Envoy enforces its own rules.
+        `tcp=True` starts Envoy with a TCP listener (network filter + tcp_proxy) for
+        `tcp_connection()`; switching between HTTP and TCP later restarts Envoy.
 
         `reuse=True` (default: the environment variable `PROXYWASM_ENVOY_REUSE=1`) keeps the
         Envoy running after `close()` and hands it to the next `load` with the same arguments,
@@ -228,7 +234,9 @@ class EnvoyHost:
                     return pooled._checkout()
                 pooled._shutdown()
         envoy_kwargs = {"module": module, "wasm_log_level": level, "mark_local_replies": True,
-                        "real_clusters": real_clusters, **render}
+                        "real_clusters": real_clusters, "tcp": tcp, **render}
+        if tcp:
+            envoy_kwargs["tcp_upstream"] = TcpUpstream()
         upstream = RecordingUpstream()
         servers = {name: RecordingUpstream() for name in named}
         try:
@@ -237,6 +245,8 @@ class EnvoyHost:
             upstream.close()
             for server in servers.values():
                 server.close()
+            if tcp:
+                envoy_kwargs["tcp_upstream"].close()
             raise
         return cls(envoy, upstream, servers, module, pool_key, envoy_kwargs)
 
@@ -250,11 +260,31 @@ class EnvoyHost:
             return
         for name in new:
             self.callout_servers[name] = RecordingUpstream()
+        self._restart()
+
+    def _restart(self) -> None:
         self._pool_key = None  # no longer what its load arguments describe
         self.envoy.stop()
         self.envoy = _start_envoy(self._envoy_kwargs, self.upstream, self.callout_servers)
         self._startup_logs = self.envoy.wasm_logs(worker_only=True)
         self._log_mark = len(self._startup_logs)
+
+    def _use_mode(self, tcp: bool) -> None:
+        """Envoy runs either the HTTP or the TCP listener: switching restarts it."""
+        if bool(self._envoy_kwargs.get("tcp")) == tcp:
+            return
+        self._envoy_kwargs["tcp"] = tcp
+        if tcp and self.tcp_upstream is None:
+            self.tcp_upstream = self._envoy_kwargs["tcp_upstream"] = TcpUpstream()
+        self._restart()
+
+    # -- TCP --------------------------------------------------------------------------------
+
+    def tcp_connection(self) -> "EnvoyTcpConnection":
+        """Open a real TCP connection through Envoy's network-filter chain (the module, then
+        tcp_proxy to a TCP server of this host). Same API as the emulator's `TcpConnection`."""
+        self._use_mode(True)
+        return EnvoyTcpConnection(self)
 
     def on_http_call(self, cluster: str, responder: Any) -> None:
         """Answer HTTP callouts to `cluster`: `(status, headers, body[, trailers])`, a function
@@ -336,6 +366,7 @@ class EnvoyHost:
         nothing reached the upstream. `response_chunks` is accepted for the emulator's sake.
         """
         testing = _testing()
+        self._use_mode(False)
         pairs = _header_pairs(headers)
         pseudo = {k.lower(): v for k, v in pairs if k.startswith(":")}
         regular = [(k, v) for k, v in pairs if not k.startswith(":")]
@@ -410,12 +441,93 @@ class EnvoyHost:
         self.upstream.close()
         for server in self.callout_servers.values():
             server.close()
+        if self.tcp_upstream is not None:
+            self.tcp_upstream.close()
 
     def __enter__(self) -> "EnvoyHost":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class EnvoyTcpConnection:
+    """One real TCP connection through Envoy, with the emulator's `TcpConnection` API.
+
+    `send_downstream(data)` writes as the client, `send_upstream(data)` as the upstream
+    server; `to_upstream` / `to_downstream` collect what came out of Envoy on each side.
+    A real network has no "done" signal, so each step waits until the bytes stop coming
+    (`quiet` seconds after the last one, at most `patience` seconds when none come).
+    """
+
+    quiet = 0.05
+    patience = 0.5
+
+    def __init__(self, host: EnvoyHost) -> None:
+        self._host = host
+        self.to_upstream = bytearray()
+        self.to_downstream = bytearray()
+        self.closed = False
+        self.closed_by: str | None = None
+        self._client = socket.create_connection(("127.0.0.1", host.envoy.port), timeout=5)
+        self._upstream: socket.socket | None = None
+        self._upstream_socket(wait=2.0)
+
+    def _upstream_socket(self, wait: float) -> socket.socket | None:
+        if self._upstream is None and self._host.tcp_upstream is not None:
+            self._upstream = self._host.tcp_upstream.accept(wait)
+        return self._upstream
+
+    def _collect(self, sock: socket.socket | None, into: bytearray, patience: float | None = None) -> bool:
+        """Read what `sock` receives until it goes quiet; True when the peer closed."""
+        if sock is None:
+            return False
+        deadline = time.monotonic() + (self.patience if patience is None else patience)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            ready, _, _ = select.select([sock], [], [], remaining)
+            if not ready:
+                return False
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return True
+            if not data:
+                return True
+            into += data
+            deadline = time.monotonic() + self.quiet
+
+    def send_downstream(self, data: bytes, end_of_stream: bool = False) -> None:
+        self._client.sendall(bytes(data))
+        if end_of_stream:
+            self._client.shutdown(socket.SHUT_WR)
+        self._collect(self._upstream_socket(wait=2.0), self.to_upstream)
+
+    def send_upstream(self, data: bytes, end_of_stream: bool = False) -> None:
+        upstream = self._upstream_socket(wait=5.0)
+        if upstream is None:
+            raise UserError("Envoy never connected to the upstream (did the filter pause the connection?).")
+        upstream.sendall(bytes(data))
+        if end_of_stream:
+            upstream.shutdown(socket.SHUT_WR)
+        self._collect(self._client, self.to_downstream)
+
+    def close(self, peer: Any = None, side: str = "downstream") -> None:
+        """Close from `side` ("downstream" or "upstream"), then wait until Envoy has closed
+        the other side, so the module's close callbacks have run."""
+        if self.closed:
+            return
+        first, other, into = (self._client, self._upstream, self.to_upstream) if side == "downstream" \
+            else (self._upstream, self._client, self.to_downstream)
+        if first is not None:
+            first.close()
+        if other is not None:
+            self._collect(other, into, patience=5.0)
+            other.close()
+        time.sleep(self.quiet)
+        self.closed, self.closed_by = True, side
 
 
 _POOL: dict[tuple, list[EnvoyHost]] = {}
@@ -435,6 +547,11 @@ def _start_envoy(kwargs: dict[str, Any], upstream: RecordingUpstream,
                  servers: dict[str, RecordingUpstream]) -> LocalEnvoy:
     kwargs = dict(kwargs)
     real = kwargs.pop("real_clusters")
+    tcp_upstream = kwargs.pop("tcp_upstream", None)
+    if kwargs.get("tcp"):
+        kwargs.pop("mark_local_replies", None)
+        return LocalEnvoy(upstream=tcp_upstream.address,
+                          clusters={**real, **{name: s.address for name, s in servers.items()}}, **kwargs)
     return LocalEnvoy(upstream=upstream.address,
                       clusters={**real, **{name: s.address for name, s in servers.items()}}, **kwargs)
 

@@ -195,3 +195,72 @@ class RecordingUpstream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class TcpUpstream:
+    """A TCP server on 127.0.0.1 (free port) that hands each accepted connection to the test.
+
+    `accept(timeout)` returns the next connection Envoy opened to it, as a plain socket.
+    """
+
+    def __init__(self) -> None:
+        import queue
+        import socket
+
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(64)
+        self._accepted: "queue.Queue" = queue.Queue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="tcp-upstream", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._closed:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            self._accepted.put(connection)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self._socket.getsockname()[1])
+
+    def accept(self, timeout: float = 5.0):
+        """The next connection that reached this server, or None after `timeout` seconds."""
+        import queue
+
+        try:
+            return self._accepted.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def clear(self) -> None:
+        """Close connections accepted but never taken."""
+        import queue
+
+        while True:
+            try:
+                self._accepted.get_nowait().close()
+            except queue.Empty:
+                return
+
+    def close(self) -> None:
+        import socket
+
+        self._closed = True
+        try:
+            self._socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._socket.close()
+        self._thread.join(timeout=5)
+        self.clear()
+
+    def __enter__(self) -> "TcpUpstream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
