@@ -54,7 +54,7 @@ def _summary(response: Any) -> str:
 def run_demo(filter_path: Path = DEFAULT_FILTER, config: dict | None = None, *,
              envoy: bool = True, output: Path | None = None, console: Console | None = None) -> bool:
     """Build, validate and compare; return True when every host agrees."""
-    from proxywasm.testing import Host
+    from proxywasm.testing import EmulatorError, Host
 
     from .build import build_python_filter
     from .validate import validate_module
@@ -94,7 +94,10 @@ def run_demo(filter_path: Path = DEFAULT_FILTER, config: dict | None = None, *,
     results: dict[str, list[str]] = {}
     for name, make in hosts:
         started = time.monotonic()
-        host = make()
+        try:
+            host = make()
+        except EmulatorError as err:
+            raise UserError(f"{name} could not load the filter: {err}") from None
         try:
             results[name] = [_summary(host.http_request(s.headers, s.body, upstream=UPSTREAM))
                              for s in SCENARIOS]

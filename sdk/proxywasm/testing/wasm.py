@@ -20,6 +20,7 @@ from .emulator import Emulator, FilterLoadError
 
 _VAL = {"i32": ValType.i32(), "i64": ValType.i64()}
 _WRITE_OK = int(Status.OK)
+_TRUE_WHEN_MISSING = frozenset({"proxy_on_vm_start", "proxy_on_configure", "proxy_on_done"})
 
 
 class ModuleTrap(Exception):
@@ -111,8 +112,8 @@ class WasmModule:
     # --- callbacks --------------------------------------------------------------------------
     def call(self, name: str, context_id: int, *args: int) -> Optional[int]:
         fn = self._funcs.get(name)
-        if fn is None:
-            return None
+        if fn is None:  # every callback is optional; Envoy treats missing ones as success
+            return 1 if name in _TRUE_WHEN_MISSING else None
         arity = self._arity.get(name, 1 + len(args))
         return self._invoke(name, context_id, *args[:arity - 1])
 
@@ -151,11 +152,7 @@ class WasmModule:
     # --- host functions ---------------------------------------------------------------------
     def _define_hostcalls(self, linker: Linker) -> None:
         wanted = {(imp.module, imp.name) for imp in self.module.imports}
-        known: dict[str, Hostcall] = {}
-        for version in ABI_VERSIONS.values():
-            for name, h in version.hostcalls.items():
-                known.setdefault(name, h)
-        known.update(self.abi.hostcalls)
+        known: dict[str, Hostcall] = dict(self.abi.hostcalls)  # Envoy links only this version's
         for module_name, name in wanted:
             if module_name != "env":
                 continue
@@ -195,7 +192,8 @@ class WasmModule:
                 kind = dict(hostcall.outputs).get(p[len("return_"):], "u32")
                 plan.append((f"out-{kind}", p))
             else:
-                plan.append(("in-bytes" if pair else "in-int", p))
+                wide = p in hostcall.i64_params
+                plan.append(("in-bytes" if pair else ("in-i64" if wide else "in-int"), p))
                 if pair:
                     i += 2
                     continue
@@ -210,7 +208,10 @@ class WasmModule:
             outputs: list[tuple[str, int, int]] = []
             pos = 0
             for kind, _name in plan:
-                if kind == "in-int":
+                if kind == "in-int":  # i32 arguments are unsigned in the ABI (sizes, ids)
+                    inputs.append(args[pos] & 0xFFFFFFFF)
+                    pos += 1
+                elif kind == "in-i64":
                     inputs.append(args[pos])
                     pos += 1
                 elif kind == "in-bytes":
