@@ -23,6 +23,8 @@ from registry import LocalRegistry, free_port, local_reply_module, module_varian
 
 pytestmark = pytest.mark.registry
 
+#: The user's cache, where toolchains and filter builds live (tests get their own for pulls).
+USER_CACHE = os.environ.get("PROXYWASM_CACHE")
 SCHEMA = json.loads((Path(__file__).parent / "data" / "wasmplugin.schema.json").read_text())
 
 
@@ -246,3 +248,43 @@ def test_run_pulls_a_reference_and_serves_it(registry: LocalRegistry, module_pat
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# -- a real CPython filter, from build to a pinned WasmPlugin ----------------------------------
+
+
+@pytest.mark.build
+@pytest.mark.envoy
+def test_a_built_python_filter_goes_from_build_to_push_pull_run_and_wasmplugin(
+        registry: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from proxywasm_build.envoy import LocalEnvoy
+    from proxywasm_build.hosts import built_module
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "allow_deny" / "filter.py"
+    if not example.is_file():
+        pytest.skip("examples/allow_deny is not there")
+    with monkeypatch.context() as env:  # build in the shared cache (toolchains, the examples' builds)
+        if USER_CACHE is None:
+            env.delenv("PROXYWASM_CACHE")
+        else:
+            env.setenv("PROXYWASM_CACHE", USER_CACHE)
+        module = built_module(example)
+    ref = f"{registry.host}/python/allow-deny:v1"
+    pushed = oci.push(module, ref, plain_http=True)
+    assert pushed.metadata.abi_versions == ["0.2.1"]
+
+    cached = oci.pull_to_cache(ref, plain_http=True)
+    assert cached.read_bytes() == module.read_bytes()
+    with LocalEnvoy(module=cached) as envoy:
+        request = urllib.request.Request(envoy.url + "/", headers={"x-deny": "1"})
+        try:
+            urllib.request.urlopen(request, timeout=30)
+            denied = 200
+        except urllib.error.HTTPError as err:
+            denied = err.code
+        allowed, _ = get(envoy.url + "/")
+    assert (denied, allowed) == (403, 200)
+
+    document = yaml.safe_load(deploy.istio_wasmplugin(ref, name="allow-deny", plain_http=True))
+    jsonschema.validate(document, SCHEMA)
+    assert document["spec"]["sha256"] == pushed.digest.split(":")[1]

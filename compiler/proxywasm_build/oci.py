@@ -185,7 +185,7 @@ def build_image(wasm: bytes, meta: ModuleMetadata, layout: str = "compat") -> Im
     }
     if layout == "compat":
         tar = _plugin_tar(wasm, runtime)
-        layer = gzip.compress(tar, compresslevel=9, mtime=0)
+        layer = gzip.compress(tar, compresslevel=6, mtime=0)  # 9 is 7x slower for 1% less
         config = _canonical_json({
             "architecture": "wasm",
             "os": "wasip1",
