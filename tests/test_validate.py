@@ -315,6 +315,29 @@ def test_good_c_filter_reads_plugin_configuration(c_modules: dict[str, Path]) ->
         assert ("info", "c filter: denying requests with header x-block") in envoy.wasm_logs()
 
 
+@pytest.mark.envoy
+def test_good_c_filter_behaves_the_same_in_wasmtime_and_envoy(c_modules: dict[str, Path]) -> None:
+    from proxywasm_build.hosts import envoy_host, wasm_host
+
+    requests = [({"x-deny": "1"}, (200, {}, b"never sent")), ({}, (200, {"content-type": "text/plain"}, b"hello")),
+                ({"x-block": "1"}, (200, {}, b"up"))]
+    seen = {}
+    for name, factory in (("wasm", wasm_host), ("envoy", envoy_host)):
+        host = factory(c_modules[GOOD], plugin_config=b"x-deny")
+        try:
+            seen[name] = []
+            for headers, upstream in requests:
+                r = host.http_request({":method": "GET", ":path": "/", ":authority": "example.com",
+                                       **headers}, upstream=upstream)
+                seen[name].append((r.status, r.body, r.headers.get("x-filter"),
+                                   r.upstream_request is None))
+        finally:
+            host.close()
+    # Envoy runs the response path on the filter's own local reply too, so the 403 has x-filter.
+    assert seen["wasm"] == seen["envoy"] == [(403, b"denied\n", "c", True), (200, b"hello", "c", False),
+                                             (200, b"up", "c", False)]
+
+
 def test_reader_reports_signatures_and_sections(c_modules: dict[str, Path]) -> None:
     info = read_module(c_modules[GOOD].read_bytes())
     exports = info.function_exports()
@@ -367,11 +390,11 @@ proxywasm.set_root_context(Root)
 @pytest.mark.build
 @pytest.mark.envoy
 def test_python_built_module_validates_and_loads_in_envoy(tmp_path: Path) -> None:
-    from proxywasm_build.build import build_python_filter
+    from proxywasm_build.hosts import built_module
 
     source = tmp_path / "deny.py"
     source.write_text(PYTHON_FILTER)
-    module = build_python_filter(source, tmp_path / "deny.wasm")
+    module = built_module(source)  # `proxywasm build`, cached by source digest
     proc = run_cli("validate", module, "--json")
     assert proc.returncode == 0, proc.stdout
     report = json.loads(proc.stdout)

@@ -1,8 +1,8 @@
 /* A real ABI 0.2.1 header filter in plain C.
  *
  * Plugin configuration: the name of the request header that denies a request (default
- * "x-deny"). A request carrying it gets a 403 local reply "denied\n"; every other response
- * gets the header "x-filter: c".
+ * "x-deny"). A request carrying it gets a 403 local reply "denied\n"; responses get the
+ * header "x-filter: c" (the local reply too: Envoy runs the response path on it).
  */
 #include "proxy_wasm.h"
 
