@@ -266,6 +266,7 @@ def test_unreachable_registry(module_path: Path) -> None:
 def test_missing_tag(registry: LocalRegistry, module_path: Path) -> None:
     oci.push(module_path, f"{registry.host}/missing/reply:v1", plain_http=True)
     assert_one_sentence(cli("pull", f"{registry.host}/missing/reply:v404", "--plain-http"), "no tag 'v404'")
+    assert_one_sentence(cli("images", f"{registry.host}/missing/nobody", "--plain-http"), "does not exist")
 
 
 def test_https_to_a_plain_http_registry_suggests_the_flag(registry: LocalRegistry) -> None:

@@ -540,8 +540,7 @@ def _get_blob(client: Any, ref: Reference, descriptor: dict[str, Any]) -> bytes:
     size = int(descriptor.get("size", -1))
     if size > MAX_BLOB_BYTES:
         raise UserError(f"{ref} has a {size}-byte blob, above the {MAX_BLOB_BYTES}-byte limit.")
-    url = f"{client.prefix}://{ref.registry}/v2/{ref.repository}/blobs/{digest}"
-    response = client.do_request(url, "GET", stream=True)
+    response = client.get_blob(client.get_container(ref.oras_name), digest, stream=True)
     if response.status_code != 200:
         raise UserError(f"registry {ref.registry} could not serve blob {digest[:19]}… of {ref}: "
                         f"{_registry_reason(response)}.")
@@ -707,13 +706,12 @@ def list_images(repository: str, *, plain_http: bool = False) -> list[ImageSumma
     """Tags of a repository with manifest digest, total size (manifest + blobs), layout and ABI."""
     ref = Reference.parse(repository, allow_bare=True)
     client = registry_client(ref.registry, plain_http=plain_http)
-    url = f"{client.prefix}://{ref.registry}/v2/{ref.repository}/tags/list"
-    response = client.do_request(url, "GET")
-    if response.status_code == 404:
-        raise UserError(f"repository {ref.registry}/{ref.repository} does not exist.")
-    if response.status_code != 200:
-        raise UserError(f"registry {ref.registry} refused to list {ref.repository}: {_registry_reason(response)}.")
-    tags = sorted(response.json().get("tags") or [])
+    try:
+        tags = sorted(client.get_tags(client.get_container(ref.oras_name)))  # follows Link pagination
+    except ValueError as err:
+        if "Not Found" in str(err):
+            raise UserError(f"repository {ref.registry}/{ref.repository} does not exist.") from None
+        raise UserError(f"registry {ref.registry} refused to list {ref.repository} ({err}).") from None
     summaries = []
     for name in tags:
         body, manifest, digest = _get_manifest(client, ref.with_tag(name))
