@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import UserError
@@ -117,7 +118,7 @@ def run_demo(filter_path: Path = DEFAULT_FILTER, config: dict | None = None, *,
         row = [results[name][i] for name, _ in hosts]
         same = len(set(row)) == 1
         all_same &= same
-        table.add_row(scenario.label, *row, "yes" if same else "[red]NO[/]")
+        table.add_row(escape(scenario.label), *map(escape, row), "yes" if same else "[red]NO[/]")
     console.print(table)
     if all_same:
         console.print("[green]every host agrees[/]" + (": the compiled filter behaves in Envoy exactly "

@@ -8,6 +8,8 @@ with the module's own `malloc` / `proxy_on_memory_allocate`, as Envoy does.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import struct
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -20,6 +22,12 @@ from .emulator import Emulator, FilterLoadError
 
 _VAL = {"i32": ValType.i32(), "i64": ValType.i64()}
 _WRITE_OK = int(Status.OK)
+try:
+    from importlib.metadata import version as _dist_version
+
+    _WASMTIME_VERSION = _dist_version("wasmtime")
+except Exception:  # pragma: no cover - a vendored wasmtime without metadata
+    _WASMTIME_VERSION = "unknown"
 _TRUE_WHEN_MISSING = frozenset({"proxy_on_vm_start", "proxy_on_configure", "proxy_on_done"})
 
 
@@ -46,11 +54,7 @@ class WasmModule:
         config = Config()
         config.consume_fuel = fuel is not None
         self.engine = Engine(config)
-        try:
-            self.module = Module(self.engine, data)
-        except wasmtime.WasmtimeError as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else "invalid module"
-            raise FilterLoadError(f"{name}: not a loadable WebAssembly module: {first}") from None
+        self.module = _compile(self.engine, data, name, fuel is not None)
         self.abi = self._detect_abi()
         self.store = Store(self.engine)
         if max_memory_bytes is not None:
@@ -265,6 +269,41 @@ class WasmModule:
             linker.define_func(wasi_module, "fd_write",
                                _func_type(("i32", "i32", "i32", "i32"), ("i32",)), fd_write,
                                access_caller=True)
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("PROXYWASM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "proxywasm")
+    return Path(root) / "wasmtime-modules"
+
+
+def _compile(engine: Engine, data: bytes, name: str, fuel: bool) -> Module:
+    """Compile with Cranelift once per module bytes; later loads deserialize the machine code.
+
+    A large module (CPython is ~13 MB) takes seconds to compile; the cache key covers the
+    bytes, the wasmtime version and the engine settings that change the code (fuel).
+    """
+    key = hashlib.sha256(data + f"|{_WASMTIME_VERSION}|fuel={fuel}".encode()).hexdigest()
+    path = _cache_dir() / f"{key}.cwasm"
+    if path.exists():
+        try:
+            return Module.deserialize_file(engine, str(path))
+        except (wasmtime.WasmtimeError, OSError):
+            path.unlink(missing_ok=True)
+    try:
+        module = Module(engine, data)
+    except wasmtime.WasmtimeError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "invalid module"
+        raise FilterLoadError(f"{name}: not a loadable WebAssembly module: {first}") from None
+    if len(data) > 256 * 1024:  # small modules compile faster than a cache lookup pays
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_bytes(module.serialize())
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return module
 
 
 def _first_line(err: BaseException) -> str:
