@@ -125,8 +125,8 @@ def test_abi_option_checks_against_the_requested_version(c_modules: dict[str, Pa
 # Rules, one probe module each, and what the real Envoy 1.40 says about the same module
 
 def probe_module(imports: str = "", exports: str = "", *, marker: str = "proxy_abi_version_0_2_1",
-                 allocator: bool = True, start: str = "_initialize") -> bytes:
-    parts = ["(module", imports, '(memory (export "memory") 2)']
+                 allocator: bool = True, start: str = "_initialize", memory_pages: int = 2) -> bytes:
+    parts = ["(module", imports, f'(memory (export "memory") {memory_pages})']
     if start:
         parts.append(f'(func (export "{start}"))')
     if marker:
@@ -188,6 +188,12 @@ PROBES: dict[str, tuple[bytes, set[str]]] = {
         set()),
     "callback exported as a global": (
         probe_module(exports='(global (export "proxy_on_request_headers") i32 (i32.const 0))'), set()),
+    "initial memory over 1 GiB": (
+        probe_module(memory_pages=16385),
+        {"memory-too-large"}),
+    "initial memory of exactly 1 GiB": (
+        probe_module(memory_pages=16384),
+        set()),
     "every WASI function with Envoy's signatures": (
         probe_module(imports="".join(
             f'(import "wasi_snapshot_preview1" "{n}" (func (param {" ".join(s.params)}) '

@@ -32,6 +32,8 @@ PYTHON_SECTION = "proxywasm-python"
 #: Liftoff off). Measured on this project's 2-core machine with Envoy 1.40: see docs/validate.md.
 TURBOFAN_SECONDS_PER_MB = 1.0
 CODE_SIZE_WARNING_BYTES = 1_000_000
+#: proxy-wasm-cpp-host's PROXY_WASM_HOST_MAX_WASM_MEMORY_SIZE_BYTES: larger initial memories fail.
+ENVOY_MAX_MEMORY_BYTES = 1 << 30
 #: Istio's OCI fetcher refuses larger modules unless ISTIO_WASM_MAX_BINARY_SIZE_BYTES is raised.
 ISTIO_MAX_MODULE_BYTES = 256 * 1024 * 1024
 
@@ -395,6 +397,13 @@ class _Checker:
     # -- memory, sizes, our own section ----------------------------------------------
 
     def check_memory(self) -> None:
+        for memory in self.info.memories:
+            if memory.initial_bytes > ENVOY_MAX_MEMORY_BYTES:
+                self.error("memory-too-large",
+                           f"starts with {memory.initial_bytes:,} bytes of memory but Envoy allows at "
+                           f"most {ENVOY_MAX_MEMORY_BYTES:,} (1 GiB): lower the initial memory "
+                           "(-Wl,--initial-memory)",
+                           "Failed to create new Wasm instance")
         # Envoy uses the module's exported memory, whatever its name, or the one it imported.
         reachable = any(e.kind == "memory" for e in self.info.exports) or any(
             i.kind == "memory" for i in self.info.imports)

@@ -16,7 +16,7 @@ import wasmtime
 
 from proxywasm.abi import Signature
 
-__all__ = ["ImportInfo", "ExportInfo", "SectionInfo", "ModuleInfo", "NotWasmError", "read_module"]
+__all__ = ["ImportInfo", "ExportInfo", "SectionInfo", "MemoryInfo", "ModuleInfo", "NotWasmError", "read_module"]
 
 WASM_MAGIC = b"\0asm"
 CORE_VERSION = b"\x01\x00\x00\x00"
@@ -74,6 +74,21 @@ class SectionInfo:
     size: int  # payload size in bytes
 
 
+@dataclass(frozen=True)
+class MemoryInfo:
+    """A linear memory's limits, in pages of `page_size` bytes."""
+
+    initial: int
+    maximum: int | None
+    shared: bool = False
+    is64: bool = False
+    page_size: int = 65536
+
+    @property
+    def initial_bytes(self) -> int:
+        return self.initial * self.page_size
+
+
 @dataclass
 class ModuleInfo:
     """What a core WebAssembly module imports, exports and contains."""
@@ -83,6 +98,8 @@ class ModuleInfo:
     exports: list[ExportInfo] = field(default_factory=list)
     sections: list[SectionInfo] = field(default_factory=list)
     defined_functions: int = 0
+    #: Every linear memory, imported ones first (as in the memory index space).
+    memories: list[MemoryInfo] = field(default_factory=list)
     _data: bytes = field(default=b"", repr=False)
 
     def export(self, name: str) -> ExportInfo | None:
@@ -193,16 +210,19 @@ class _Reader:
         self.byte()  # mutability
 
     def limits(self) -> str:
+        return self.memory_limits()[1]
+
+    def memory_limits(self) -> tuple[MemoryInfo, str]:
         flags = self.byte()
         if flags & ~0x0F:
             raise _Malformed("bad limits")
         read = self.u64 if flags & 0x04 else self.u32
         minimum = read()
         maximum = read() if flags & 0x01 else None
-        if flags & 0x08:
-            self.u32()  # custom page size log2
+        page_size = 1 << self.u32() if flags & 0x08 else 65536
+        memory = MemoryInfo(minimum, maximum, bool(flags & 0x02), bool(flags & 0x04), page_size)
         text = f"min {minimum}" + (f" max {maximum}" if maximum is not None else "")
-        return text + (" shared" if flags & 0x02 else "") + (" 64-bit" if flags & 0x04 else "")
+        return memory, text + (" shared" if flags & 0x02 else "") + (" 64-bit" if flags & 0x04 else "")
 
 
 def _walk_sections(data: bytes) -> list[SectionInfo]:
@@ -299,7 +319,9 @@ def _parse_interface(data: bytes, sections: list[SectionInfo], info: ModuleInfo)
                 ref = r.valtype()
                 info.imports.append(ImportInfo(module, name, "table", None, f"table {ref} {r.limits()}"))
             elif kind == 2:
-                info.imports.append(ImportInfo(module, name, "memory", None, f"memory {r.limits()}"))
+                memory, text = r.memory_limits()
+                info.memories.append(memory)
+                info.imports.append(ImportInfo(module, name, "memory", None, f"memory {text}"))
             elif kind == 3:
                 vt = r.valtype()
                 mutable = r.byte()
@@ -317,6 +339,10 @@ def _parse_interface(data: bytes, sections: list[SectionInfo], info: ModuleInfo)
         count = r.u32()
         info.defined_functions = count
         func_types.extend(sig(r.u32()) for _ in range(count))
+    if "memory" in by_kind:
+        s = by_kind["memory"]
+        r = _Reader(data, s.offset, s.offset + s.size)
+        info.memories.extend(r.memory_limits()[0] for _ in range(r.u32()))
     if "export" in by_kind:
         s = by_kind["export"]
         r = _Reader(data, s.offset, s.offset + s.size)
