@@ -149,42 +149,51 @@ class Hostcall:
         return self.name[len("proxy_"):]
 
     @property
-    def inputs(self) -> tuple[tuple[str, str], ...]:
-        """Raw-interface arguments: ("name", "int"|"bytes"); a `X_data`/`X_size` pair is bytes."""
-        out: list[tuple[str, str]] = []
-        skip = False
-        for i, p in enumerate(self.params):
-            if skip:
-                skip = False
-                continue
+    def slots(self) -> tuple["Slot", ...]:
+        """How the wasm parameters map to the raw interface, in order: an `X_data`/`X_size`
+        pair is one bytes slot; a `return_*` parameter is an output written through a pointer."""
+        out: list[Slot] = []
+        params = self.params
+        i = 0
+        while i < len(params):
+            p = params[i]
+            pair = p.endswith("_data") and i + 1 < len(params) and params[i + 1] == p[:-5] + "_size"
             if p.startswith("return_"):
-                continue
-            nxt = self.params[i + 1] if i + 1 < len(self.params) else ""
-            if p.endswith("_data") and nxt == p[:-5] + "_size":
-                out.append((p[:-5], "bytes"))
-                skip = True
+                if pair:
+                    out.append(Slot("out-bytes", p[len("return_"):-5], (p, params[i + 1])))
+                else:
+                    wide = p in _U64_RETURNS.get(self.name, ())
+                    out.append(Slot("out-u64" if wide else "out-u32", p[len("return_"):], (p,)))
+            elif pair:
+                out.append(Slot("in-bytes", p[:-5], (p, params[i + 1])))
             else:
-                out.append((p, "int"))
+                out.append(Slot("in-i64" if p in self.i64_params else "in-int", p, (p,)))
+            i += 2 if pair else 1
         return tuple(out)
+
+    @property
+    def inputs(self) -> tuple[tuple[str, str], ...]:
+        """Raw-interface arguments: ("name", "int"|"bytes")."""
+        return tuple((s.name, "bytes" if s.kind == "in-bytes" else "int")
+                     for s in self.slots if s.kind.startswith("in-"))
 
     @property
     def outputs(self) -> tuple[tuple[str, str], ...]:
         """Raw-interface results after the status: ("name", "bytes"|"u32"|"u64")."""
-        out: list[tuple[str, str]] = []
-        skip = False
-        for i, p in enumerate(self.params):
-            if skip:
-                skip = False
-                continue
-            if not p.startswith("return_"):
-                continue
-            nxt = self.params[i + 1] if i + 1 < len(self.params) else ""
-            if p.endswith("_data") and nxt == p[:-5] + "_size":
-                out.append((p[len("return_"):-5], "bytes"))
-                skip = True
-            else:
-                out.append((p[len("return_"):], "u64" if p in _U64_RETURNS.get(self.name, ()) else "u32"))
-        return tuple(out)
+        return tuple((s.name, s.kind[len("out-"):]) for s in self.slots if s.kind.startswith("out-"))
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One raw-interface argument or result and the wasm parameters that carry it.
+
+    kind: "in-int" (i32, unsigned), "in-i64" (signed), "in-bytes" (data, size),
+    "out-bytes" (return_data, return_size), "out-u32", "out-u64" (return pointer).
+    """
+
+    kind: str
+    name: str
+    wasm_params: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -181,27 +181,7 @@ class WasmModule:
     def _make_hostcall(self, hostcall: Hostcall) -> Callable[..., int]:
         em = self.emulator
         method = getattr(em, hostcall.raw_name)
-        plan: list[tuple[str, str]] = []  # ("in-int"|"in-bytes"|"out-bytes"|"out-u32"|"out-u64", name)
-        params = hostcall.params
-        i = 0
-        while i < len(params):
-            p = params[i]
-            nxt = params[i + 1] if i + 1 < len(params) else ""
-            pair = p.endswith("_data") and nxt == p[:-5] + "_size"
-            if p.startswith("return_"):
-                if pair:
-                    plan.append(("out-bytes", p))
-                    i += 2
-                    continue
-                kind = dict(hostcall.outputs).get(p[len("return_"):], "u32")
-                plan.append((f"out-{kind}", p))
-            else:
-                wide = p in hostcall.i64_params
-                plan.append(("in-bytes" if pair else ("in-i64" if wide else "in-int"), p))
-                if pair:
-                    i += 2
-                    continue
-            i += 1
+        plan = [(slot.kind, slot.name) for slot in hostcall.slots]
         has_output = any(kind.startswith("out") for kind, _ in plan)
         needs_memory = has_output or any(kind == "in-bytes" for kind, _ in plan)
         module = self
