@@ -251,6 +251,21 @@ def test_login_then_push_with_basic_auth(auth_registry: LocalRegistry, module_pa
     assert path.read_bytes() == module_path.read_bytes()
 
 
+def test_docker_credential_helpers_are_honoured(auth_registry: LocalRegistry, module_path: Path, tmp_path: Path,
+                                               isolated_credentials: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `credHelpers` entry (as `docker login` leaves with a helper) is used via oras's machinery."""
+    helper_dir = tmp_path / "bin"
+    helper_dir.mkdir()
+    helper = helper_dir / "docker-credential-proxywasmtest"
+    helper.write_text('#!/bin/sh\nread host\nprintf \'{"ServerURL":"%s","Username":"alice","Secret":"correct horse"}\' "$host"\n')
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper_dir}{os.pathsep}{os.environ['PATH']}")
+    isolated_credentials.parent.mkdir(parents=True, exist_ok=True)
+    isolated_credentials.write_text(json.dumps({"credHelpers": {auth_registry.host: "proxywasmtest"}}))
+    pushed = cli("push", str(module_path), f"{auth_registry.host}/helper/reply:v1", "--plain-http")
+    assert pushed.returncode == 0, pushed.stderr
+
+
 # -- one clear sentence for each mistake ------------------------------------------------------
 
 

@@ -339,7 +339,9 @@ def _stored_basic_auth(registry: str) -> str | None:
 
 def _registry_client_class() -> type:
     import oras.auth
+    import oras.auth.utils
     import oras.provider
+    import oras.utils
     import requests
 
     undecorated_do_request = oras.provider.Registry.do_request.__wrapped__  # oras retries for ~2 min
@@ -371,6 +373,12 @@ def _registry_client_class() -> type:
             basic = _stored_basic_auth(registry)
             if basic:
                 self.auth._basic_auth = basic
+            elif credentials_file().is_file():
+                # credHelpers / credsStore entries (docker-credential-*): oras's config machinery.
+                self.auth._auth_config = oras.auth.utils.load_configs([str(credentials_file())])
+                for host in oras.utils.iter_localhosts(registry):
+                    if self.auth._load_auth(host):
+                        break
 
         def do_request(self, url: str, method: str = "GET", data: Any = None, headers: dict | None = None,
                        json: Any = None, stream: bool = False) -> Any:
