@@ -22,6 +22,7 @@ from pathlib import Path
 
 import proxywasm
 
+from .. import cache
 from ..errors import UserError
 from .toolchain import TOOLCHAINS_DIR
 
@@ -198,12 +199,26 @@ def freeze_closure(filter_source: FilterSource, stdlib_dir: Path, direct_imports
             group, filename, optimize = "app", str(file.relative_to(filter_root)), 0
         else:
             group, filename, optimize = "stdlib", f"<frozen {name}>", 2
-        try:
-            code = compile(source, filename, "exec", dont_inherit=True, optimize=optimize)
-        except SyntaxError as err:
-            raise UserError(f"{file}:{err.lineno}: syntax error: {err.msg}.") from None
-        frozen.modules.append(FrozenModule(name, marshal.dumps(code), module.__path__ is not None, group))
+        code = _marshalled(source, filename, optimize, file)
+        frozen.modules.append(FrozenModule(name, code, module.__path__ is not None, group))
     return frozen
+
+
+def _marshalled(source: bytes, filename: str, optimize: int, file: Path) -> bytes:
+    """Marshalled code for `source`, cached by content: marshal's output depends on reference
+    counts, so the same source must map to the same bytes for object caching to work."""
+    key = hashlib.sha256(b"\0".join([sys.version.encode(), filename.encode(),
+                                      str(optimize).encode(), source])).hexdigest()[:24]
+    cached = cache.cache_dir() / "marshal" / f"{key}.bin"
+    if cached.exists():
+        return cached.read_bytes()
+    try:
+        code = compile(source, filename, "exec", dont_inherit=True, optimize=optimize)
+    except SyntaxError as err:
+        raise UserError(f"{file}:{err.lineno}: syntax error: {err.msg}.") from None
+    data = marshal.dumps(code)
+    cache.atomic_write(cached, data)
+    return data
 
 
 def _c_bytes(data: bytes) -> str:

@@ -1,0 +1,43 @@
+"""`proxywasm build [PATH] [-o OUT.wasm]`: a Python filter (or a Rust / AssemblyScript project)
+becomes one Proxy-Wasm module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("build")
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the module (default: next to the filter).")
+@click.option("--fetch-toolchain", is_flag=True,
+              help="Only fetch the pinned toolchain (CPython for wasm32-wasi, zig's libc, wizer) into the cache.")
+@click.option("--no-snapshot", is_flag=True,
+              help="Skip the wizer snapshot: Python starts at the first callback instead (slower VM start).")
+def command(path: Path, output: Path | None, fetch_toolchain: bool, no_snapshot: bool) -> None:
+    """Build PATH (a filter .py, a filter directory, or a Rust/AssemblyScript project)."""
+    from ..build import build, build_python_filter, fetch_toolchain as fetch
+
+    if fetch_toolchain:
+        toolchain = fetch()
+        click.echo(f"toolchain ready in {toolchain.python_root.parent}")
+        return
+    report: dict = {}
+    if no_snapshot:
+        written = build_python_filter(path, output, snapshot_module=False, report=report)
+    else:
+        written = build(path, output) if _is_other_language(path) else build_python_filter(
+            path, output, report=report)
+    size = written.stat().st_size
+    details = ""
+    if report:
+        details = (f", {report['frozen_modules']} modules frozen, "
+                   f"{report['seconds']['total']:.1f} s")
+    click.echo(f"wrote {written} ({size / 1e6:.1f} MB{details})")
+
+
+def _is_other_language(path: Path) -> bool:
+    return path.is_dir() and any((path / name).exists()
+                                 for name in ("Cargo.toml", "package.json", "asconfig.json"))

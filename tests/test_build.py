@@ -1,0 +1,293 @@
+"""The CPython build backend: checks, the generated bridge, the built module in wasmtime."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from proxywasm import abi
+
+from proxywasm_build.build import METADATA_SECTION, build_python_filter
+from proxywasm_build.build.bridge import generate_bridge_source
+from proxywasm_build.build.freezer import resolve_filter_source
+from proxywasm_build.build.snapshot import hostcall_stubs_wat
+from proxywasm_build.errors import UserError
+
+# DESIGN.md's example, plus what these tests observe from inside the module: the raw-hostcall
+# functions the module offers, and a random draw (to see the re-seed after the snapshot).
+DENY_FILTER = textwrap.dedent('''
+    import json
+    import logging
+    import random
+
+    import proxywasm
+    from proxywasm import Action, HttpContext, RootContext
+
+    class Deny(HttpContext):
+        def on_http_request_headers(self, num_headers: int, end_of_stream: bool) -> Action:
+            if self.get_http_request_header("x-boom") is not None:
+                raise RuntimeError("kaboom from python")
+            if self.get_http_request_header(self.root.header) is not None:
+                self.send_http_response(403, [("x-denied-by", "python")], b"denied\\n")
+                return Action.PAUSE
+            return Action.CONTINUE
+
+        def on_http_response_headers(self, num_headers: int, end_of_stream: bool) -> Action:
+            self.set_http_response_header("x-python", "yes")
+            return Action.CONTINUE
+
+    class Root(RootContext):
+        def on_vm_start(self, vm_configuration_size: int) -> bool:
+            from proxywasm import _host  # inside the module, _host.raw is _proxywasm_host
+            names = sorted(n for n in dir(_host.raw) if not n.startswith("_"))
+            logging.getLogger("probe").warning("raw=%s", ",".join(names))
+            logging.getLogger("probe").warning("random=%r", random.random())
+            return True
+
+        def on_configure(self, plugin_configuration_size: int) -> bool:
+            config = json.loads(self.get_plugin_configuration() or b"{}")
+            self.header = config.get("header", "x-deny")
+            return True
+
+        def create_http_context(self, context_id: int) -> HttpContext:
+            return Deny(context_id, self)
+
+    proxywasm.set_root_context(Root)
+''')
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Without the toolchain: generated sources and build errors
+
+
+def test_bridge_has_a_raw_function_for_every_hostcall_and_an_export_for_every_callback():
+    source = generate_bridge_source(abi.LATEST)
+    for hostcall in abi.LATEST.hostcalls.values():
+        assert f'{{"{hostcall.raw_name}", ' in source
+        assert f'import_name("{hostcall.name}")' in source
+    for callback in abi.LATEST.callbacks.values():
+        if callback.name != "proxy_on_memory_allocate":  # runtime.c: it is malloc
+            assert f'export_name("{callback.name}")' in source
+    assert f'export_name("{abi.LATEST.marker}")' in source
+
+
+def test_snapshot_stubs_cover_every_hostcall_with_its_signature():
+    wat = hostcall_stubs_wat()
+    for hostcall in abi.LATEST.hostcalls.values():
+        params = " ".join(hostcall.signature.params)
+        assert f'(export "{hostcall.name}") (param {params})' in wat or not params
+
+
+def test_a_syntax_error_names_file_and_line(tmp_path):
+    bad = write(tmp_path / "bad.py", "import proxywasm\n\ndef broken(:\n    pass\n")
+    with pytest.raises(UserError, match=r"bad\.py:3: syntax error"):
+        build_python_filter(bad)
+
+
+@pytest.mark.parametrize("module", ["socket", "threading", "subprocess", "multiprocessing", "asyncio", "ssl"])
+def test_an_import_the_sandbox_cannot_run_is_named(tmp_path, module):
+    f = write(tmp_path / "f.py", f"import proxywasm\nimport {module}\nproxywasm.set_root_context(proxywasm.RootContext)\n")
+    with pytest.raises(UserError, match=rf"f\.py:2 imports {module}, which a Proxy-Wasm filter cannot use"):
+        build_python_filter(f)
+
+
+def test_a_filter_without_set_root_context_is_refused(tmp_path):
+    f = write(tmp_path / "f.py", "import proxywasm\n")
+    with pytest.raises(UserError, match="never calls proxywasm.set_root_context"):
+        build_python_filter(f)
+
+
+def test_cli_reports_one_sentence_and_no_traceback(tmp_path):
+    f = write(tmp_path / "f.py", "import proxywasm\nimport socket\n")
+    proc = subprocess.run([sys.executable, "-m", "proxywasm_build.cli", "build", str(f)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "imports socket" in proc.stderr
+
+
+def test_which_module_a_directory_names(tmp_path):
+    write(tmp_path / "a" / "filter.py", "x = 1\n")
+    write(tmp_path / "a" / "helpers.py", "y = 1\n")
+    assert resolve_filter_source(tmp_path / "a").module == "filter"
+    write(tmp_path / "pkg" / "__init__.py", "x = 1\n")
+    found = resolve_filter_source(tmp_path / "pkg")
+    assert (found.module, found.root) == ("pkg", tmp_path)
+    write(tmp_path / "one" / "mine.py", "x = 1\n")
+    write(tmp_path / "one" / "test_mine.py", "x = 1\n")
+    assert resolve_filter_source(tmp_path / "one").module == "mine"
+    write(tmp_path / "two" / "a.py", "x = 1\n")
+    write(tmp_path / "two" / "b.py", "x = 1\n")
+    with pytest.raises(UserError, match="several modules"):
+        resolve_filter_source(tmp_path / "two")
+
+
+# ---------------------------------------------------------------------------------------------
+# Built modules (slow the first time: fetches the toolchain)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("deny")
+    source = write(directory / "filter.py", DENY_FILTER)
+    report: dict = {}
+    output = build_python_filter(source, directory / "deny.wasm", report=report)
+    return output, report
+
+
+def _module_info(path: Path):
+    from proxywasm_build.wasm_reader import read_module
+
+    return read_module(path.read_bytes())
+
+
+@pytest.mark.build
+def test_module_imports_only_hostcalls_and_the_wasi_envoy_implements(built):
+    info = _module_info(built[0])
+    imports = {(i.module, i.name): i.signature for i in info.imports}
+    wasi = {name for module, name in imports if module == "wasi_snapshot_preview1"}
+    assert wasi <= {"fd_write", "fd_close", "clock_time_get", "clock_res_get", "random_get"}
+    assert {module for module, _ in imports} == {"env", "wasi_snapshot_preview1"}
+    for (module, name), signature in imports.items():
+        if module == "env":
+            assert signature == abi.LATEST.hostcalls[name].signature
+
+
+@pytest.mark.build
+def test_module_exports_every_callback_with_its_abi_signature(built):
+    exports = _module_info(built[0]).function_exports()
+    for callback in abi.LATEST.callbacks.values():
+        assert exports[callback.name] == callback.signature, callback.name
+    assert abi.LATEST.marker in exports
+    assert exports["malloc"] == abi.START_EXPORTS["malloc"]
+    # wizer runs `_initialize` (the C constructors) into the snapshot and drops its export.
+    assert exports.get("_initialize", abi.START_EXPORTS["_initialize"]) == abi.START_EXPORTS["_initialize"]
+    assert "wizer.initialize" not in exports and "_start" not in exports
+
+
+@pytest.mark.build
+def test_module_carries_metadata_and_only_the_import_closure(built):
+    info = _module_info(built[0])
+    metadata = json.loads(info.custom_section(METADATA_SECTION))
+    assert metadata["abi"] == "0.2.1" and metadata["python"] == "3.11.8"
+    assert metadata["sdk"]
+    frozen = set(metadata["frozen_modules"])
+    assert {"filter", "proxywasm", "proxywasm.dispatcher", "json", "json.decoder", "random"} <= frozen
+    assert not any(name.startswith("proxywasm.testing") for name in frozen)
+    assert not frozen & {"unittest", "asyncio", "email", "pydoc", "tkinter"}
+    assert "_proxywasm_host" in metadata["builtin_modules"]
+
+
+@pytest.mark.build
+def test_built_module_passes_the_validator(built):
+    from proxywasm_build.validate import validate_module
+
+    report = validate_module(built[0].read_bytes(), abi="0.2.1", envoy="1.40")
+    assert report.ok, [f.message for f in report.findings]
+
+
+@pytest.mark.build
+def test_module_runs_the_filter_in_wasmtime(built):
+    from proxywasm.testing import Host
+
+    host = Host.load(built[0])
+    denied = host.http_request({":method": "GET", ":path": "/", ":authority": "x", "x-deny": "1"},
+                               upstream=(200, {}, b"hello"))
+    assert denied.status == 403 and denied.body == b"denied\n"
+    assert denied.headers.get("x-denied-by") == "python" and denied.upstream_request is None
+    allowed = host.http_request({":method": "GET", ":path": "/", ":authority": "x"},
+                                upstream=(200, {}, b"hello"))
+    assert allowed.status == 200 and allowed.body == b"hello"
+    assert allowed.headers.get("x-python") == "yes"
+
+
+@pytest.mark.build
+def test_every_raw_hostcall_is_in_the_module_and_random_is_reseeded(built):
+    from proxywasm.testing import Host
+
+    def probe() -> dict[str, str]:
+        host = Host.load(built[0])
+        out = {}
+        for record in host.logs:
+            for key in ("raw", "random"):
+                if f"{key}=" in record.message:
+                    out[key] = record.message.split(f"{key}=", 1)[1]
+        return out
+
+    first, second = probe(), probe()
+    expected = {h.raw_name for h in abi.LATEST.hostcalls.values()}
+    assert expected <= set(first["raw"].split(","))
+    # Both VMs start from the same snapshot; without the re-seed they would draw the same number.
+    assert first["random"] != second["random"]
+
+
+@pytest.mark.build
+def test_a_raising_callback_logs_a_traceback_and_fails_the_stream_with_500(built):
+    from proxywasm.testing import Host
+
+    host = Host.load(built[0])
+    failed = host.http_request({":method": "GET", ":path": "/", ":authority": "x", "x-boom": "1"},
+                               upstream=(200, {}, b"hello"))
+    assert failed.status == 500
+    assert any("RuntimeError: kaboom from python" in r.message and "Traceback" in r.message
+               for r in host.logs)
+    after = host.http_request({":method": "GET", ":path": "/", ":authority": "x"},
+                              upstream=(200, {}, b"hello"))
+    assert after.status == 200
+
+
+@pytest.mark.build
+def test_rebuilding_a_changed_filter_reuses_every_cached_object_but_the_filters(built, tmp_path):
+    from proxywasm_build import cache
+
+    objects = cache.cache_dir() / "objects"
+    before = {p.name for p in objects.iterdir()}
+    source = write(tmp_path / "filter.py", DENY_FILTER.replace("x-python", "x-python-v2"))
+    report: dict = {}
+    build_python_filter(source, tmp_path / "v2.wasm", report=report)
+    new = {p.name for p in objects.iterdir()} - before
+    assert {name.split("-")[0] for name in new} <= {"frozen_app", "frozen_table"}
+    assert report["seconds"]["compile"] < report["seconds"]["total"]
+
+
+@pytest.mark.build
+def test_a_package_filter_and_lazy_start_without_snapshot(tmp_path):
+    from proxywasm.testing import Host
+
+    package = tmp_path / "mypkg"
+    write(package / "rules.py", "BLOCKED = '/admin'\n")
+    write(package / "__init__.py", """
+        import proxywasm
+        from proxywasm import Action, HttpContext, RootContext
+        from .rules import BLOCKED
+
+        class Guard(HttpContext):
+            def on_http_request_headers(self, num_headers, end_of_stream):
+                if self.get_http_request_header(":path") == BLOCKED:
+                    self.send_http_response(404, [], b"no\\n")
+                    return Action.PAUSE
+                return Action.CONTINUE
+
+        class Root(RootContext):
+            def create_http_context(self, context_id):
+                return Guard(context_id, self)
+
+        proxywasm.set_root_context(Root)
+    """)
+    output = build_python_filter(package, tmp_path / "pkg.wasm", snapshot_module=False)
+    metadata = json.loads(_module_info(output).custom_section(METADATA_SECTION))
+    assert {"mypkg", "mypkg.rules"} <= set(metadata["frozen_modules"]) and not metadata["snapshot"]
+    host = Host.load(output)
+    assert host.http_request({":method": "GET", ":path": "/admin", ":authority": "x"}).status == 404
+    assert host.http_request({":method": "GET", ":path": "/", ":authority": "x"},
+                             upstream=(200, {}, b"ok")).status == 200
