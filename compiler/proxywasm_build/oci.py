@@ -401,8 +401,11 @@ def _registry_client_class() -> type:
             except requests.exceptions.RequestException as err:
                 raise UserError(f"the request to registry {self.registry} failed ({type(err).__name__}).") from None
             if response.status_code in (401, 403):
+                if not getattr(self.auth, "_basic_auth", None):
+                    raise UserError(f"registry {self.registry} requires a login; run "
+                                    f"`proxywasm login {self.registry}` first.")
                 raise UserError(f"registry {self.registry} rejected the stored credentials "
-                                f"(wrong username or password?); run `proxywasm login {self.registry}`.")
+                                f"(wrong username or password, or no access); run `proxywasm login {self.registry}`.")
             return response
 
         # oras's put_upload takes a path; we keep blobs in memory and skip blobs already there.
