@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -249,6 +250,13 @@ def test_login_then_push_with_basic_auth(auth_registry: LocalRegistry, module_pa
     assert pushed.returncode == 0, pushed.stderr
     path, pulled = oci.pull(ref, tmp_path / "private.wasm", plain_http=True)
     assert path.read_bytes() == module_path.read_bytes()
+
+    # Credentials that went stale (password changed elsewhere): one sentence, nothing written.
+    stored["auths"][auth_registry.host]["auth"] = base64.b64encode(b"alice:old password").decode()
+    isolated_credentials.write_text(json.dumps(stored))
+    stale = cli("pull", ref, "-o", str(tmp_path / "stale.wasm"), "--plain-http")
+    assert_one_sentence(stale, "rejected the stored credentials")
+    assert not (tmp_path / "stale.wasm").exists()
 
 
 def test_docker_credential_helpers_are_honoured(auth_registry: LocalRegistry, module_path: Path, tmp_path: Path,
