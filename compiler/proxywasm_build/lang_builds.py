@@ -311,6 +311,22 @@ def _build_rust_with_cargo(directory: Path, output: Path) -> Path:
     return output
 
 
+def _project_sources(directory: Path) -> list[Path]:
+    patterns = ("assembly/**/*.ts", "package.json", "src/**/*.rs", "Cargo.toml")
+    return [path for pattern in patterns for path in directory.glob(pattern) if path.is_file()]
+
+
+def ensure_built(directory: Path, output: Path | None = None) -> Path:
+    """`build_project`, skipped when the module is newer than every source of the project."""
+    directory = Path(directory)
+    output = Path(output) if output is not None else directory / "build" / "filter.wasm"
+    if output.is_file():
+        newest = max((p.stat().st_mtime for p in _project_sources(directory)), default=0.0)
+        if output.stat().st_mtime >= newest:
+            return output
+    return build_project(directory, output)
+
+
 def build_project(directory: Path, output: Path | None = None) -> Path:
     """Build an AssemblyScript or Rust project; `output` defaults to `build/filter.wasm` inside it."""
     directory = Path(directory)
