@@ -73,7 +73,7 @@ def resolve_code_source(module_or_ref: str, *, code: str | None = None, remote_u
             return CodeSource(remote_uri=remote_url, sha256=hashlib.sha256(wasm).hexdigest(),
                               root_ids=tuple(meta.root_ids))
         return CodeSource(local_path=path.resolve(), root_ids=tuple(meta.root_ids))
-    if module_or_ref.endswith(".wasm") and "/" not in module_or_ref:
+    if module_or_ref.endswith((".wasm", ".py")):
         raise UserError(f"{module_or_ref} does not exist.")
     pulled = oci.fetch(module_or_ref, plain_http=plain_http)
     root_ids = tuple(pulled.metadata.root_ids)
