@@ -93,6 +93,125 @@ def generated(rng: random.Random) -> bytes:
     return wasmtime.wat2wasm("\n".join(parts).replace("(param )", "") + ")")
 
 
+def _perturbed(rng: random.Random, params: tuple[str, ...]) -> tuple[str, ...]:
+    """The same parameter list with one parameter added, dropped or retyped."""
+    params = list(params)
+    choice = rng.randrange(3)
+    if choice == 0 or not params:
+        params.insert(rng.randint(0, len(params)), "i32")
+    elif choice == 1:
+        params.pop(rng.randrange(len(params)))
+    else:
+        at = rng.randrange(len(params))
+        params[at] = "i64" if params[at] == "i32" else "i32"
+    return tuple(params)
+
+
+def _type(params: tuple[str, ...], results: tuple[str, ...]) -> str:
+    param = f"(param {' '.join(params)})" if params else ""
+    result = f"(result {' '.join(results)})" if results else ""
+    return f"{param} {result}"
+
+
+def _func(params: tuple[str, ...], results: tuple[str, ...], body_result: int = 0) -> str:
+    """A function type and a body returning `body_result` in each result."""
+    body = " ".join(f"{r}.const {body_result}" for r in results)
+    return f"{_type(params, results)} {body}"
+
+
+def plausible_module(rng: random.Random) -> bytes:
+    """A valid module that looks like a Proxy-Wasm filter, with a few random faults: right or
+    wrong marker, allocator, start function, callback and import signatures, unknown imports,
+    globals, memory. Used to compare validate's verdict with what the real Envoy does."""
+    version = rng.choice(list(abi.ABI_VERSIONS.values()))
+    others = [v for v in abi.ABI_VERSIONS.values() if v is not version]
+    parts = ["(module"]
+    for _ in range(rng.randint(0, 6)):
+        roll = rng.random()
+        if roll < 0.55:
+            module, name = "env", rng.choice(sorted(version.hostcalls))
+            sig = version.hostcalls[name].signature
+        elif roll < 0.8:
+            module = rng.choice(abi.WASI_MODULES)
+            name = rng.choice(sorted(abi.ENVOY_WASI_FUNCTIONS))
+            sig = abi.ENVOY_WASI_FUNCTIONS[name]
+        elif roll < 0.9:
+            module, name = "env", rng.choice(sorted({h for v in others for h in v.hostcalls}))
+            sig = next(v.hostcalls[name] for v in others if name in v.hostcalls).signature
+        else:
+            module, name = "env", rng.choice(["proxy_nope", "pthread_equal"])
+            sig = abi.Signature(("i32", "i32"), ("i32",))
+        params = sig.params if rng.random() < 0.85 else _perturbed(rng, sig.params)
+        parts.append(f'(import "{module}" "{name}" (func {_type(params, sig.results)}))')
+    if rng.random() < 0.03:
+        parts.append('(import "env" "__stack_pointer" (global (mut i32)))')
+    pages = 16385 if rng.random() < 0.03 else 2
+    parts.append(f'(memory (export "memory") {pages})' if rng.random() < 0.93 else f"(memory {pages})")
+    roll = rng.random()
+    markers = ([version.marker] if roll < 0.9 else [] if roll < 0.94 else
+               [version.marker, others[0].marker] if roll < 0.97 else ["proxy_abi_version_0_3_0"])
+    for marker in markers:
+        parts.append(f'(func (export "{marker}"))')
+    roll = rng.random()
+    if roll < 0.9:
+        allocator = rng.choice(["malloc", "proxy_on_memory_allocate"])
+        params = ("i32",) if rng.random() < 0.9 else _perturbed(rng, ("i32",))
+        parts.append(f'(func (export "{allocator}") {_func(params, ("i32",), 1024)})')
+    roll = rng.random()
+    start = "_initialize" if roll < 0.8 else "_start" if roll < 0.9 else None
+    if start:
+        params = () if rng.random() < 0.95 else ("i32",)
+        parts.append(f'(func (export "{start}") {_func(params, ())})')
+    for name in rng.sample(sorted(version.callbacks), rng.randint(0, 6)):
+        if name == "proxy_on_memory_allocate":
+            continue
+        sig = version.callbacks[name].signature
+        params = sig.params if rng.random() < 0.9 else _perturbed(rng, sig.params)
+        parts.append(f'(func (export "{name}") {_func(params, sig.results, 1)})')
+    return wasmtime.wat2wasm("\n".join(parts) + ")")
+
+
+#: Findings whose consequence in Envoy comes at run time or is stricter than Envoy's loader.
+NOT_LOAD_ERRORS = {"memory-not-exported", "abi-marker-multiple", "abi-version-mismatch"}
+
+
+def envoy_agreement(rng: random.Random, count: int) -> Counter[str]:
+    """Load `count` plausible modules in the real Envoy; count where its verdict and error
+    agree with validate's prediction."""
+    import tempfile
+    from pathlib import Path
+
+    from proxywasm_build.envoy import EnvoyError, LocalEnvoy
+
+    outcomes: Counter[str] = Counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(count):
+            data = plausible_module(rng)
+            path = Path(tmp) / f"m{index}.wasm"
+            path.write_bytes(data)
+            report = validate_module(data)
+            load_errors = [f for f in report.errors if f.code not in NOT_LOAD_ERRORS]
+            envoy = LocalEnvoy(module=path, start=False, ready_timeout=60)
+            try:
+                envoy.start()
+                envoy_error = None
+            except EnvoyError:
+                envoy_error = "\n".join(m for level, _, logger, m in envoy.log_records()
+                                        if logger in ("wasm", "backtrace") and level in ("error", "critical"))
+            finally:
+                envoy.stop()
+            if envoy_error is None:
+                verdict = "agree: loads" if not load_errors else f"DISAGREE: Envoy loaded it, validate: {load_errors[0].code}"
+            elif not load_errors:
+                verdict = f"DISAGREE: validate passed it, Envoy: {envoy_error.splitlines()[0][:120]}"
+            elif any(f.envoy_error and f.envoy_error in envoy_error for f in load_errors):
+                verdict = f"agree: refused ({next(f.code for f in load_errors if f.envoy_error and f.envoy_error in envoy_error)})"
+            else:
+                verdict = f"DISAGREE on the reason: Envoy: {envoy_error.splitlines()[0][:120]}"
+            outcomes[verdict] += 1
+    return outcomes
+
+
 def classify(data: bytes) -> str:
     try:
         report = validate_module(data)
@@ -113,7 +232,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--envoy", type=int, default=0, metavar="N",
+                        help="also load N plausible modules in the real Envoy and compare verdicts")
     args = parser.parse_args()
+    if args.envoy:
+        agreement = envoy_agreement(random.Random(args.seed), args.envoy)
+        print(f"Envoy 1.40 vs validate on {args.envoy} plausible modules:")
+        for outcome, count in sorted(agreement.items(), key=lambda kv: -kv[1]):
+            print(f"{count:7d}  {outcome}")
+        if any(k.startswith("DISAGREE") for k in agreement):
+            return 1
     rng = random.Random(args.seed)
     seed_modules = [wasmtime.wat2wasm(SEED_WAT), wasmtime.wat2wasm(GC_WAT)]
     outcomes: Counter[str] = Counter()

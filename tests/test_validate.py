@@ -419,3 +419,20 @@ def test_other_envoy_versions_get_a_warning() -> None:
     assert [f.message for f in report.warnings] == [
         "checked against Envoy 1.40's host functions: Envoy 1.39 was not verified and may provide "
         "different ones"]
+
+
+@pytest.mark.envoy
+def test_envoy_agrees_with_validate_on_random_plausible_modules() -> None:
+    """Random filter-like modules with random faults: validate's verdict and predicted error
+    match the real Envoy's (benchmarks/fuzz_validate.py --envoy N runs more)."""
+    import importlib.util
+    import random
+
+    path = Path(__file__).parents[1] / "benchmarks" / "fuzz_validate.py"
+    spec = importlib.util.spec_from_file_location("fuzz_validate", path)
+    fuzz = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fuzz)
+    outcomes = fuzz.envoy_agreement(random.Random(2026), 12)
+    assert sum(outcomes.values()) == 12
+    assert not [k for k in outcomes if k.startswith("DISAGREE")], outcomes
+    assert outcomes["agree: loads"] and sum(n for k, n in outcomes.items() if "refused" in k)
