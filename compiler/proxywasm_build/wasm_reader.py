@@ -304,7 +304,6 @@ def _parse_interface(data: bytes, sections: list[SectionInfo], info: ModuleInfo)
         return types[index]
 
     func_types: list[Signature | None] = []
-    kinds_count = {k: 0 for k in KIND_NAMES.values()}
     if "import" in by_kind:
         s = by_kind["import"]
         r = _Reader(data, s.offset, s.offset + s.size)
@@ -332,7 +331,6 @@ def _parse_interface(data: bytes, sections: list[SectionInfo], info: ModuleInfo)
                 info.imports.append(ImportInfo(module, name, "tag", None, f"tag {sig(r.u32())}"))
             else:
                 raise _Malformed("bad import kind")
-            kinds_count[info.imports[-1].kind] += 1
     if "function" in by_kind:
         s = by_kind["function"]
         r = _Reader(data, s.offset, s.offset + s.size)
@@ -365,10 +363,9 @@ def _engine() -> wasmtime.Engine:
 
 
 def _first_line(error: Exception) -> str:
-    text = " ".join(str(error).split())
-    for marker in ("Caused by:",):
-        text = text.replace(marker, "")
-    return text.strip().rstrip(".") or type(error).__name__
+    """wasmtime's (possibly multi-line) error as one line."""
+    text = " ".join(str(error).replace("Caused by:", "").split())
+    return text.rstrip(".") or type(error).__name__
 
 
 def read_module(data: bytes) -> ModuleInfo:
