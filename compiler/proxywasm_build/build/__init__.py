@@ -12,7 +12,6 @@ filter, strip, add the `proxywasm-python` metadata section, validate, write atom
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import tempfile
 import time
@@ -26,7 +25,8 @@ from ..errors import UserError
 from . import compile as cc
 from .bridge import generate_bridge_source
 from .freezer import (FilterSource, check_filter, freeze_closure, frozen_group_source,
-                      frozen_table_source, resolve_filter_source)
+                      frozen_table_source, inittab_source, read_inittab, resolve_filter_source,
+                      select_builtins)
 from .snapshot import snapshot
 from .toolchain import PYTHON_VERSION, TOOLCHAINS_DIR, Toolchain, ensure_toolchain, fetch_toolchain
 
@@ -50,12 +50,6 @@ def _sdk_version() -> str:
     import proxywasm
 
     return getattr(proxywasm, "__version__", "0")
-
-
-def _builtin_modules(toolchain: Toolchain) -> list[str]:
-    config_c = toolchain.stdlib_dir / "config-3.11-wasm32-wasi" / "config.c"
-    table = config_c.read_text().split("_PyImport_Inittab[]", 1)[-1]
-    return sorted(set(re.findall(r'\{"([A-Za-z0-9_]+)",', table)) | {"_proxywasm_host"})
 
 
 def _leb128(n: int) -> bytes:
@@ -95,13 +89,15 @@ def _validate(data: bytes) -> None:
 
 
 def build_python_filter(source: Path, output: Path | None = None, *, snapshot_module: bool = True,
-                        keep_names: bool = True, report: dict | None = None) -> Path:
+                        keep_names: bool = True, all_builtins: bool = False,
+                        report: dict | None = None) -> Path:
     """Build a Python filter (a .py file or a filter directory) into one Proxy-Wasm module.
 
     Returns the written `.wasm` path (default: next to the source). Raises `UserError` with one
     sentence for a filter that cannot be built (syntax error, sandbox-incompatible import, no
     `set_root_context`) and refuses to write a module the validator rejects.
-    `report`, if given, receives sizes and timings of each step.
+    `all_builtins` links every C module of libpython (CPython's own table) instead of only the
+    ones the import closure names. `report`, if given, receives sizes and timings of each step.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -118,6 +114,8 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     toolchain = ensure_toolchain()
     t = mark("toolchain", t)
     frozen = freeze_closure(filter_source, toolchain.stdlib_dir, direct_imports)
+    inittab = read_inittab(toolchain.stdlib_dir / "config-3.11-wasm32-wasi" / "config.c")
+    builtins = inittab if all_builtins else select_builtins(inittab, frozen)
     t = mark("freeze", t)
 
     objects = [
@@ -127,6 +125,7 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         cc.compile_c(toolchain, frozen_group_source(frozen, "stdlib"), "frozen_stdlib"),
         cc.compile_c(toolchain, frozen_group_source(frozen, "app"), "frozen_app"),
         cc.compile_c(toolchain, frozen_table_source(frozen, filter_source.module), "frozen_table"),
+        cc.compile_c(toolchain, inittab_source(builtins), "inittab"),
     ]
     t = mark("compile", t)
 
@@ -152,7 +151,7 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         "filter": filter_source.module,
         "snapshot": snapshot_module,
         "frozen_modules": frozen.names(),
-        "builtin_modules": _builtin_modules(toolchain),
+        "builtin_modules": sorted([*builtins, "_proxywasm_host"]),
     }
     data += custom_section(METADATA_SECTION, json.dumps(metadata, separators=(",", ":")).encode())
     _validate(data)
