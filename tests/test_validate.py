@@ -216,13 +216,14 @@ def test_rule_findings(name: str) -> None:
 def test_warnings_do_not_fail() -> None:
     cases = {
         "start-missing": probe_module(start=""),
-        "wasi-command": probe_module(start="_start"),
+        "wasi-command": probe_module(start="_start", imports=wasi_import("fd_write", 4)),
         "callback-unknown": probe_module(exports='(func (export "proxy_on_requets_headers") (param i32 i32 i32) (result i32) i32.const 0)'),
         "wasi-stub": probe_module(imports=wasi_import("path_open", 9, i64_at=(5, 6))),
     }
     for code, data in cases.items():
         report = validate_module(data)
         assert report.ok and [f.code for f in report.warnings] == [code]
+    assert validate_module(probe_module(start="_start")).findings == []  # no WASI: an init hook
     two = validate_module(probe_module(exports='(func (export "proxy_abi_version_0_1_0"))'))
     assert [f.code for f in two.errors] == ["abi-marker-multiple"] and two.abi_version == "0.2.1"
 

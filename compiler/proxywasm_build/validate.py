@@ -249,9 +249,13 @@ class _Checker:
             names = ["_initialize", "main", "__main_void"]
         elif start is not None:
             names = ["_start"]
-            self.warning("wasi-command",
-                         "exports _start but not _initialize: it is a WASI command, whose runtime may "
-                         "shut down when _start returns; build it as a reactor (-mexec-model=reactor)")
+            if any(i.module in abi.WASI_MODULES for i in self.info.imports):
+                # A WASI libc's _start runs main and then the destructors; a plain _start
+                # (wasm32-unknown-unknown, no WASI) is only an init hook, which is fine.
+                self.warning("wasi-command",
+                             "exports _start but not _initialize: it is a WASI command, whose runtime "
+                             "may shut down when _start returns; build it as a reactor "
+                             "(-mexec-model=reactor)")
         else:
             names = []
             if not (python_metadata(self.info) or {}).get("snapshot"):  # ours ran them at build time
