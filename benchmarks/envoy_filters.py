@@ -1,0 +1,991 @@
+"""The same filter in Python, C and AssemblyScript (and no filter), side by side in Envoy 1.40.
+
+    .venv/bin/python benchmarks/envoy_filters.py                 # 5 rounds, wrk 10 s, 60 s soak
+    .venv/bin/python benchmarks/envoy_filters.py --quick         # < 2 minutes, no soak
+    .venv/bin/python benchmarks/envoy_filters.py --variants python,c --rounds 3 --no-write
+    .venv/bin/python benchmarks/envoy_filters.py --label before  # also keep results/envoy_filters-before.json
+    .venv/bin/python benchmarks/envoy_filters.py --baseline benchmarks/results/envoy_filters-before.json
+
+The filter (benchmarks/filters/): a request carrying `x-deny` gets a 403 local reply "denied\\n",
+every other response gets `x-filter: <language>`. Variants: `python` (deny_python.py, built by
+`proxywasm build`'s default path, whatever it produces today), `c` (deny_c.c, zig),
+`assemblyscript` (deny_assemblyscript/, our ABI 0.2.1 binding) and `none` (the same listener and
+direct response, no wasm filter). Modules are built once per content of their inputs (the
+filter, the SDK, the build backend, the toolchain recipes) into the proxywasm cache.
+
+Each round starts every variant fresh, in a random order, as Envoy 1.40 (`--concurrency 1`,
+127.0.0.1, direct response) and measures: time to ready (process start until the admin says
+LIVE and the listener accepts), RSS after a wrk warm-up, Envoy's CPU time (utime+stime from
+/proc/<pid>/stat) per request during a fixed `wrk -t1 -c8` run on the allowed path and one on
+the denied path, requests/s, and the RSS of the same variant at `--concurrency 2` after the
+same warm-up (the cost of an extra worker). Medians over rounds go to the `envoy-filters`
+section of docs/benchmarks.md with a plot (docs/benchmarks-envoy.png), and every number to
+benchmarks/results/envoy_filters.json. `--soak 60` then runs wrk through the Python filter for
+60 s (both paths), checks every response, and samples Envoy's RSS every 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import yaml
+
+from proxywasm_build.cache import atomic_write, cache_dir, locked
+from proxywasm_build.envoy import free_port
+from proxywasm_build.envoy_config import envoy_binary, render_bootstrap
+
+ROOT = Path(__file__).resolve().parent.parent
+FILTERS = ROOT / "benchmarks" / "filters"
+RESULTS = ROOT / "benchmarks" / "results"
+DOCS = ROOT / "docs" / "benchmarks.md"
+PLOT = ROOT / "docs" / "benchmarks-envoy.png"
+START, END = "<!-- envoy-filters:start -->", "<!-- envoy-filters:end -->"
+
+VARIANTS = ("none", "c", "assemblyscript", "python")
+LABELS = {"none": "no filter", "c": "C (zig)", "assemblyscript": "AssemblyScript",
+          "python": "Python (proxywasm)"}
+#: The value of `x-filter` each variant adds to allowed responses (None: no filter).
+FILTER_HEADER = {"none": None, "c": "c", "assemblyscript": "assemblyscript", "python": "python"}
+DIRECT_BODY = "hello from envoy\n"
+MB = 1024 * 1024
+
+# Issue 7's targets for the Python filter.
+TARGET_SIZE = 2.5 * 1000 * 1000
+TARGET_READY_S = 1.0
+TARGET_RSS_OVER_NONE = 40 * MB
+
+
+# --------------------------------------------------------------------------------------------
+# Building the modules (cached by the content of everything that shapes them)
+
+
+def _digest(paths: Iterable[Path]) -> str:
+    sha = hashlib.sha256()
+    for path in sorted(set(paths)):
+        if path.is_file() and "__pycache__" not in path.parts and "node_modules" not in path.parts:
+            sha.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return sha.hexdigest()[:20]
+
+
+def _tree(directory: Path, pattern: str = "*") -> list[Path]:
+    return [p for p in directory.rglob(pattern) if p.is_file()]
+
+
+def _cached(name: str, inputs: list[Path], make: Callable[[Path], Path]) -> Path:
+    output = cache_dir() / "benchmarks" / f"{name}-{_digest(inputs)}.wasm"
+    if output.is_file():
+        return output
+    with locked(f"bench-{output.stem}"):
+        if not output.is_file():
+            output.parent.mkdir(parents=True, exist_ok=True)
+            started = time.monotonic()
+            make(output)
+            print(f"built {name} in {time.monotonic() - started:.1f} s -> {output}", file=sys.stderr)
+    return output
+
+
+def build_python() -> Path:
+    from proxywasm_build.build import build_python_filter
+
+    source = FILTERS / "deny_python.py"
+    inputs = [source, *_tree(ROOT / "sdk" / "proxywasm", "*.py"),
+              *_tree(ROOT / "compiler" / "proxywasm_build" / "build"),
+              *_tree(ROOT / "toolchains" / "python")]
+    return _cached("deny_python", inputs, lambda out: build_python_filter(source, out))
+
+
+def build_python_at(commit: str) -> Path:
+    """deny_python.py built by the SDK and build backend of an earlier `commit` (for "before").
+
+    The commit's sdk/, compiler/ and toolchains/ are extracted with `git archive` into a scratch
+    directory and its `build_python_filter` runs there in a child Python.
+    """
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{commit}^{{commit}}"],
+                         capture_output=True, text=True)
+    if sha.returncode != 0:
+        sys.exit(f"envoy_filters: {commit!r} is not a commit of this repository")
+    source = FILTERS / "deny_python.py"
+    output = cache_dir() / "benchmarks" / f"deny_python-at-{sha.stdout.strip()[:12]}-{_digest([source])}.wasm"
+    if output.is_file():
+        return output
+    with locked(f"bench-{output.stem}"), tempfile.TemporaryDirectory(prefix="bench-at-") as scratch:
+        if output.is_file():
+            return output
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", sha.stdout.strip(),
+                                  "sdk", "compiler", "toolchains"], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", scratch], input=archive.stdout, check=True)
+        program = (
+            "import sys; from pathlib import Path\n"
+            f"sys.path[:0] = [{scratch + '/sdk'!r}, {scratch + '/compiler'!r}]\n"
+            "from proxywasm_build.build import build_python_filter\n"
+            f"build_python_filter(Path({str(source)!r}), Path({str(output)!r}))\n"
+        )
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-c", program], check=True, cwd=scratch)
+        print(f"built deny_python at {commit} in {time.monotonic() - started:.1f} s -> {output}",
+              file=sys.stderr)
+    return output
+
+
+def build_c() -> Path:
+    from proxywasm_build.zig import compile_c_module
+
+    source = FILTERS / "deny_c.c"
+    inputs = [source, ROOT / "compiler" / "proxywasm_build" / "zig.py"]
+    return _cached("deny_c", inputs, lambda out: compile_c_module([source], out))
+
+
+def build_assemblyscript() -> Path:
+    from proxywasm_build import lang_builds
+
+    project = FILTERS / "deny_assemblyscript"
+    inputs = [*_tree(project), *_tree(ROOT / "toolchains" / "assemblyscript"),
+              ROOT / "compiler" / "proxywasm_build" / "lang_builds.py",
+              ROOT / "sdk" / "proxywasm" / "abi.py"]
+
+    def make(output: Path) -> Path:
+        # Build a copy: the binding is copied in by the build, never kept in the repository.
+        with tempfile.TemporaryDirectory(prefix="bench-asc-") as scratch:
+            copy = Path(scratch) / "deny_assemblyscript"
+            shutil.copytree(project, copy, ignore=shutil.ignore_patterns("node_modules", "build"))
+            lang_builds.write_assemblyscript_binding(copy)
+            return lang_builds.build_assemblyscript_project(copy, output)
+
+    return _cached("deny_assemblyscript", inputs, make)
+
+
+BUILDERS: dict[str, Callable[[], Path]] = {
+    "c": build_c, "assemblyscript": build_assemblyscript, "python": build_python,
+}
+
+
+def code_section_size(data: bytes) -> int:
+    from proxywasm_build.wasm_reader import read_module
+
+    return read_module(data).code_size
+
+
+# --------------------------------------------------------------------------------------------
+# Envoy, started our way (any --concurrency; ready time from process start)
+
+
+def bootstrap(module: Path | None, listener_port: int, admin_port: int) -> str:
+    """The bootstrap every variant shares; `module=None` drops the wasm filter, nothing else."""
+    text = render_bootstrap(module=module or "/dev/null", listener_port=listener_port,
+                            admin_port=admin_port, direct_response=(200, DIRECT_BODY))
+    if module is not None:
+        return text
+    config = yaml.safe_load(text)
+    for listener in config["static_resources"]["listeners"]:
+        for chain in listener["filter_chains"]:
+            for network_filter in chain["filters"]:
+                http_filters = network_filter.get("typed_config", {}).get("http_filters")
+                if http_filters is not None:
+                    http_filters[:] = [f for f in http_filters if f["name"] != "envoy.filters.http.wasm"]
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+class BenchEnvoy:
+    """One Envoy on 127.0.0.1 free ports; `start()` returns the seconds until it was ready."""
+
+    def __init__(self, module: Path | None, concurrency: int = 1, ready_timeout: float = 180.0) -> None:
+        self.module = module
+        self.concurrency = concurrency
+        self.ready_timeout = ready_timeout
+        self.workdir = Path(tempfile.mkdtemp(prefix="bench-envoy-"))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = self.admin_port = 0
+
+    def start(self) -> float:
+        for attempt in range(3):
+            self.port, self.admin_port = free_port(), free_port()
+            config = self.workdir / "envoy.yaml"
+            config.write_text(bootstrap(self.module, self.port, self.admin_port))
+            command = [envoy_binary(), "-c", str(config), "--concurrency", str(self.concurrency),
+                       "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn"]
+            log = open(self.workdir / "envoy.log", "wb")
+            started = time.monotonic()
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            log.close()
+            while self.proc.poll() is None:
+                if self._live() and self._accepts():
+                    return time.monotonic() - started
+                if time.monotonic() - started > self.ready_timeout:
+                    self.stop()
+                    raise RuntimeError(f"Envoy was not ready after {self.ready_timeout:.0f} s")
+                time.sleep(0.01)
+            self.proc = None
+            if "Address already in use" not in self.log() or attempt == 2:
+                raise RuntimeError(f"Envoy exited while starting: {self.log()[-1500:]}")
+        raise AssertionError("unreachable")
+
+    def _live(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/ready", timeout=1) as r:
+                return r.status == 200 and r.read().strip() == b"LIVE"
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def _accepts(self) -> bool:
+        import socket
+
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def log(self) -> str:
+        try:
+            return (self.workdir / "envoy.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the whole Envoy process (all threads) so far."""
+        assert self.proc is not None
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # fields after the command name, from field 3
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_bytes(self) -> int:
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> "BenchEnvoy":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def check_behaviour(envoy: BenchEnvoy, variant: str) -> None:
+    """Stop the benchmark if the variant does not do what it claims to (both paths)."""
+    expected = FILTER_HEADER[variant]
+
+    def get(headers: dict[str, str]) -> tuple[int, str | None, bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", envoy.port, timeout=10)
+        try:
+            conn.request("GET", "/", headers=headers)
+            response = conn.getresponse()
+            return response.status, response.getheader("x-filter"), response.read()
+        finally:
+            conn.close()
+
+    allowed = get({})
+    if allowed != (200, expected, DIRECT_BODY.encode()):
+        sys.exit(f"envoy_filters: {variant}: an allowed request got {allowed}, "
+                 f"expected (200, {expected!r}, {DIRECT_BODY.encode()!r})")
+    denied = get({"x-deny": "1"})
+    want = (200, None, DIRECT_BODY.encode()) if variant == "none" else (403, None, b"denied\n")
+    if denied != want:
+        sys.exit(f"envoy_filters: {variant}: a denied request got {denied}, expected {want}")
+
+
+# --------------------------------------------------------------------------------------------
+# wrk
+
+
+@dataclass
+class WrkRun:
+    requests: int
+    seconds: float
+    requests_per_second: float
+    non_2xx: int
+    socket_errors: int
+    envoy_cpu_seconds: float = 0.0
+    output: str = field(default="", repr=False)
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.envoy_cpu_seconds / max(self.requests, 1) * 1e6
+
+
+def wrk_command(url: str, seconds: float, connections: int, headers: Sequence[str] = (),
+                script: Path | None = None) -> list[str]:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
+    for header in headers:
+        command += ["-H", header]
+    if script is not None:
+        command += ["-s", str(script)]
+    return command + [url]
+
+
+def parse_wrk(output: str) -> WrkRun:
+    total = re.search(r"(\d+) requests in ([\d.]+)(m?s|m)\b", output)
+    if total is None:
+        raise RuntimeError(f"wrk printed no request count:\n{output}")
+    value, unit = float(total.group(2)), total.group(3)
+    seconds = value / 1000 if unit == "ms" else value * 60 if unit == "m" else value
+    rps = re.search(r"Requests/sec:\s*([\d.]+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return WrkRun(
+        requests=int(total.group(1)), seconds=seconds,
+        requests_per_second=float(rps.group(1)) if rps else int(total.group(1)) / seconds,
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
+        output=output,
+    )
+
+
+def run_wrk(envoy: BenchEnvoy, seconds: float, connections: int, headers: Sequence[str] = ()) -> WrkRun:
+    """A fixed wrk run; Envoy's CPU time is read just before and just after it."""
+    command = wrk_command(envoy.url, seconds, connections, headers)
+    cpu = envoy.cpu_seconds()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    cpu = envoy.cpu_seconds() - cpu
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    run = parse_wrk(proc.stdout)
+    run.envoy_cpu_seconds = cpu
+    return run
+
+
+# --------------------------------------------------------------------------------------------
+# One round of one variant
+
+
+def measure_variant(variant: str, module: Path | None, args: argparse.Namespace) -> dict[str, Any]:
+    sample: dict[str, Any] = {}
+    with BenchEnvoy(module, concurrency=1) as envoy:
+        sample["ready_s"] = envoy.start()
+        check_behaviour(envoy, variant)
+        run_wrk(envoy, args.warmup, args.connections)
+        sample["rss_bytes"] = envoy.rss_bytes()
+        for path, headers in (("allowed", ()), ("denied", ("x-deny: 1",))):
+            run = run_wrk(envoy, args.duration, args.connections, headers)
+            expected_non_2xx = run.requests if path == "denied" and variant != "none" else 0
+            if run.socket_errors or abs(run.non_2xx - expected_non_2xx) > args.connections:
+                sys.exit(f"envoy_filters: {variant} {path}: {run.socket_errors} socket errors, "
+                         f"{run.non_2xx} non-2xx of {run.requests}\n{run.output}")
+            sample[path] = {"requests": run.requests, "seconds": run.seconds,
+                            "requests_per_second": run.requests_per_second,
+                            "envoy_cpu_seconds": run.envoy_cpu_seconds,
+                            "cpu_us_per_request": run.cpu_us_per_request,
+                            "non_2xx": run.non_2xx, "socket_errors": run.socket_errors}
+    if args.workers:
+        with BenchEnvoy(module, concurrency=2) as envoy:
+            sample["ready_s_concurrency_2"] = envoy.start()
+            run_wrk(envoy, args.warmup, args.connections)
+            sample["rss_bytes_concurrency_2"] = envoy.rss_bytes()
+    return sample
+
+
+# --------------------------------------------------------------------------------------------
+# Soak through the Python filter
+
+SOAK_LUA = r"""
+-- Half the requests carry x-deny; every response is checked.
+local n = 0
+local counts = {ok = 0, denied = 0, other = 0, missing_header = 0, bad_body = 0}
+request = function()
+  n = n + 1
+  if n % 2 == 0 then
+    return wrk.format("GET", "/", {["x-deny"] = "1"})
+  end
+  return wrk.format("GET", "/")
+end
+response = function(status, headers, body)
+  if status == 200 then
+    counts.ok = counts.ok + 1
+    if headers["x-filter"] ~= "python" then counts.missing_header = counts.missing_header + 1 end
+  elseif status == 403 then
+    counts.denied = counts.denied + 1
+    if body ~= "denied\n" then counts.bad_body = counts.bad_body + 1 end
+  else
+    counts.other = counts.other + 1
+  end
+end
+done = function(summary, latency, requests)
+  io.write(string.format("soak-counts ok=%d denied=%d other=%d missing_header=%d bad_body=%d\n",
+    counts.ok, counts.denied, counts.other, counts.missing_header, counts.bad_body))
+end
+"""
+
+
+def soak(module: Path, seconds: int, args: argparse.Namespace, every: float = 5.0) -> dict[str, Any]:
+    """wrk through the Python filter for `seconds`; RSS sampled every `every` s after warm-up."""
+    with tempfile.TemporaryDirectory(prefix="bench-soak-") as scratch, \
+            BenchEnvoy(module, concurrency=1) as envoy:
+        script = Path(scratch) / "soak.lua"
+        script.write_text(SOAK_LUA)
+        envoy.start()
+        check_behaviour(envoy, "python")
+        run_wrk(envoy, max(args.warmup, 5), args.connections)
+        command = wrk_command(envoy.url, seconds, args.connections, script=script)
+        started = time.monotonic()
+        cpu = envoy.cpu_seconds()
+        samples = [(0.0, envoy.rss_bytes())]
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while proc.poll() is None:
+            next_at = started + every * len(samples)
+            time.sleep(max(0.0, min(next_at - time.monotonic(), 0.5)))
+            if time.monotonic() >= next_at and proc.poll() is None:
+                samples.append((round(time.monotonic() - started, 1), envoy.rss_bytes()))
+        output, errors = proc.communicate()
+        cpu = envoy.cpu_seconds() - cpu
+        samples.append((round(time.monotonic() - started, 1), envoy.rss_bytes()))
+        if proc.returncode != 0:
+            raise RuntimeError(f"wrk failed: {errors.strip()}")
+    run = parse_wrk(output)
+    counts_line = re.search(r"soak-counts (.*)", output)
+    counts = {k: int(v) for k, v in (item.split("=") for item in counts_line.group(1).split())} \
+        if counts_line else {}
+    rss = [value for _, value in samples]
+    return {
+        "seconds": seconds, "requests": run.requests, "requests_per_second": run.requests_per_second,
+        "socket_errors": run.socket_errors, "non_2xx": run.non_2xx, "statuses": counts,
+        "cpu_us_per_request": cpu / max(run.requests, 1) * 1e6,
+        "rss_samples": samples, "rss_growth_bytes": rss[-1] - rss[0],
+        "rss_max_growth_bytes": max(rss) - rss[0],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries
+
+
+def median_of(rounds: list[dict[str, Any]], *keys: str) -> float | None:
+    values = []
+    for sample in rounds:
+        value: Any = sample
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None:
+            values.append(value)
+    return statistics.median(values) if values else None
+
+
+def range_of(rounds: list[dict[str, Any]], *keys: str) -> tuple[float, float] | None:
+    values = []
+    for sample in rounds:
+        value: Any = sample
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is not None:
+            values.append(value)
+    return (min(values), max(values)) if values else None
+
+
+def summarise(results: dict[str, Any]) -> None:
+    """Add medians, overheads over `none` and ratios to C and AssemblyScript, in place."""
+    variants = results["variants"]
+    for name, data in variants.items():
+        rounds = data["rounds"]
+        data["median"] = {
+            "ready_s": median_of(rounds, "ready_s"),
+            "rss_bytes": median_of(rounds, "rss_bytes"),
+            "rss_bytes_concurrency_2": median_of(rounds, "rss_bytes_concurrency_2"),
+            "extra_worker_rss_bytes": statistics.median(
+                [r["rss_bytes_concurrency_2"] - r["rss_bytes"] for r in rounds
+                 if "rss_bytes_concurrency_2" in r]) if any(
+                "rss_bytes_concurrency_2" in r for r in rounds) else None,
+        }
+        for path in ("allowed", "denied"):
+            data["median"][f"{path}_cpu_us_per_request"] = median_of(rounds, path, "cpu_us_per_request")
+            data["median"][f"{path}_requests_per_second"] = median_of(rounds, path, "requests_per_second")
+    none = variants.get("none", {}).get("median")
+    for name, data in variants.items():
+        median = data["median"]
+        if none is not None:
+            median["rss_over_none_bytes"] = median["rss_bytes"] - none["rss_bytes"]
+            median["ready_over_none_s"] = median["ready_s"] - none["ready_s"]
+            for path in ("allowed", "denied"):
+                median[f"{path}_cpu_us_over_none"] = (median[f"{path}_cpu_us_per_request"]
+                                                      - none[f"{path}_cpu_us_per_request"])
+    python = variants.get("python")
+    if python is None:
+        return
+    ratios: dict[str, dict[str, float | None]] = {}
+    for other in ("c", "assemblyscript"):
+        if other not in variants:
+            continue
+        theirs, ours = variants[other], python
+        def ratio(a: float | None, b: float | None) -> float | None:
+            return a / b if a is not None and b not in (None, 0) and b > 0 else None
+        ratios[other] = {
+            "size": ratio(ours["size"], theirs["size"]),
+            "gzip_size": ratio(ours["gzip_size"], theirs["gzip_size"]),
+            "ready_s": ratio(ours["median"]["ready_s"], theirs["median"]["ready_s"]),
+            "rss_over_none": ratio(ours["median"].get("rss_over_none_bytes"),
+                                   theirs["median"].get("rss_over_none_bytes")),
+            "extra_worker_rss": ratio(ours["median"]["extra_worker_rss_bytes"],
+                                      theirs["median"]["extra_worker_rss_bytes"]),
+            "allowed_cpu_us_per_request": ratio(ours["median"]["allowed_cpu_us_per_request"],
+                                                theirs["median"]["allowed_cpu_us_per_request"]),
+            "denied_cpu_us_per_request": ratio(ours["median"]["denied_cpu_us_per_request"],
+                                               theirs["median"]["denied_cpu_us_per_request"]),
+            "allowed_cpu_us_over_none": ratio(ours["median"].get("allowed_cpu_us_over_none"),
+                                              theirs["median"].get("allowed_cpu_us_over_none")),
+            "denied_cpu_us_over_none": ratio(ours["median"].get("denied_cpu_us_over_none"),
+                                             theirs["median"].get("denied_cpu_us_over_none")),
+        }
+    results["python_ratios"] = ratios
+
+
+def machine_info() -> dict[str, Any]:
+    cpu_model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    envoy_version = subprocess.run([envoy_binary(), "--version"], capture_output=True,
+                                   text=True).stdout.strip()
+    version = re.search(r"/(\d+\.\d+\.\d+)/", envoy_version)
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    return {"nproc": os.cpu_count(), "cpu_model": cpu_model, "kernel": platform.release(),
+            "envoy": version.group(1) if version else envoy_version, "git_commit": commit}
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting
+
+
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return "–"
+    sign = "-" if n < 0 else "+" if False else ""
+    n = abs(n)
+    if n >= MB:
+        return f"{sign}{n / MB:.1f} MB"
+    if n >= 1024:
+        return f"{sign}{n / 1024:.1f} KB"
+    return f"{sign}{n:.0f} B"
+
+
+def signed_mb(n: float | None) -> str:
+    return "–" if n is None else f"{n / MB:+.1f} MB"
+
+
+def seconds_text(s: float | None) -> str:
+    if s is None:
+        return "–"
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def us_text(u: float | None, signed: bool = False) -> str:
+    return "–" if u is None else (f"{u:+.1f} µs" if signed else f"{u:.1f} µs")
+
+
+def ratio_text(r: float | None) -> str:
+    if r is None:
+        return "–"
+    return f"{r:,.0f}×" if r >= 100 else f"{r:.1f}×" if r >= 10 else f"{r:.2f}×"
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
+    """(metric, one cell per variant, ratio key) for the main table."""
+    variants = results["variants"]
+    def cells(fn: Callable[[dict[str, Any]], str]) -> list[str]:
+        return [fn(variants[name]) for name in variants]
+    return [
+        ("module size", cells(lambda v: human_bytes(v["size"]) if v["size"] else "–"), "size"),
+        ("module size, gzip -9", cells(lambda v: human_bytes(v["gzip_size"]) if v["size"] else "–"),
+         "gzip_size"),
+        ("code section", cells(lambda v: human_bytes(v["code_size"]) if v["size"] else "–"), None),
+        ("Envoy time to ready", cells(lambda v: seconds_text(v["median"]["ready_s"])), "ready_s"),
+        ("Envoy RSS after warm-up", cells(lambda v: human_bytes(v["median"]["rss_bytes"])), None),
+        ("RSS over no filter", cells(lambda v: signed_mb(v["median"].get("rss_over_none_bytes"))),
+         "rss_over_none"),
+        ("extra worker (RSS at --concurrency 2 minus 1)",
+         cells(lambda v: signed_mb(v["median"]["extra_worker_rss_bytes"])), "extra_worker_rss"),
+        ("Envoy CPU per request, allowed",
+         cells(lambda v: us_text(v["median"]["allowed_cpu_us_per_request"])), "allowed_cpu_us_per_request"),
+        ("… above no filter", cells(lambda v: us_text(v["median"].get("allowed_cpu_us_over_none"), True)),
+         "allowed_cpu_us_over_none"),
+        ("Envoy CPU per request, denied (403)",
+         cells(lambda v: us_text(v["median"]["denied_cpu_us_per_request"])), "denied_cpu_us_per_request"),
+        ("… above no filter", cells(lambda v: us_text(v["median"].get("denied_cpu_us_over_none"), True)),
+         "denied_cpu_us_over_none"),
+        ("requests/s, allowed",
+         cells(lambda v: f"{v['median']['allowed_requests_per_second']:,.0f}"), None),
+        ("requests/s, denied",
+         cells(lambda v: f"{v['median']['denied_requests_per_second']:,.0f}"), None),
+    ]
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    variants = list(results["variants"])
+    ratios = results.get("python_ratios", {})
+    ratio_columns = [other for other in ("c", "assemblyscript") if other in ratios]
+    header = ["", *(LABELS[v] for v in variants),
+              *(f"Python / {LABELS[o].split(' ')[0]}" for o in ratio_columns)]
+    lines = ["| " + " | ".join(header) + " |",
+             "|---|" + "---:|" * (len(header) - 1)]
+    for metric, cells, ratio_key in rows(results):
+        extra = [ratio_text(ratios[o].get(ratio_key)) if ratio_key else "" for o in ratio_columns]
+        lines.append("| " + " | ".join([metric, *cells, *extra]) + " |")
+    return "\n".join(lines)
+
+
+def spread_table(results: dict[str, Any]) -> str:
+    variants = results["variants"]
+    lines = ["| min – max over rounds | " + " | ".join(LABELS[v] for v in variants) + " |",
+             "|---|" + "---:|" * len(variants)]
+    def span(name: str, fmt: Callable[[float], str], *keys: str) -> str:
+        found = range_of(variants[name]["rounds"], *keys)
+        return "–" if found is None else f"{fmt(found[0])} – {fmt(found[1])}"
+    lines.append("| time to ready | " + " | ".join(span(v, seconds_text, "ready_s") for v in variants) + " |")
+    lines.append("| RSS after warm-up | " + " | ".join(
+        span(v, lambda b: f"{b / MB:.0f} MB", "rss_bytes") for v in variants) + " |")
+    for path in ("allowed", "denied"):
+        lines.append(f"| CPU per request, {path} | " + " | ".join(
+            span(v, lambda u: f"{u:.1f}", path, "cpu_us_per_request") for v in variants) + " µs |")
+    return "\n".join(lines)
+
+
+def targets_table(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    python = results["variants"].get("python")
+    if python is None:
+        return ""
+    def row_values(res: dict[str, Any] | None) -> dict[str, str] | None:
+        if res is None or "python" not in res["variants"]:
+            return None
+        p = res["variants"]["python"]
+        as_median = res["variants"].get("assemblyscript", {}).get("median", {})
+        ratio = (p["median"]["ready_s"] / as_median["ready_s"]) if as_median.get("ready_s") else None
+        cpu_vs_as = None
+        if as_median:
+            cpu_vs_as = (f"{p['median']['allowed_cpu_us_per_request']:.1f} vs "
+                         f"{as_median['allowed_cpu_us_per_request']:.1f} µs allowed, "
+                         f"{p['median']['denied_cpu_us_per_request']:.1f} vs "
+                         f"{as_median['denied_cpu_us_per_request']:.1f} µs denied")
+        return {
+            "size": human_bytes(p["size"]),
+            "ready": seconds_text(p["median"]["ready_s"]) + (f" ({ratio_text(ratio)} AssemblyScript)" if ratio else ""),
+            "rss": signed_mb(p["median"].get("rss_over_none_bytes")),
+            "worker": signed_mb(p["median"]["extra_worker_rss_bytes"]),
+            "cpu": cpu_vs_as or "–",
+        }
+    now, before = row_values(results), row_values(baseline)
+    m = python["median"]
+    as_m = results["variants"].get("assemblyscript", {}).get("median")
+    met = {
+        "size": python["size"] <= TARGET_SIZE,
+        "ready": m["ready_s"] <= TARGET_READY_S,
+        "rss": m.get("rss_over_none_bytes") is not None and m["rss_over_none_bytes"] <= TARGET_RSS_OVER_NONE,
+        "worker": None,
+        "cpu": None if not as_m else (m["allowed_cpu_us_per_request"] <= as_m["allowed_cpu_us_per_request"]
+                                      and m["denied_cpu_us_per_request"] <= as_m["denied_cpu_us_per_request"]),
+    }
+    names = {"size": "module ≤ 2.5 MB raw", "ready": "Envoy time to ready ≤ 1.0 s",
+             "rss": "Envoy RSS over no filter ≤ +40 MB (1 worker)",
+             "worker": "each extra worker (measured, no target)",
+             "cpu": "CPU per request ≤ AssemblyScript's"}
+    header = "| issue 7 target | " + (f"before ({baseline['meta']['git_commit']}) | " if before else "") \
+        + f"now ({results['meta']['git_commit']}) | met |"
+    lines = [header, "|---|" + ("---:|" if before else "") + "---:|:---:|"]
+    for key, name in names.items():
+        verdict = "–" if met[key] is None else ("yes" if met[key] else "**no**")
+        lines.append(f"| {name} | " + (f"{before[key]} | " if before else "") + f"{now[key]} | {verdict} |")
+    return "\n".join(lines)
+
+
+def soak_text(soak_result: dict[str, Any] | None) -> str:
+    if not soak_result:
+        return ""
+    s = soak_result
+    statuses = s["statuses"]
+    samples = ", ".join(f"{value / MB:.1f}" for _, value in s["rss_samples"])
+    return (
+        f"**Soak** (`--soak {s['seconds']}`): {s['seconds']} s of `wrk -t1 -c{s['connections']}` "
+        f"through the Python filter after a warm-up, every other request carrying `x-deny`, every "
+        f"response checked by a wrk script: {s['requests']:,} requests ({s['requests_per_second']:,.0f}/s, "
+        f"{s['cpu_us_per_request']:.1f} µs Envoy CPU each), {statuses.get('ok', 0):,} × 200 and "
+        f"{statuses.get('denied', 0):,} × 403; unexpected: {statuses.get('other', 0)} other statuses, "
+        f"{statuses.get('missing_header', 0)} allowed responses without `x-filter`, "
+        f"{statuses.get('bad_body', 0)} wrong 403 bodies, {s['socket_errors']} socket errors. "
+        f"Envoy RSS every 5 s (MB): {samples}; growth after warm-up "
+        f"**{signed_mb(s['rss_growth_bytes'])}** (largest {signed_mb(s['rss_max_growth_bytes'])}).\n"
+    )
+
+
+def section(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    meta = results["meta"]
+    variants = results["variants"]
+    before = ""
+    if baseline is not None:
+        before = ("\n**Before / after.** `--baseline` compared this run with "
+                  f"`{meta['baseline_path']}` (commit {baseline['meta']['git_commit']}, "
+                  f"{baseline['meta']['date']}).\n")
+    return f"""{START}
+## Envoy: the same filter in Python, C and AssemblyScript (issues 3 and 7)
+
+`{meta['command']}`
+
+{meta['date']} on {meta['nproc']} CPUs ({meta['cpu_model']}), Envoy {meta['envoy']}, commit
+{meta['git_commit']}; load average {meta['load_start']:.1f} at start and {meta['load_end']:.1f}
+at the end (other work shared the machine, hence medians). {meta['rounds']} rounds; each round
+starts every variant fresh in a random order: Envoy `--concurrency 1` on 127.0.0.1 with a direct
+response, then `wrk -t1 -c{meta['connections']}` for {meta['warmup']} s of warm-up, {meta['duration']} s on the allowed
+path and {meta['duration']} s with `x-deny: 1`, and the same Envoy at `--concurrency 2` after the same warm-up.
+The filter (benchmarks/filters/): 403 "denied\\n" when `x-deny` is present, otherwise
+`x-filter: <language>` on the response; each start checks both paths. The Python module is
+what `proxywasm build` writes by default. CPU is Envoy's utime+stime from /proc per request
+(all threads, so it includes Envoy's own HTTP work; "above no filter" is the filter's part).
+Time to ready: process start until admin `/ready` says LIVE and the listener accepts.
+
+Medians over rounds (ratios are Python over C and over AssemblyScript):
+
+{markdown_table(results)}
+
+{spread_table(results)}
+
+{targets_table(results, baseline)}
+{before}
+{soak_text(results.get('soak'))}
+![module size, time to ready, RSS and CPU per request by variant](benchmarks-envoy.png)
+
+Machine-readable: benchmarks/results/envoy_filters.json (every round). Compare with a later run:
+`--baseline benchmarks/results/envoy_filters-<label>.json` (a run with `--label <label>` keeps one).
+{END}"""
+
+
+def write_section(text: str, path: Path = DOCS) -> None:
+    """Replace this benchmark's section of docs/benchmarks.md, leaving every other one alone."""
+    with locked("docs-benchmarks-md"):
+        current = path.read_text() if path.exists() else "# Benchmarks\n"
+        if START in current and END in current:
+            before, rest = current.split(START, 1)
+            updated = before + text + rest.split(END, 1)[1]
+        else:
+            updated = current.rstrip("\n") + "\n\n" + text + "\n"
+        atomic_write(path, updated.encode())
+
+
+def plot(results: dict[str, Any], path: Path = PLOT) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = results["variants"]
+    names = list(variants)
+    labels = [LABELS[n].replace(" (", "\n(") for n in names]
+    colours = {"none": "#9e9e9e", "c": "#4c72b0", "assemblyscript": "#55a868", "python": "#dd8452"}
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+
+    def bars(ax, values, errors=None, *, title, unit, log=False, fmt="{:.0f}"):
+        xs = range(len(names))
+        ax.bar(xs, [v or 0 for v in values], color=[colours[n] for n in names],
+               yerr=errors, capsize=4 if errors else 0)
+        ax.set_xticks(list(xs), labels, fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(unit)
+        if log:
+            ax.set_yscale("log")
+        for x, v in zip(xs, values):
+            if v:
+                ax.annotate(fmt.format(v), (x, v), ha="center", va="bottom", fontsize=8,
+                            xytext=(0, 2), textcoords="offset points")
+
+    def err(keys: tuple[str, ...], scale: float) -> list[list[float]]:
+        low, high = [], []
+        for n in names:
+            med = median_of(variants[n]["rounds"], *keys)
+            span = range_of(variants[n]["rounds"], *keys)
+            low.append((med - span[0]) * scale if span else 0)
+            high.append((span[1] - med) * scale if span else 0)
+        return [low, high]
+
+    with_module = [n for n in names]
+    bars(axes[0][0], [variants[n]["size"] / 1024 if variants[n]["size"] else None for n in with_module],
+         title="module size (KB, log scale)", unit="KB", log=True, fmt="{:,.1f}")
+    bars(axes[0][1], [variants[n]["median"]["ready_s"] * 1000 for n in names], err(("ready_s",), 1000),
+         title="Envoy time to ready (ms, log scale; bars: min–max)", unit="ms", log=True)
+    bars(axes[1][0], [variants[n]["median"]["rss_bytes"] / MB for n in names], err(("rss_bytes",), 1 / MB),
+         title="Envoy RSS after warm-up, 1 worker (MB)", unit="MB")
+    ax = axes[1][1]
+    width = 0.38
+    for offset, path in ((-width / 2, "allowed"), (width / 2, "denied")):
+        values = [variants[n]["median"][f"{path}_cpu_us_per_request"] for n in names]
+        e = err((path, "cpu_us_per_request"), 1)
+        ax.bar([i + offset for i in range(len(names))], values, width, yerr=e, capsize=3,
+               color=[colours[n] for n in names], alpha=1.0 if path == "allowed" else 0.55,
+               label=f"{path}" + (" (x-deny, 403)" if path == "denied" else ""))
+    ax.set_xticks(list(range(len(names))), labels, fontsize=8)
+    ax.set_title("Envoy CPU per request (µs; solid allowed, light denied)", fontsize=10)
+    ax.set_ylabel("µs")
+    meta = results["meta"]
+    fig.suptitle(f"Same filter, Envoy {meta['envoy']} --concurrency 1: medians of {meta['rounds']} "
+                 f"interleaved rounds ({meta['date'][:10]}, commit {meta['git_commit']})", fontsize=11)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
+    fig.savefig(scratch, dpi=110)
+    plt.close(fig)
+    os.replace(scratch, path)
+
+
+def print_summary(results: dict[str, Any]) -> None:
+    print(markdown_table(results))
+    print()
+    print(spread_table(results))
+    if results.get("soak"):
+        print()
+        print(soak_text(results["soak"]))
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help=f"comma-separated subset of {','.join(VARIANTS)}")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5, quick 2)")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="seconds of each measured wrk run (default 10, quick 2)")
+    parser.add_argument("--warmup", type=float, default=None, help="seconds of wrk warm-up (default 2, quick 1)")
+    parser.add_argument("--connections", type=int, default=8, help="wrk connections (-c)")
+    parser.add_argument("--soak", type=int, default=None, metavar="SECONDS",
+                        help="soak through the Python filter for SECONDS (default 60, quick 0 = none)")
+    parser.add_argument("--no-workers", dest="workers", action="store_false",
+                        help="skip the --concurrency 2 starts")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 2 s, no soak: under 2 minutes")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the random order")
+    parser.add_argument("--python-commit", default=None, metavar="REV",
+                        help="build the Python variant with the SDK and build backend of commit REV "
+                             "(a 'before' run); default: the working tree")
+    parser.add_argument("--label", default=None, help="also save results/envoy_filters-LABEL.json")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="an earlier results JSON to show as 'before' in docs/benchmarks.md")
+    parser.add_argument("--no-write", action="store_true",
+                        help="print only: no docs/benchmarks.md, plot or results JSON")
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds or (2 if args.quick else 5)
+    args.duration = args.duration or (2.0 if args.quick else 10.0)
+    args.warmup = args.warmup or (1.0 if args.quick else 2.0)
+    if args.soak is None:
+        args.soak = 0 if args.quick else 60
+    args.variant_list = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in args.variant_list if v not in VARIANTS]
+    if unknown or not args.variant_list:
+        parser.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    if args.soak and "python" not in args.variant_list:
+        args.soak = 0
+    if args.rounds < 1 or args.duration < 1 or args.connections < 1:
+        parser.error("--rounds, --duration and --connections must be at least 1")
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed (Debian: apt-get install wrk)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = ".venv/bin/python benchmarks/envoy_filters.py " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+    # Keep the order of VARIANTS in tables, whatever order they were asked in.
+    chosen = [v for v in VARIANTS if v in args.variant_list]
+
+    results: dict[str, Any] = {"meta": {}, "variants": {}}
+    if args.python_commit:
+        BUILDERS["python"] = lambda: build_python_at(args.python_commit)
+    for name in chosen:
+        module = BUILDERS[name]() if name in BUILDERS else None
+        data = module.read_bytes() if module else b""
+        results["variants"][name] = {
+            "module": str(module) if module else None, "size": len(data),
+            "gzip_size": len(gzip.compress(data, 9)) if data else 0,
+            "code_size": code_section_size(data) if data else 0, "rounds": [],
+        }
+
+    load_start = os.getloadavg()[0]
+    started = time.monotonic()
+    rng = random.Random(args.seed)
+    for index in range(args.rounds):
+        order = list(chosen)
+        rng.shuffle(order)
+        for name in order:
+            variant = results["variants"][name]
+            module = Path(variant["module"]) if variant["module"] else None
+            sample = measure_variant(name, module, args)
+            sample["round"] = index + 1
+            variant["rounds"].append(sample)
+            print(f"round {index + 1}/{args.rounds} {name:>14}: ready {sample['ready_s'] * 1000:7.0f} ms, "
+                  f"RSS {sample['rss_bytes'] / MB:6.1f} MB, CPU/request "
+                  f"{sample['allowed']['cpu_us_per_request']:5.1f} µs allowed "
+                  f"{sample['denied']['cpu_us_per_request']:5.1f} µs denied, "
+                  f"{sample['allowed']['requests_per_second']:,.0f} req/s"
+                  + (f", {(sample['rss_bytes_concurrency_2'] - sample['rss_bytes']) / MB:+.1f} MB "
+                     "2nd worker" if "rss_bytes_concurrency_2" in sample else ""),
+                  file=sys.stderr)
+    if args.soak:
+        print(f"soak: {args.soak} s through the Python filter ...", file=sys.stderr)
+        module = Path(results["variants"]["python"]["module"])
+        results["soak"] = soak(module, args.soak, args)
+        results["soak"]["connections"] = args.connections
+
+    results["meta"] = {
+        "command": command, "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        **machine_info(), "load_start": load_start, "load_end": os.getloadavg()[0],
+        "rounds": args.rounds, "duration": args.duration, "warmup": args.warmup,
+        "connections": args.connections, "wrk": f"wrk -t1 -c{args.connections} -d{args.duration:g}s",
+        "seconds": round(time.monotonic() - started, 1),
+        "baseline_path": str(args.baseline) if args.baseline else None,
+        "python_built_from": f"commit {args.python_commit}" if args.python_commit else "working tree",
+    }
+    summarise(results)
+    print_summary(results)
+    print(f"\n{results['meta']['seconds']:.0f} s of measurement; load average "
+          f"{load_start:.1f} -> {results['meta']['load_end']:.1f}", file=sys.stderr)
+    if not args.no_write:
+        text = json.dumps(results, indent=1, default=str) + "\n"
+        atomic_write(RESULTS / "envoy_filters.json", text.encode())
+        if args.label:
+            atomic_write(RESULTS / f"envoy_filters-{args.label}.json", text.encode())
+        plot(results)
+        write_section(section(results, baseline))
+        print(f"wrote {DOCS.relative_to(ROOT)} (envoy-filters section), {PLOT.relative_to(ROOT)}, "
+              f"benchmarks/results/envoy_filters.json", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
