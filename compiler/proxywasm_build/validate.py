@@ -430,7 +430,7 @@ class _Checker:
             low, high = (code / 1e6 * rate for rate in TURBOFAN_SECONDS_PER_MB)
             self.warning("code-size",
                          f"has {code / 1e6:.1f} MB of code: Envoy's V8 compiles all of it with TurboFan "
-                         f"before the filter starts (up to {low:.0f}-{high:.0f} s on a 2-core machine); "
+                         f"before the filter starts (about {low:.0f}-{high:.0f} s on a quiet 2-core machine); "
                          "shrink it (fewer builtin modules, -Oz, wasm-opt)")
         if self.info.size > ISTIO_MAX_MODULE_BYTES:
             self.warning("module-size",
