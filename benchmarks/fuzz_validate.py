@@ -218,7 +218,7 @@ def classify(data: bytes) -> str:
     except NotWasmError as err:
         text = str(err)
         assert text and "\n" not in text
-        key = re.sub(r"\d+", "N", text.split(":")[0].split("(")[0].strip())
+        key = re.sub(r"(?<!\\)\d+", "N", text.split(":")[0].split("(")[0].strip())
         return f"not wasm (exit 2): {key[:70]}"
     for finding in report.findings:
         assert finding.message and "\n" not in finding.message
