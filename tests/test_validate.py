@@ -194,6 +194,18 @@ PROBES: dict[str, tuple[bytes, set[str]]] = {
     "initial memory of exactly 1 GiB": (
         probe_module(memory_pages=16384),
         set()),
+    "a whole ABI 0.1.0 module": (
+        probe_module(imports='(import "env" "proxy_get_configuration" (func (param i32 i32) (result i32)))'
+                             '(import "env" "proxy_continue_request" (func (result i32)))',
+                     exports='(func (export "proxy_on_request_headers") (param i32 i32) (result i32) i32.const 0)',
+                     marker="proxy_abi_version_0_1_0"),
+        set()),
+    "a whole ABI 0.2.0 module": (
+        probe_module(imports='(import "env" "proxy_continue_stream" (func (param i32) (result i32)))',
+                     exports='(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) i32.const 0)'
+                             '(func (export "proxy_on_foreign_function") (param i32 i32 i32))',
+                     marker="proxy_abi_version_0_2_0"),
+        set()),
     "every WASI function with Envoy's signatures": (
         probe_module(imports="".join(
             f'(import "wasi_snapshot_preview1" "{n}" (func (param {" ".join(s.params)}) '
