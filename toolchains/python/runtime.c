@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 extern PyObject *PyInit__proxywasm_host(void);
 extern const struct _frozen pw_frozen_modules[];
@@ -151,6 +152,18 @@ int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv
     return value;
 }
 
+/* Frozen code of modules already imported is never read again (imports find them in
+ * sys.modules): zero it, so the snapshot does not carry the same module twice, once as
+ * marshalled bytes and once as live objects. Zeroed pages cost no data segment. */
+static void pw_release_imported_frozen_code(void) {
+    PyObject *modules = PyImport_GetModuleDict();
+    for (const struct _frozen *entry = pw_frozen_modules; entry->name != NULL; entry++) {
+        if (entry->size > 0 && PyDict_GetItemString(modules, entry->name) != NULL) {
+            memset((void *)entry->code, 0, (size_t)entry->size);
+        }
+    }
+}
+
 /* The snapshotter's entry point: start Python and import the filter, then memory is saved. */
 __attribute__((export_name("wizer.initialize")))
 void pw_wizer_initialize(void) {
@@ -158,5 +171,7 @@ void pw_wizer_initialize(void) {
         fflush(stderr);
         __builtin_trap();
     }
+    pw_release_imported_frozen_code();
+    PyGC_Collect();
     pw_snapshotted = 1;
 }
