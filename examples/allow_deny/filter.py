@@ -18,7 +18,8 @@ Plugin configuration (JSON, every key optional):
 With no configuration, requests carrying an `x-deny` header are denied (as in DESIGN.md).
 A denied request never reaches the upstream: the client gets the local reply, with an
 `x-denied-by: allow-deny` header and an `x-deny-reason` header saying which rule matched.
-Deny rules win over allow rules.
+Deny rules win over allow rules. A configuration that is not JSON of this shape is refused:
+`on_configure` logs why and returns False, so Envoy does not start the plugin.
 """
 
 import json
@@ -82,15 +83,15 @@ class Root(RootContext):
     def on_configure(self, plugin_configuration_size: int) -> bool:
         try:
             config = json.loads(self.get_plugin_configuration() or b"{}")
-        except ValueError as err:
-            proxywasm.log_error(f"allow-deny: plugin configuration is not JSON: {err}")
+            self.deny = Rules(config.get("deny", {"headers": ["x-deny"]}))
+            self.allow = Rules(config["allow"]) if "allow" in config else None
+            self.status = int(config.get("status", 403))
+            self.body = config.get("body", "denied\n").encode()
+            header = config.get("response_header", ["x-allow-deny", "allowed"])
+            self.response_header = (str(header[0]), str(header[1])) if header else None
+        except (ValueError, TypeError, AttributeError, IndexError) as err:
+            proxywasm.log_error(f"allow-deny: bad plugin configuration: {err}")
             return False
-        self.deny = Rules(config.get("deny", {"headers": ["x-deny"]}))
-        self.allow = Rules(config["allow"]) if "allow" in config else None
-        self.status = int(config.get("status", 403))
-        self.body = config.get("body", "denied\n").encode()
-        header = config.get("response_header", ["x-allow-deny", "allowed"])
-        self.response_header = tuple(header) if header else None
         return True
 
     def create_http_context(self, context_id: int) -> HttpContext:

@@ -82,6 +82,7 @@ def test_status_body_and_response_header_come_from_the_configuration():
     assert "x-allow-deny" not in allowed.headers
 
 
-def test_a_configuration_that_is_not_json_is_rejected_with_a_log_line():
-    with pytest.raises(PluginStartError, match="not JSON"):
-        Host.load(FILTER, plugin_config=b"{deny")
+@pytest.mark.parametrize("config", [b"{deny", b'{"deny": ["x-deny"]}', b'{"status": "nope"}'])
+def test_a_bad_configuration_is_refused_with_the_reason_logged(config):
+    with pytest.raises(PluginStartError, match="allow-deny: bad plugin configuration"):
+        Host.load(FILTER, plugin_config=config)
