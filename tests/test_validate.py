@@ -206,6 +206,10 @@ PROBES: dict[str, tuple[bytes, set[str]]] = {
                              '(func (export "proxy_on_foreign_function") (param i32 i32 i32))',
                      marker="proxy_abi_version_0_2_0"),
         set()),
+    "unknown marker next to a known one": (
+        probe_module(exports='(func (export "proxy_abi_version_0_3_0"))'
+                             '(global (export "proxy_abi_version_0_1_0") i32 (i32.const 0))'),
+        set()),
     "every WASI function with Envoy's signatures": (
         probe_module(imports="".join(
             f'(import "wasi_snapshot_preview1" "{n}" (func (param {" ".join(s.params)}) '

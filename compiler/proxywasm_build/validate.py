@@ -166,6 +166,12 @@ class _Checker:
     def warning(self, code: str, message: str) -> None:
         self.findings.append(Finding("warning", one_line(message), code))
 
+    def error_unless(self, harmless: bool, code: str, message: str, envoy_error: str) -> None:
+        if harmless:
+            self.warning(code, message)
+        else:
+            self.error(code, message, envoy_error)
+
     def run(self) -> None:
         if self.envoy not in SUPPORTED_ENVOY:
             self.warning("envoy-version-unverified",
@@ -187,16 +193,17 @@ class _Checker:
         known = [e for e in markers if e.kind == "func" and e.name in abi.MARKERS]
         missing_error = "Missing or unknown Proxy-Wasm ABI version"
         for export in markers:
+            # Next to a known marker function Envoy just ignores these: then they only warn.
             if export.kind != "func":
-                self.error("abi-marker-not-function",
-                           f"exports {export.name} as a {export.kind}, but Envoy recognises the ABI "
-                           "marker only as a function: export it as an empty function",
-                           missing_error if not known else None)
+                self.error_unless(bool(known), "abi-marker-not-function",
+                                  f"exports {export.name} as a {export.kind}, but Envoy recognises the "
+                                  "ABI marker only as a function: export it as an empty function",
+                                  missing_error)
             elif export.name not in abi.MARKERS:
-                self.error("abi-marker-unknown",
-                           f"exports {export.name}, an ABI version Envoy {self.envoy} does not know: "
-                           f"build it for ABI {', '.join(reversed(abi.ABI_VERSIONS))}",
-                           missing_error if not known else None)
+                self.error_unless(bool(known), "abi-marker-unknown",
+                                  f"exports {export.name}, an ABI version Envoy {self.envoy} does not "
+                                  f"know: build it for ABI {', '.join(reversed(abi.ABI_VERSIONS))}",
+                                  missing_error)
         if not markers:
             self.error("abi-marker-missing",
                        "exports no proxy_abi_version_* function: it was not built for Proxy-Wasm, "
