@@ -70,6 +70,20 @@ def test_inspect_json(tmp_path: Path) -> None:
     assert sum(s["size"] for s in described["sections"]) < described["size"]
 
 
+def test_largest_functions_by_body_size() -> None:
+    from proxywasm_build.wasm_reader import read_module
+
+    data = wasmtime.wat2wasm("""(module
+      (import "env" "proxy_log" (func (param i32 i32 i32) (result i32)))
+      (func $small (export "small") nop)
+      (func $big i32.const 1 i32.const 2 i32.add i32.const 3 i32.mul drop)
+      (func $middle (export "middle") i32.const 7 drop))""")
+    info = read_module(data)
+    assert info.function_body_sizes() == [3, 11, 5]  # local-declaration count + code + end
+    # $big keeps its name from the name section; the others are named by their exports too
+    assert info.largest_functions(2) == [(2, "big", 11), (3, "middle", 5)]
+
+
 def test_inspect_human_output(tmp_path: Path) -> None:
     proc = run_inspect(write_module(tmp_path))
     assert proc.returncode == 0, proc.stderr
@@ -77,7 +91,8 @@ def test_inspect_human_output(tmp_path: Path) -> None:
     assert "python_filter.wasm" in out and "Proxy-Wasm ABI 0.2.1" in out
     for needle in ("Exports (7)", "Imports (4)", "proxy_on_request_headers", "(i32, i32, i32) -> (i32)",
                    "not provided by Envoy", 'custom "proxywasm-python"', "Python 3.11.8",
-                   "proxywasm SDK 0.1.0", "3 frozen modules: proxywasm, json, json.decoder"):
+                   "proxywasm SDK 0.1.0", "3 frozen modules: proxywasm, json, json.decoder",
+                   "Largest functions", "proxy_on_request_headers"):
         assert needle in out, needle
 
 

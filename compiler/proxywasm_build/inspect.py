@@ -74,5 +74,9 @@ def describe_module(info: ModuleInfo) -> dict[str, Any]:
             {"kind": s.kind, "name": s.name, "offset": s.offset, "size": s.size}
             for s in info.sections
         ],
+        "largest_functions": [
+            {"index": index, "name": name, "size": size}
+            for index, name, size in info.largest_functions(10)
+        ],
         "python": python_metadata(info),
     }

@@ -61,6 +61,7 @@ class ExportInfo:
     kind: str
     signature: Signature | None = None
     description: str = ""
+    index: int = -1  # in the index space of its kind (function index for functions)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,58 @@ class ModuleInfo:
                 reader.name()
                 return self._data[reader.pos:s.offset + s.size]
         return None
+
+    @property
+    def imported_functions(self) -> int:
+        return sum(1 for i in self.imports if i.kind == "func")
+
+    def function_body_sizes(self) -> list[int]:
+        """The byte size of each defined function's body, in code-section order."""
+        section = next((s for s in self.sections if s.kind == "code"), None)
+        if section is None:
+            return []
+        reader = _Reader(self._data, section.offset, section.offset + section.size)
+        sizes = []
+        try:
+            for _ in range(reader.u32()):
+                size = reader.u32()
+                reader.pos += size
+                sizes.append(size)
+        except _Malformed:
+            pass  # validated modules do not get here
+        return sizes
+
+    def function_names(self) -> dict[int, str]:
+        """Function index -> name, from the `name` custom section (empty when stripped)."""
+        raw = self.custom_section("name")
+        names: dict[int, str] = {}
+        if not raw:
+            return names
+        reader = _Reader(raw, 0, len(raw))
+        try:
+            while reader.pos < reader.end:
+                subsection, size = reader.byte(), reader.u32()
+                end = reader.pos + size
+                if subsection == 1:  # function names
+                    sub = _Reader(raw, reader.pos, min(end, reader.end))
+                    for _ in range(sub.u32()):
+                        index = sub.u32()
+                        names[index] = sub.name()
+                    break
+                reader.pos = end
+        except _Malformed:
+            pass  # a damaged name section only costs the names
+        return names
+
+    def largest_functions(self, count: int = 10) -> list[tuple[int, str, int]]:
+        """The `count` biggest defined functions as (function index, name or "", body bytes).
+
+        Names come from the `name` section, else from the function's export."""
+        names = {e.index: e.name for e in self.exports if e.kind == "func"} | self.function_names()
+        first = self.imported_functions
+        sizes = sorted(((size, first + i) for i, size in enumerate(self.function_body_sizes())),
+                       reverse=True)[:count]
+        return [(index, names.get(index, ""), size) for size, index in sizes]
 
 
 # ---------------------------------------------------------------------------
@@ -350,9 +403,9 @@ def _parse_interface(data: bytes, sections: list[SectionInfo], info: ModuleInfo)
             index = r.u32()
             if kind == 0:
                 signature = func_types[index] if index < len(func_types) else None
-                info.exports.append(ExportInfo(name, "func", signature, _describe_sig(signature)))
+                info.exports.append(ExportInfo(name, "func", signature, _describe_sig(signature), index))
             elif kind in KIND_NAMES:
-                info.exports.append(ExportInfo(name, KIND_NAMES[kind], None, KIND_NAMES[kind]))
+                info.exports.append(ExportInfo(name, KIND_NAMES[kind], None, KIND_NAMES[kind], index))
             else:
                 raise _Malformed("bad export kind")
 

@@ -80,6 +80,16 @@ def print_description(module: Path, d: dict) -> None:
         sections.add_row(label, _size(s["size"]), f"{100 * s['size'] / max(d['size'], 1):.1f}%")
     console.print(sections)
 
+    if d["largest_functions"]:
+        functions = Table(title="Largest functions", title_justify="left")
+        functions.add_column("function")
+        functions.add_column("size", justify="right")
+        functions.add_column("share of code", justify="right")
+        for f in d["largest_functions"]:
+            functions.add_row(f["name"] or f"#{f['index']}", _size(f["size"]),
+                              f"{100 * f['size'] / max(d['code_size'], 1):.1f}%")
+        console.print(functions)
+
     python = d.get("python")
     if python:
         frozen = python.get("frozen_modules") or []
