@@ -84,7 +84,8 @@ def _digest(paths: Iterable[Path]) -> str:
     sha = hashlib.sha256()
     for path in sorted(set(paths)):
         if path.is_file() and "__pycache__" not in path.parts and "node_modules" not in path.parts:
-            sha.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+            name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+            sha.update(str(name).encode() + b"\0" + path.read_bytes() + b"\0")
     return sha.hexdigest()[:20]
 
 
@@ -766,7 +767,7 @@ response, then `wrk -t1 -c{meta['connections']}` for {meta['warmup']} s of warm-
 path and {meta['duration']} s with `x-deny: 1`, and the same Envoy at `--concurrency 2` after the same warm-up.
 The filter (benchmarks/filters/): 403 "denied\\n" when `x-deny` is present, otherwise
 `x-filter: <language>` on the response; each start checks both paths. The Python module is
-what `proxywasm build` writes by default. CPU is Envoy's utime+stime from /proc per request
+what `proxywasm build` writes by default (built from the {meta.get('python_built_from', 'working tree')}). CPU is Envoy's utime+stime from /proc per request
 (all threads, so it includes Envoy's own HTTP work; "above no filter" is the filter's part).
 Time to ready: process start until admin `/ready` says LIVE and the listener accepts.
 
@@ -895,6 +896,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--label", default=None, help="also save results/envoy_filters-LABEL.json")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="an earlier results JSON to show as 'before' in docs/benchmarks.md")
+    parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="measure nothing: redraw the plot and the docs section from a results JSON")
     parser.add_argument("--no-write", action="store_true",
                         help="print only: no docs/benchmarks.md, plot or results JSON")
     args = parser.parse_args(argv)
@@ -918,6 +921,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+        baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+        print_summary(results)
+        if not args.no_write:
+            plot(results)
+            write_section(section(results, baseline))
+        return 0
     command = ".venv/bin/python benchmarks/envoy_filters.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
     baseline = json.loads(args.baseline.read_text()) if args.baseline else None

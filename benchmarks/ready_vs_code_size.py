@@ -1,0 +1,288 @@
+"""Envoy time to ready against the size of a module's code section (issue 7).
+
+    .venv/bin/python benchmarks/ready_vs_code_size.py             # 8 sizes up to ~8 MB, 5 rounds
+    .venv/bin/python benchmarks/ready_vs_code_size.py --quick     # 5 sizes, 2 rounds
+    .venv/bin/python benchmarks/ready_vs_code_size.py --no-python --rounds 3 --no-write
+
+Stock Envoy 1.40 (proxy-wasm-cpp-host with V8, Liftoff off) compiles a whole module with
+TurboFan on the main thread before it goes LIVE, so time to ready should follow the code
+section. This measures by how much: a series of C filters (benchmarks/filters/deny_c.c plus N
+generated functions, each a distinct chain of integer mixing steps, all reachable through an
+exported table so nothing is dropped), compiled with zig, plus the Python filter as
+`proxywasm build` writes it (and, with `--python-commit REV`, as an earlier commit built it) as
+points to compare with the line. Each round starts every module fresh in a random order
+(`--concurrency 1`, 127.0.0.1, direct response; both paths checked); the medians, a least-squares
+line (ms per MB of code) and docs/benchmarks-ready-vs-code.png go to the `ready-vs-code`
+section of docs/benchmarks.md and benchmarks/results/ready_vs_code_size.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from envoy_filters import (FILTERS, MB, BenchEnvoy, _cached, build_python,  # noqa: E402
+                           build_python_at, check_behaviour, code_section_size, machine_info)
+
+from proxywasm_build.cache import atomic_write, cache_dir, locked  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+PLOT = ROOT / "docs" / "benchmarks-ready-vs-code.png"
+RESULTS = ROOT / "benchmarks" / "results" / "ready_vs_code_size.json"
+START, END = "<!-- ready-vs-code:start -->", "<!-- ready-vs-code:end -->"
+
+FULL_SERIES = (0, 100, 400, 1000, 2000, 4000, 8000)
+QUICK_SERIES = (0, 1000, 4000)
+STEPS_PER_FUNCTION = 24
+
+
+def ballast_source(functions: int, steps: int = STEPS_PER_FUNCTION) -> str:
+    """C source of `functions` distinct integer-mixing functions behind an exported table."""
+    rng = random.Random(functions * 7919 + steps)
+    out = ["#include <stdint.h>", ""]
+    for index in range(functions):
+        body = []
+        for _ in range(steps):
+            multiplier, addend, shift = rng.getrandbits(32) | 1, rng.getrandbits(32), rng.randint(3, 29)
+            body.append(f"  x = x * {multiplier}u + {addend}u; x ^= x >> {shift};")
+        out += [f"__attribute__((noinline)) static uint32_t ballast_{index}(uint32_t x) {{",
+                *body, "  return x;", "}"]
+    entries = ", ".join(f"ballast_{i}" for i in range(functions)) or "0"
+    out += ["", f"static uint32_t (*const ballast_table[])(uint32_t) = {{{entries}}};",
+            '__attribute__((export_name("ballast_run")))',
+            "uint32_t ballast_run(uint32_t index, uint32_t x) {",
+            f"  return {'ballast_table[index % ' + str(functions) + '](x)' if functions else 'x'};",
+            "}", ""]
+    return "\n".join(out)
+
+
+def build_c_series(functions: int) -> Path:
+    """deny_c.c plus `functions` generated functions, as one module (cached)."""
+    from proxywasm_build.zig import compile_c_module
+
+    deny = FILTERS / "deny_c.c"
+    source = ballast_source(functions)
+    ballast = cache_dir() / "benchmarks" / "sources" / f"ballast{functions}.c"
+    if not ballast.is_file() or ballast.read_text() != source:
+        atomic_write(ballast, source.encode())
+    inputs = [deny, ballast, ROOT / "compiler" / "proxywasm_build" / "zig.py"]
+
+    def make(output: Path) -> Path:
+        return compile_c_module([deny, ballast], output)
+
+    return _cached(f"deny_c-ballast{functions}", inputs, make)
+
+
+def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least squares y = slope * x + intercept."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / var if var else 0.0
+    return slope, mean_y - slope * mean_x
+
+
+def section(results: dict[str, Any]) -> str:
+    meta, fit = results["meta"], results["fit"]
+    lines = ["| module | code section | module size | functions in the module | Envoy time to ready (median) | min – max | predicted by the line |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for point in results["points"]:
+        predicted = (fit["ms_per_mb"] * point["code_size"] / MB + fit["intercept_ms"]) if point["code_size"] else None
+        lines.append(
+            f"| {point['label']} | {point['code_size'] / 1024:,.0f} KB | {point['size'] / 1024:,.0f} KB | "
+            f"{point['functions']:,} | {point['ready_ms']:,.0f} ms | "
+            f"{min(point['ready_ms_rounds']):,.0f} – {max(point['ready_ms_rounds']):,.0f} ms | "
+            + (f"{predicted:,.0f} ms" if predicted is not None and point["kind"] == "python" else "")
+            + " |")
+    python_sentences = []
+    for point in results["points"]:
+        if point["kind"] != "python":
+            continue
+        predicted = fit["ms_per_mb"] * point["code_size"] / MB + fit["intercept_ms"]
+        python_sentences.append(
+            f"{point['label']}: {point['code_size'] / MB:.2f} MB of code, ready in "
+            f"{point['ready_ms']:,.0f} ms where the C line predicts {predicted:,.0f} ms")
+    python_text = ("; ".join(python_sentences) + ".") if python_sentences else ""
+    target_mb = (1000 - fit["intercept_ms"]) / fit["ms_per_mb"] if fit["ms_per_mb"] > 0 else None
+    return f"""{START}
+## Envoy time to ready against code-section size (issue 7)
+
+`{meta['command']}`
+
+{meta['date']} on {meta['nproc']} CPUs ({meta['cpu_model']}), Envoy {meta['envoy']}, commit
+{meta['git_commit']}; load average {meta['load_start']:.1f} at start and {meta['load_end']:.1f}
+at the end. {meta['rounds']} rounds, each starting every module fresh in a random order
+(`--concurrency 1`, direct response, both filter paths checked after each start). Time to
+ready: process start until admin `/ready` says LIVE and the listener accepts. The C series is
+benchmarks/filters/deny_c.c plus N generated functions of {STEPS_PER_FUNCTION} integer-mixing
+steps each (distinct constants, all reachable from an exported table), compiled by zig `-Os`.
+No filter at all: **{results['none_ready_ms']:,.0f} ms**.
+
+{chr(10).join(lines)}
+
+Least-squares line over the C series: **{fit['ms_per_mb']:,.0f} ms per MB of code section**
+(intercept {fit['intercept_ms']:,.0f} ms, r² {fit['r2']:.2f}): every megabyte of code the
+Python module sheds buys about that much start-up, on every Envoy start and every new
+module or VM configuration. {python_text}
+{f"At this slope a module reaches the 1.0 s ready target below about {target_mb:.2f} MB of code (if it behaves like the C series)." if target_mb else ""}
+
+![Envoy time to ready against code-section size](benchmarks-ready-vs-code.png)
+
+Machine-readable: benchmarks/results/ready_vs_code_size.json.
+{END}"""
+
+
+def write_section(text: str, path: Path = DOCS) -> None:
+    with locked("docs-benchmarks-md"):
+        current = path.read_text() if path.exists() else "# Benchmarks\n"
+        if START in current and END in current:
+            before, rest = current.split(START, 1)
+            updated = before + text + rest.split(END, 1)[1]
+        else:
+            updated = current.rstrip("\n") + "\n\n" + text + "\n"
+        atomic_write(path, updated.encode())
+
+
+def plot(results: dict[str, Any], path: Path = PLOT) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fit = results["fit"]
+    c_points = [p for p in results["points"] if p["kind"] == "c"]
+    py_points = [p for p in results["points"] if p["kind"] == "python"]
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    for points, colour, marker, label in ((c_points, "#4c72b0", "o", "C filter + N generated functions"),
+                                          (py_points, "#dd8452", "s", None)):
+        for p in points:
+            x = p["code_size"] / MB
+            low, high = min(p["ready_ms_rounds"]), max(p["ready_ms_rounds"])
+            ax.errorbar([x], [p["ready_ms"]], yerr=[[p["ready_ms"] - low], [high - p["ready_ms"]]],
+                        fmt=marker, color=colour, capsize=4,
+                        label=label if (label and p is points[0]) else (p["label"] if not label else None))
+            if not label:
+                ax.annotate(p["label"], (x, p["ready_ms"]), xytext=(6, -12), textcoords="offset points",
+                            fontsize=8, color=colour)
+    largest = max(p["code_size"] for p in results["points"]) / MB
+    xs = [0, largest * 1.05]
+    ax.plot(xs, [fit["ms_per_mb"] * x + fit["intercept_ms"] for x in xs], "--", color="#4c72b0",
+            alpha=0.6, label=f"fit: {fit['ms_per_mb']:,.0f} ms per MB + {fit['intercept_ms']:,.0f} ms")
+    ax.axhline(results["none_ready_ms"], color="#9e9e9e", linestyle=":",
+               label=f"no filter: {results['none_ready_ms']:,.0f} ms")
+    ax.axhline(1000, color="#c44e52", linestyle="-.", alpha=0.5, label="issue 7 target: 1.0 s")
+    ax.set_xlabel("code section (MB)")
+    ax.set_ylabel("Envoy time to ready (ms), median; bars min–max")
+    meta = results["meta"]
+    ax.set_title(f"Envoy {meta['envoy']} (V8) time to ready vs code size, {meta['rounds']} interleaved rounds "
+                 f"({meta['date'][:10]})", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    scratch = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
+    fig.savefig(scratch, dpi=110)
+    plt.close(fig)
+    os.replace(scratch, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--functions", default=None,
+                        help=f"comma-separated generated-function counts (default {','.join(map(str, FULL_SERIES))})")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5, quick 2)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"counts {','.join(map(str, QUICK_SERIES))}, 2 rounds")
+    parser.add_argument("--no-python", dest="python", action="store_false",
+                        help="leave out the Python filter's point")
+    parser.add_argument("--python-commit", default=None, metavar="REV",
+                        help="also plot the Python filter as commit REV built it")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="measure nothing: redraw the plot and the docs section from a results JSON")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+        if not args.no_write:
+            plot(results)
+            write_section(section(results))
+        print(section(results))
+        return 0
+    series = [int(n) for n in args.functions.split(",")] if args.functions else \
+        list(QUICK_SERIES if args.quick else FULL_SERIES)
+    rounds = args.rounds or (2 if args.quick else 5)
+
+    modules: list[dict[str, Any]] = []
+    for functions in series:
+        modules.append({"label": f"C + {functions:,} functions", "kind": "c", "path": build_c_series(functions)})
+    if args.python_commit:
+        modules.append({"label": f"Python filter at {args.python_commit}", "kind": "python",
+                        "path": build_python_at(args.python_commit)})
+    if args.python:
+        modules.append({"label": "Python filter (now)", "kind": "python", "path": build_python()})
+    from proxywasm_build.wasm_reader import read_module
+
+    for module in modules:
+        data = module["path"].read_bytes()
+        info = read_module(data)
+        module.update(size=len(data), code_size=code_section_size(data),
+                      functions=info.defined_functions, ready_ms_rounds=[])
+    none_rounds: list[float] = []
+
+    load_start = os.getloadavg()[0]
+    started = time.monotonic()
+    rng = random.Random(args.seed)
+    for index in range(rounds):
+        order = list(range(len(modules))) + [-1]
+        rng.shuffle(order)
+        for i in order:
+            module = modules[i] if i >= 0 else None
+            with BenchEnvoy(module["path"] if module else None) as envoy:
+                ready = envoy.start() * 1000
+                check_behaviour(envoy, ("c" if module["kind"] == "c" else "python") if module else "none")
+            (module["ready_ms_rounds"] if module else none_rounds).append(ready)
+            print(f"round {index + 1}/{rounds}: {module['label'] if module else 'no filter':>28}: "
+                  f"{(module['code_size'] / 1024 if module else 0):9,.0f} KB code, ready {ready:7,.0f} ms",
+                  file=sys.stderr)
+
+    points = []
+    for module in modules:
+        points.append({key: (str(value) if isinstance(value, Path) else value) for key, value in module.items()}
+                      | {"ready_ms": statistics.median(module["ready_ms_rounds"])})
+    c_line = [(p["code_size"] / MB, p["ready_ms"]) for p in points if p["kind"] == "c"]
+    slope, intercept = fit_line(c_line)
+    mean_y = statistics.fmean(y for _, y in c_line)
+    total = sum((y - mean_y) ** 2 for _, y in c_line)
+    residual = sum((y - (slope * x + intercept)) ** 2 for x, y in c_line)
+    command = ".venv/bin/python benchmarks/ready_vs_code_size.py " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    results = {
+        "meta": {"command": command.strip(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 **machine_info(), "load_start": load_start, "load_end": os.getloadavg()[0],
+                 "rounds": rounds, "seconds": round(time.monotonic() - started, 1)},
+        "none_ready_ms": statistics.median(none_rounds), "none_ready_ms_rounds": none_rounds,
+        "points": points,
+        "fit": {"ms_per_mb": slope, "intercept_ms": intercept, "r2": 1 - residual / total if total else 1.0},
+    }
+    print(section(results))
+    if not args.no_write:
+        atomic_write(RESULTS, (json.dumps(results, indent=1) + "\n").encode())
+        plot(results)
+        write_section(section(results))
+        print(f"wrote {DOCS.relative_to(ROOT)} (ready-vs-code section), {PLOT.relative_to(ROOT)}, "
+              f"{RESULTS.relative_to(ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
