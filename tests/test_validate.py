@@ -210,6 +210,12 @@ PROBES: dict[str, tuple[bytes, set[str]]] = {
         probe_module(exports='(func (export "proxy_abi_version_0_3_0"))'
                              '(global (export "proxy_abi_version_0_1_0") i32 (i32.const 0))'),
         set()),
+    "data segment past the initial memory": (
+        probe_module(exports='(data (i32.const 131070) "0123456789")'), {"data-out-of-bounds"}),
+    "data segment that just fits": (probe_module(exports='(data (i32.const 131062) "0123456789")'), set()),
+    "element segment past the table": (
+        probe_module(exports='(table 2 funcref) (elem (i32.const 1) 0 0)'), {"element-out-of-bounds"}),
+    "harmless start function": (probe_module(exports='(func $s nop) (start $s)'), set()),
     "every WASI function with Envoy's signatures": (
         probe_module(imports="".join(
             f'(import "wasi_snapshot_preview1" "{n}" (func (param {" ".join(s.params)}) '
@@ -227,6 +233,19 @@ def test_rule_findings(name: str) -> None:
     assert report.ok == (not codes)
     for finding in report.findings:
         assert "\n" not in finding.message and finding.message
+
+
+@pytest.mark.envoy
+def test_start_function_calling_the_host_crashes_envoy(tmp_path: Path) -> None:
+    """What the start-function warning says, measured: Envoy 1.40 dies of a segfault."""
+    data = probe_module(imports='(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))',
+                        exports='(func $s (drop (call $log (i32.const 2) (i32.const 0) (i32.const 1))))'
+                                '(start $s)')
+    report = validate_module(data)
+    assert report.ok and [f.code for f in report.warnings] == ["start-function"]
+    path = tmp_path / "start.wasm"
+    path.write_bytes(data)
+    assert "Caught Segmentation fault" in (envoy_load_error(path) or "")
 
 
 def test_warnings_do_not_fail() -> None:

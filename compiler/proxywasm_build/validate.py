@@ -183,6 +183,7 @@ class _Checker:
         self.check_callbacks(version)
         self.check_imports(version)
         self.check_memory()
+        self.check_segments()
         self.check_sizes()
         self.check_python_section()
 
@@ -406,6 +407,35 @@ class _Checker:
                    f"{envoy_signature(wanted)}, but host exports: {envoy_signature(provided)}")
 
     # -- memory, sizes, our own section ----------------------------------------------
+
+    def check_segments(self) -> None:
+        """Active data and element segments must fit: V8 fails the instantiation otherwise."""
+        instance_error = "Failed to create new Wasm instance"
+        for memory_index, offset, size in self.info.data_segments:
+            if memory_index >= len(self.info.memories):
+                continue
+            start, limit = offset & 0xFFFFFFFF, self.info.memories[memory_index].initial_bytes
+            if start + size > limit:
+                self.error("data-out-of-bounds",
+                           f"has a data segment at offset {start:,} ({size:,} bytes) that ends past its "
+                           f"initial memory of {limit:,} bytes, so it cannot be instantiated: raise the "
+                           "initial memory or fix the linker's memory layout", instance_error)
+                break
+        for table_index, offset, count in self.info.element_segments:
+            if table_index >= len(self.info.tables):
+                continue
+            start, limit = offset & 0xFFFFFFFF, self.info.tables[table_index]
+            if start + count > limit:
+                self.error("element-out-of-bounds",
+                           f"has an element segment at index {start:,} ({count:,} entries) that ends past "
+                           f"its table of {limit:,} entries, so it cannot be instantiated: fix the "
+                           "table size", instance_error)
+                break
+        if self.info.start_function is not None and any(i.kind == "func" for i in self.info.imports):
+            self.warning("start-function",
+                         "has a wasm start function, which Envoy runs while instantiating it: a "
+                         "hostcall from there crashes Envoy (segmentation fault); do that work in "
+                         "_initialize or proxy_on_vm_start")
 
     def check_memory(self) -> None:
         for memory in self.info.memories:

@@ -101,6 +101,13 @@ class ModuleInfo:
     defined_functions: int = 0
     #: Every linear memory, imported ones first (as in the memory index space).
     memories: list[MemoryInfo] = field(default_factory=list)
+    #: Initial size of every table, imported ones first.
+    tables: list[int] = field(default_factory=list)
+    #: Active segments with a constant offset: (memory or table index, offset, bytes or elements).
+    data_segments: list[tuple[int, int, int]] = field(default_factory=list)
+    element_segments: list[tuple[int, int, int]] = field(default_factory=list)
+    #: The function index of the wasm start section, if any.
+    start_function: int | None = None
     _data: bytes = field(default=b"", repr=False)
 
     def export(self, name: str) -> ExportInfo | None:
@@ -213,6 +220,24 @@ class _Reader:
                 return result
             shift += 7
         raise _Malformed("integer too long")
+
+    def s32(self) -> int:
+        result = shift = 0
+        for _ in range(5):
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return result - (1 << shift) if b & 0x40 else result
+        raise _Malformed("integer too long")
+
+    def const_i32(self) -> int | None:
+        """A constant expression that is `i32.const N end`: N; anything else: None, and the
+        reader is left inside the expression (callers stop reading then)."""
+        if self.byte() != 0x41:
+            return None
+        value = self.s32()
+        return value if self.byte() == 0x0B else None
 
     def u64(self) -> int:
         result = shift = 0
@@ -347,6 +372,58 @@ def _describe_sig(sig: Signature | None) -> str:
     return f"func {sig}" if sig else "func"
 
 
+def _parse_layout(data: bytes, sections: list[SectionInfo], info: ModuleInfo) -> None:
+    """Tables, the start function and the constant-offset active segments: what decides
+    whether instantiation succeeds. Stops quietly at forms it does not decode."""
+    by_kind = {s.kind: s for s in sections if s.kind != "custom"}
+
+    def reader(kind: str) -> _Reader:
+        section = by_kind[kind]
+        return _Reader(data, section.offset, section.offset + section.size)
+
+    try:
+        if "table" in by_kind:
+            r = reader("table")
+            for _ in range(r.u32()):
+                if r.data[r.pos] == 0x40:  # a table with an initialiser expression
+                    return
+                r.valtype()
+                info.tables.append(r.memory_limits()[0].initial)
+        if "start" in by_kind:
+            info.start_function = reader("start").u32()
+        if "element" in by_kind:
+            r = reader("element")
+            for _ in range(r.u32()):
+                if r.u32() != 0:  # only the common form: table 0, offset, function indices
+                    break
+                offset = r.const_i32()
+                if offset is None:
+                    break
+                count = r.u32()
+                for _ in range(count):
+                    r.u32()
+                info.element_segments.append((0, offset, count))
+        if "data" in by_kind:
+            r = reader("data")
+            for _ in range(r.u32()):
+                flags = r.u32()
+                if flags == 1:  # passive
+                    size = r.u32()  # (not `r.pos += r.u32()`: that drops the LEB's own bytes)
+                    r.pos += size
+                    continue
+                if flags not in (0, 2):
+                    break
+                memory = r.u32() if flags == 2 else 0
+                offset = r.const_i32()
+                if offset is None:
+                    break
+                size = r.u32()
+                r.pos += size
+                info.data_segments.append((memory, offset, size))
+    except _Malformed:
+        pass
+
+
 def _parse_interface(data: bytes, sections: list[SectionInfo], info: ModuleInfo) -> None:
     by_kind = {s.kind: s for s in sections if s.kind != "custom"}
     types = _read_types(data, by_kind["type"]) if "type" in by_kind else []
@@ -369,7 +446,9 @@ def _parse_interface(data: bytes, sections: list[SectionInfo], info: ModuleInfo)
                 info.imports.append(ImportInfo(module, name, "func", signature, _describe_sig(signature)))
             elif kind == 1:
                 ref = r.valtype()
-                info.imports.append(ImportInfo(module, name, "table", None, f"table {ref} {r.limits()}"))
+                table, text = r.memory_limits()
+                info.tables.append(table.initial)
+                info.imports.append(ImportInfo(module, name, "table", None, f"table {ref} {text}"))
             elif kind == 2:
                 memory, text = r.memory_limits()
                 info.memories.append(memory)
@@ -452,6 +531,7 @@ def read_module(data: bytes) -> ModuleInfo:
     info = ModuleInfo(size=len(data), sections=sections, _data=data)
     try:
         _parse_interface(data, sections, info)
+        _parse_layout(data, sections, info)
     except _Malformed as err:
         # wasmtime accepted it, so this is an encoding the walker does not know. (Asking
         # wasmtime's C API for the types instead aborts the process on GC reference types.)
