@@ -147,6 +147,8 @@ def plausible_module(rng: random.Random) -> bytes:
         parts.append('(import "env" "__stack_pointer" (global (mut i32)))')
     pages = 16385 if rng.random() < 0.03 else 2
     parts.append(f'(memory (export "memory") {pages})' if rng.random() < 0.93 else f"(memory {pages})")
+    if rng.random() < 0.1:  # a data segment that fits, or (half the time) ends past the memory
+        parts.append(f'(data (i32.const {pages * 65536 - rng.choice([16, 4])}) "0123456789")')
     roll = rng.random()
     markers = ([version.marker] if roll < 0.9 else [] if roll < 0.94 else
                [version.marker, others[0].marker] if roll < 0.97 else ["proxy_abi_version_0_3_0"])
