@@ -171,3 +171,149 @@ def test_a_broken_assemblyscript_filter_is_one_sentence(tmp_path):
     message = str(info.value)
     assert message.startswith("AssemblyScript could not compile") and "\n" not in message
     assert not (project / "build" / "filter.wasm").exists()
+
+
+# -- the bindings beyond the scaffold: callouts, resume, body writes --------------------------
+
+AUTH_FILTER_AS = '''
+import { Action, HttpContext, RootContext, header, logInfo, registerRootContext } from "./proxywasm";
+export * from "./proxywasm/exports";
+
+class Root extends RootContext {
+  createHttpContext(contextId: u32): HttpContext | null { return new Auth(contextId); }
+}
+
+class Auth extends HttpContext {
+  onHttpRequestHeaders(numHeaders: u32, endOfStream: bool): Action {
+    const token = this.getHttpRequestHeader("authorization");
+    const callId = this.dispatchHttpCall("auth", [header(":method", "GET"), header(":path", "/check"),
+      header(":authority", "auth"), header("x-token", token !== null ? token : "")], null, [], 5000);
+    if (callId < 0) {
+      this.sendHttpResponse(500, [], String.UTF8.encode("callout refused\\n"));
+    }
+    return Action.Pause;
+  }
+
+  onHttpCallResponse(callId: u32, numHeaders: u32, bodySize: u32, numTrailers: u32): void {
+    const status = this.getHttpCallResponseHeader(":status");
+    if (status !== null && status == "200") {
+      const user = this.getHttpCallResponseBody(0, bodySize);
+      this.setHttpRequestHeader("x-user", user !== null ? String.UTF8.decode(user) : "");
+      this.removeHttpRequestHeader("authorization");
+      logInfo("auth: allowed");
+      this.resumeHttpRequest();
+    } else {
+      this.sendHttpResponse(403, [header("x-auth", "denied")], String.UTF8.encode("forbidden\\n"));
+    }
+  }
+
+  onHttpResponseBody(bodySize: u32, endOfStream: bool): Action {
+    if (!endOfStream) return Action.Pause;
+    const body = this.getHttpResponseBody(0, bodySize);
+    const text = body !== null ? String.UTF8.decode(body) : "";
+    this.setHttpResponseBody(0, bodySize, String.UTF8.encode(text.toUpperCase()));
+    return Action.Continue;
+  }
+}
+
+registerRootContext((contextId: u32): RootContext => new Root(contextId));
+'''
+
+AUTH_FILTER_RUST = '''
+mod proxy_wasm;
+
+use std::time::Duration;
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::*;
+use proxy_wasm::types::*;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root) });
+}}
+
+struct Root;
+impl Context for Root {}
+impl RootContext for Root {
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Auth))
+    }
+}
+
+struct Auth;
+impl Context for Auth {
+    fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _trailers: usize) {
+        if self.get_http_call_response_header(":status").as_deref() == Some("200") {
+            let user = self.get_http_call_response_body(0, body_size).unwrap_or_default();
+            self.set_http_request_header("x-user", Some(&String::from_utf8_lossy(&user)));
+            self.remove_http_request_header("authorization");
+            let _ = hostcalls::log(LogLevel::Info, "auth: allowed");
+            self.resume_http_request();
+        } else {
+            self.send_http_response(403, vec![("x-auth", "denied")], Some(b"forbidden\\n"));
+        }
+    }
+}
+impl HttpContext for Auth {
+    fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
+        let token = self.get_http_request_header("authorization").unwrap_or_default();
+        let headers = vec![(":method", "GET"), (":path", "/check"), (":authority", "auth"), ("x-token", token.as_str())];
+        if self.dispatch_http_call("auth", headers, None, vec![], Duration::from_secs(5)).is_err() {
+            self.send_http_response(500, vec![], Some(b"callout refused\\n"));
+        }
+        Action::Pause
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = self.get_http_response_body(0, body_size).unwrap_or_default();
+        self.set_http_response_body(0, body_size, String::from_utf8_lossy(&body).to_uppercase().as_bytes());
+        Action::Continue
+    }
+}
+'''
+
+
+def _auth_project(tmp_path: Path, language: str) -> Path:
+    project = scaffold.scaffold_project(tmp_path / f"auth-{language}", language, no_deps=language == "rust")
+    if language == "assemblyscript":
+        (project / "assembly" / "index.ts").write_text(AUTH_FILTER_AS)
+    else:
+        (project / "src" / "lib.rs").write_text(AUTH_FILTER_RUST)
+    return project
+
+
+def _check_auth(host) -> None:
+    request = {":method": "GET", ":path": "/", ":authority": "example.com"}
+    allowed = host.http_request({**request, "authorization": "good"}, upstream=(200, {}, b"hello"))
+    assert allowed.status == 200 and allowed.body == b"HELLO"
+    assert allowed.upstream_request.headers.get("x-user") == "alice"
+    assert "authorization" not in allowed.upstream_request.headers
+    denied = host.http_request({**request, "authorization": "bad"}, upstream=(200, {}, b"hello"))
+    # As in Envoy, the local reply also runs through the response path (and is upper-cased).
+    assert denied.status == 403 and denied.body == b"FORBIDDEN\n" and denied.upstream_request is None
+    assert denied.headers["x-auth"] == "denied"
+
+
+@pytest.mark.toolchain
+@pytest.mark.envoy
+@pytest.mark.parametrize("language", ["assemblyscript", "rust"])
+def test_bindings_do_callouts_resume_and_body_writes_in_the_emulator_and_envoy(tmp_path, language):
+    if language == "rust" and lang_builds.rustc_with_wasm_target() is None:
+        pytest.skip("no rustc with the wasm32-unknown-unknown target")
+    from proxywasm.testing import Host
+    from proxywasm_build.hosts import EnvoyHost
+
+    module = lang_builds.build_project(_auth_project(tmp_path, language))
+    answer = lambda call: (200, {}, b"alice") if call.headers.get("x-token") == "good" else (401, {}, b"")  # noqa: E731
+    host = Host.load(module, clusters=["auth"])
+    host.on_http_call("auth", answer)
+    _check_auth(host)
+    assert any(record.message == "auth: allowed" for record in host.logs)
+
+    with EnvoyHost.load(module, callouts=("auth",)) as envoy:
+        envoy.callout_servers["auth"].handler = lambda request: (
+            (200, {}, b"alice") if request.headers.get("x-token") == "good" else (401, {}, b""))
+        _check_auth(envoy)

@@ -9,7 +9,7 @@ import {
   proxy_get_property, proxy_http_call, proxy_increment_metric, proxy_log, proxy_record_metric,
   proxy_remove_header_map_value, proxy_replace_header_map_value, proxy_send_local_response,
   proxy_set_buffer_bytes, proxy_set_header_map_pairs, proxy_set_property,
-  proxy_set_tick_period_milliseconds, proxy_done, NO_GRPC_STATUS,
+  proxy_set_tick_period_milliseconds, proxy_done, proxy_set_effective_context, NO_GRPC_STATUS,
 } from "./abi";
 
 export { Action, BufferType, LogLevel, MapType, MetricType, Status, StreamType };
@@ -284,7 +284,26 @@ export function dispatchHttpCall(upstream: string, headers: Array<Header>, body:
     headerBytes.byteLength, ptr(payload), payload.byteLength, ptr(trailerBytes), trailerBytes.byteLength,
     timeoutMilliseconds, RETURN_WORD_0);
   if (status != Status.Ok) return -1;
-  return <i64>load<u32>(RETURN_WORD_0);
+  const callId = load<u32>(RETURN_WORD_0);
+  callouts.set(callId, activeContextId);
+  return <i64>callId;
+}
+
+// Envoy answers a callout on the root context; the binding hands the answer to the context
+// that made the call (as the Rust SDK does), after making it the effective context.
+let activeContextId: u32 = 0;
+const callouts = new Map<u32, u32>();
+
+export function setActiveContext(contextId: u32): void {
+  activeContextId = contextId;
+}
+
+export function calloutOwner(callId: u32, contextId: u32): u32 {
+  if (!callouts.has(callId)) return contextId;
+  const owner = callouts.get(callId);
+  callouts.delete(callId);
+  if (owner != contextId) proxy_set_effective_context(owner);
+  return owner;
 }
 
 // ---------------------------------------------------------------------------

@@ -13,6 +13,14 @@ thread_local! {
     static ROOT_FACTORY: RefCell<Option<NewRootContext>> = RefCell::new(None);
     static ROOTS: RefCell<HashMap<u32, Box<dyn RootContext>>> = RefCell::new(HashMap::new());
     static STREAMS: RefCell<HashMap<u32, Box<dyn HttpContext>>> = RefCell::new(HashMap::new());
+    static ACTIVE_CONTEXT: std::cell::Cell<u32> = std::cell::Cell::new(0);
+    static CALLOUTS: RefCell<HashMap<u32, u32>> = RefCell::new(HashMap::new());
+}
+
+/// Remember which context made callout `token`: Envoy answers callouts on the root context.
+pub(crate) fn register_callout(token: u32) {
+    let owner = ACTIVE_CONTEXT.with(|active| active.get());
+    CALLOUTS.with(|callouts| callouts.borrow_mut().insert(token, owner));
 }
 
 pub(crate) fn set_root_context(factory: NewRootContext) {
@@ -20,6 +28,7 @@ pub(crate) fn set_root_context(factory: NewRootContext) {
 }
 
 fn with_root<T>(context_id: u32, default: T, call: impl FnOnce(&mut dyn RootContext) -> T) -> T {
+    ACTIVE_CONTEXT.with(|active| active.set(context_id));
     let taken = ROOTS.with(|roots| roots.borrow_mut().remove(&context_id));
     match taken {
         Some(mut root) => {
@@ -32,6 +41,7 @@ fn with_root<T>(context_id: u32, default: T, call: impl FnOnce(&mut dyn RootCont
 }
 
 fn with_http<T>(context_id: u32, default: T, call: impl FnOnce(&mut dyn HttpContext) -> T) -> T {
+    ACTIVE_CONTEXT.with(|active| active.set(context_id));
     let taken = STREAMS.with(|streams| streams.borrow_mut().remove(&context_id));
     match taken {
         Some(mut http) => {
@@ -138,6 +148,11 @@ pub extern "C" fn proxy_on_response_trailers(context_id: u32, num_trailers: usiz
 #[no_mangle]
 pub extern "C" fn proxy_on_http_call_response(context_id: u32, token_id: u32, num_headers: usize,
                                               body_size: usize, num_trailers: usize) {
+    let owner = CALLOUTS.with(|callouts| callouts.borrow_mut().remove(&token_id)).unwrap_or(context_id);
+    if owner != context_id {
+        let _ = super::hostcalls::set_effective_context(owner);
+    }
+    let context_id = owner;
     if is_http(context_id) {
         with_http(context_id, (), |http| http.on_http_call_response(token_id, num_headers, body_size, num_trailers))
     } else {

@@ -243,5 +243,10 @@ pub fn dispatch_http_call(upstream: &str, headers: Vec<(&str, &str)>, body: Opti
         abi::proxy_http_call(upstream.as_ptr(), upstream.len(), headers.as_ptr(), headers.len(),
             body.as_ptr(), body.len(), trailers.as_ptr(), trailers.len(), timeout.as_millis() as u32, &mut token)
     })?;
+    super::dispatcher::register_callout(token);
     Ok(token)
+}
+
+pub fn set_effective_context(context_id: u32) -> Result<(), Status> {
+    check(unsafe { abi::proxy_set_effective_context(context_id) })
 }
