@@ -566,3 +566,22 @@ def test_proxywasm_test_runs_a_project_and_fails_cleanly(tmp_path: Path) -> None
     missing = subprocess.run([*cli, "test", str(tmp_path / "nowhere")], capture_output=True, text=True)
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     assert missing.stderr.strip().startswith("proxywasm:") and "no such file" in missing.stderr
+
+
+def test_typed_property_helpers(tmp_path: Path) -> None:
+    path = write(tmp_path, '''
+        import proxywasm
+        from proxywasm import Action, HttpContext, properties
+        class P(HttpContext):
+            def on_http_request_headers(self, n, eos):
+                values = [properties.request_path(), properties.request_method(),
+                          properties.source_port(), properties.plugin_root_id(),
+                          properties.node_metadata("zone"), properties.upstream_address()]
+                self.set_http_request_header("x-props", repr(values))
+                return Action.CONTINUE
+        proxywasm.set_root_context(proxywasm.RootContext)
+        proxywasm.set_http_context(P)
+    ''')
+    host = Host.load(path, root_id="r1", properties={"node.metadata.zone": "z1", "source.port": 81})
+    r = host.http_request({**GET, ":method": "PUT", ":path": "/x"})
+    assert r.upstream_request.headers["x-props"] == repr(["/x", "PUT", 81, "r1", "z1", None])

@@ -7,7 +7,7 @@ Module-level code must not call the host: do host work in `on_vm_start` / `on_co
 
 from __future__ import annotations
 
-from . import _logging, hostcalls
+from . import _logging, hostcalls, properties
 from .abi import (
     Action,
     BufferType,
@@ -43,7 +43,7 @@ __all__ = [
     "StreamType", "call_foreign_function", "define_metric", "get_current_time_nanoseconds",
     "get_log_level", "get_metric", "get_property", "hostcalls", "increment_metric", "log",
     "log_critical", "log_debug", "log_error", "log_info", "log_trace", "log_warn",
-    "record_metric", "set_http_context", "set_property", "set_root_context",
+    "properties", "record_metric", "set_http_context", "set_property", "set_root_context",
     "set_stream_context", "Counter", "Gauge", "Histogram",
 ]
 
