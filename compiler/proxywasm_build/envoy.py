@@ -45,7 +45,12 @@ _LEVELS = {"trace": "trace", "debug": "debug", "info": "info", "warning": "warn"
 
 
 class EnvoyError(UserError):
-    """Envoy did not start, or rejected the configuration or the module."""
+    """Envoy did not start, or rejected the configuration or the module.
+
+    `wasm_logs` holds the module's log messages up to the failure, as (level, message).
+    """
+
+    wasm_logs: list[tuple[str, str]] = []
 
 
 def free_port() -> int:
@@ -156,7 +161,9 @@ class LocalEnvoy:
         while True:
             if self._proc.poll() is not None:
                 self._proc = None
-                raise EnvoyError(self._failure_sentence())
+                error = EnvoyError(self._failure_sentence())
+                error.wasm_logs = self.wasm_logs()
+                raise error
             # A TCP probe would be a real connection through a network filter (the module sees
             # it), so TCP listeners rely on LIVE alone: Envoy binds listeners before going LIVE.
             if self._is_live() and (self._tcp_listener() or self._accepts()):

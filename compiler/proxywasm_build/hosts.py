@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Union
 
 from . import cache
-from .envoy import LocalEnvoy
+from .envoy import EnvoyError, LocalEnvoy
 from .envoy_config import LOCAL_REPLY_MARKER
 from .errors import UserError
 from .upstream import RecordingUpstream, TcpUpstream
@@ -36,17 +36,18 @@ HeadersArg = Union[Mapping[str, str], Iterable[tuple[str, str]]]
 #: Connection-level headers (RFC 9110 §7.6.1) plus the ones Envoy writes on its own.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",
                         "transfer-encoding", "upgrade"})
-ENVOY_ADDED = frozenset({"date", "server", "content-length", "x-request-id", "x-forwarded-proto"})
+ENVOY_ADDED = frozenset({"date", "content-length", "x-request-id", "x-forwarded-proto"})
 
 
 def comparable_headers(pairs: Iterable[tuple[str, str]], *, sent: Iterable[str] = ()) -> list[tuple[str, str]]:
     """Header pairs minus what differs between Envoy and the emulator for reasons not the filter's.
 
-    Dropped: hop-by-hop headers (`connection`, `keep-alive`, `transfer-encoding`, ...), `date`,
-    `server`, `content-length` (the body is compared instead), `x-request-id` and
-    `x-forwarded-proto` (Envoy adds them to requests), and every `x-envoy-*` header.
-    A name listed in `sent` (what the test itself sent) is kept even if it is in that list.
-    Names are lower-cased, order kept.
+    Dropped: hop-by-hop headers (`connection`, `keep-alive`, `transfer-encoding`, ...), `date`
+    (Envoy dates every response), `content-length` (HTTP/1.1 needs one for any body; the body
+    is compared instead), `x-request-id` and `x-forwarded-proto` (Envoy adds them to requests),
+    and every `x-envoy-*` header. A name listed in `sent` (headers the test itself gave: the
+    request's for the upstream request, the upstream answer's for the response) is kept.
+    Names are lower-cased, order kept. (`server` passes: the bootstrap tells Envoy to leave it.)
     """
     keep = {name.lower() for name in sent}
     out = []
@@ -241,6 +242,13 @@ class EnvoyHost:
         servers = {name: RecordingUpstream() for name in named}
         try:
             envoy = _start_envoy(envoy_kwargs, upstream, servers)
+        except EnvoyError as err:
+            upstream.close()
+            for server in servers.values():
+                server.close()
+            if tcp:
+                envoy_kwargs["tcp_upstream"].close()
+            raise _as_plugin_start_error(err) from None
         except BaseException:
             upstream.close()
             for server in servers.values():
@@ -354,7 +362,7 @@ class EnvoyHost:
         trailers: HeadersArg | None = None,
         upstream: Any = (200, {}, b""),
         response_chunks: int | None = None,
-        timeout: float = 30.0,
+        timeout: float = 10.0,
     ):
         """Send one HTTP/1.1 request through Envoy; return a `proxywasm.testing.HttpResponse`.
 
@@ -379,11 +387,16 @@ class EnvoyHost:
 
         self.upstream.clear()
         self.upstream.errors.clear()
-        if callable(upstream):
-            self.upstream.handler = lambda seen: _normalise_answer(upstream(_upstream_request(seen, sent_names)))
-        else:
-            self.upstream.handler = None
-            self.upstream.respond(*_normalise_answer(upstream))
+        answered_names: list[str] = []
+
+        def answer(seen):
+            result = _normalise_answer(upstream(_upstream_request(seen, sent_names)) if callable(upstream)
+                                       else upstream)
+            if result is not None:
+                answered_names.extend(name for name, _ in result[1])
+            return result
+
+        self.upstream.handler = answer
 
         conn = http.client.HTTPConnection("127.0.0.1", self.envoy.port, timeout=timeout)
         conn.response_class = _TrailerKeepingResponse
@@ -408,6 +421,12 @@ class EnvoyHost:
             resp_body = resp.read()
             raw_headers = resp.getheaders()
             response_trailers = resp.trailers
+        except TimeoutError:
+            raise UserError(
+                f"Envoy did not answer within {timeout:g} s: the filter may have paused the stream "
+                "and never resumed it (in Envoy, PAUSE from on_http_request_headers or "
+                "on_http_response_headers also holds back that direction's body callbacks)."
+            ) from None
         except (OSError, http.client.HTTPException) as err:
             raise UserError(f"Envoy did not answer the request: {err}; "
                             f"Envoy says: {self.envoy.failure_reason() or 'nothing'}.") from err
@@ -421,7 +440,7 @@ class EnvoyHost:
         local_reply = any(name.lower() == LOCAL_REPLY_MARKER for name, _ in raw_headers)
         raw_headers = [(k, v) for k, v in raw_headers if k.lower() != LOCAL_REPLY_MARKER]
         return testing.HttpResponse(
-            resp.status, _make_headers(comparable_headers(raw_headers)), resp_body, _make_headers(response_trailers),
+            resp.status, _make_headers(comparable_headers(raw_headers, sent=answered_names)), resp_body, _make_headers(response_trailers),
             upstream_request, local_reply=local_reply,
         )
 
@@ -531,6 +550,25 @@ class EnvoyTcpConnection:
 
 
 _POOL: dict[tuple, list[EnvoyHost]] = {}
+_PLUGIN_START_ERROR: type | None = None
+
+
+def _as_plugin_start_error(err: EnvoyError) -> EnvoyError:
+    """Envoy refusing the plugin (on_vm_start / on_configure returned false) becomes the
+    emulator's `PluginStartError` too, carrying the module's last error log."""
+    global _PLUGIN_START_ERROR
+    message = str(err)
+    if "Failed to configure" not in message and "Failed to start" not in message \
+            and "Failed to initialize" not in message:
+        return err
+    if _PLUGIN_START_ERROR is None:
+        _PLUGIN_START_ERROR = type("EnvoyPluginStartError", (EnvoyError, _testing().PluginStartError), {})
+    errors = [m for level, m in err.wasm_logs if level in ("error", "critical")]
+    last = f"last error log: {errors[-1].strip().splitlines()[-1]}" if errors else "no error was logged"
+    converted = _PLUGIN_START_ERROR(f"{message.rstrip('.')} ({last}).")
+    converted.wasm_logs = err.wasm_logs
+    return converted
+
 
 _ENVOY_LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
 
