@@ -282,7 +282,7 @@ def _build_rust_with_rustc(directory: Path, output: Path) -> Path:
         built = Path(scratch) / "filter.wasm"
         command = [
             str(rustc), "--edition", "2021", "--crate-type", "cdylib", "--crate-name", "filter",
-            "--target", RUST_TARGET, "-C", "opt-level=s", "-C", "panic=abort", "-C", "lto",
+            "--target", RUST_TARGET, "-C", "opt-level=z", "-C", "panic=abort", "-C", "lto",
             "-C", "strip=symbols", "-C", "codegen-units=1",
             "src/lib.rs", "-o", str(built),
         ]

@@ -1422,7 +1422,8 @@ def generate_skeleton(filter_path: Path, language: str, output_dir: Path, *, nam
         for relative, template in renders.items():
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_text(environment.get_template(template).render(**context))
+            text = environment.get_template(template).render(**context)
+            destination.write_text(re.sub(r"\n{3,}", "\n\n", text))
         (target / "config.json").write_text(context["config_json"] + "\n")
         (target / "python").mkdir()
         (target / "python" / "filter.py").write_bytes(source_text)

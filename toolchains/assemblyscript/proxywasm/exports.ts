@@ -9,8 +9,8 @@ import {
 
 export function proxy_abi_version_0_2_1(): void {}
 
-export function proxy_on_memory_allocate(size: u32): usize { return allocateForHost(size); }
-export function malloc(size: u32): usize { return allocateForHost(size); }
+export function proxy_on_memory_allocate(size: usize): usize { return allocateForHost(size); }
+export function malloc(size: usize): usize { return allocateForHost(size); }
 
 export function proxy_on_context_create(contextId: u32, parentContextId: u32): void {
   dispatchContextCreate(contextId, parentContextId);

@@ -21,8 +21,8 @@ const RETURN_WORD_1: usize = memory.data(8);
 // ---------------------------------------------------------------------------
 // Memory the host fills (proxy_on_memory_allocate / malloc): unmanaged, freed once copied.
 
-export function allocateForHost(size: u32): usize {
-  return heap.alloc(size > 0 ? size : 1);
+export function allocateForHost(size: usize): usize {
+  return heap.alloc(size > 0 ? size : <usize>1);
 }
 
 function takeReturnedBuffer(): ArrayBuffer {
