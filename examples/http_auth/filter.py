@@ -46,7 +46,9 @@ class Authorize(HttpContext):
         return Action.PAUSE  # held until on_http_call_response resumes or answers
 
     def on_http_request_body(self, body_size: int, end_of_stream: bool) -> Action:
-        # As in Envoy, CONTINUE here would release the paused headers too: keep buffering.
+        # Envoy buffers the body itself while the headers are paused and calls this only after
+        # the resume; a host that delivered chunks earlier must not get a CONTINUE, which
+        # would release the held headers.
         return Action.PAUSE if self.checking else Action.CONTINUE
 
     def on_http_call_response(self, token_id: int, num_headers: int, body_size: int,

@@ -5,17 +5,21 @@ Plugin configuration (JSON; every key optional):
     {
       "request":  {"set": {"source": "edge"}, "remove": ["password"]},
       "response": {"set": {"served_by": "python"}, "remove": ["internal_id"]},
-      "max_bytes": 1048576       # larger JSON bodies are refused with 413
+      "max_bytes": 1048576       # larger JSON request bodies are refused with 413
     }
 
-Only bodies whose `content-type` contains `json` are touched; others pass as they are. A JSON
-body arrives in chunks, so the filter holds the headers and buffers the chunks (returning
-PAUSE) until the end of the stream, then parses the whole body, edits it and writes it back
-with `set_http_request_body` / `set_http_response_body`. `content-length` is removed from the
-held headers because the new body has another size (Envoy then sends it chunked).
+Only bodies whose `content-type` contains `json` are touched; others pass as they are. A body
+arrives in chunks, so the filter buffers them (returning PAUSE from the body callback) until
+the end of the stream, then parses the whole body, edits it and writes it back with
+`set_http_request_body` / `set_http_response_body`. `content-length` is removed from the
+headers because the new body has another size (Envoy then sends it chunked).
 
-A request body that is not a JSON object gets a `400` local reply and never reaches the
-upstream; a response body that is not a JSON object becomes a `502`.
+The headers themselves go on at once: Envoy does not hand body chunks to a filter that paused
+the headers, so a body filter must let them through. A request body that is not a JSON object
+therefore gets a `400` local reply after the upstream has seen the headers but before it got
+any of the body (Envoy resets that upstream request). A response body that is not a JSON
+object is passed on unchanged with a warning: its headers are already on their way to the
+client, so it can no longer be replaced by an error.
 """
 
 import json
@@ -54,13 +58,11 @@ class JsonBody(HttpContext):
     rewrite_response = False
 
     def on_http_request_headers(self, num_headers: int, end_of_stream: bool) -> Action:
-        if end_of_stream or not self.root.request:
-            return Action.CONTINUE
-        if not is_json(self.get_http_request_header("content-type")):
-            return Action.CONTINUE
-        self.rewrite_request = True
-        self.remove_http_request_header("content-length")
-        return Action.PAUSE  # the upstream sees nothing until the whole body is checked
+        if not end_of_stream and self.root.request and is_json(
+                self.get_http_request_header("content-type")):
+            self.rewrite_request = True
+            self.remove_http_request_header("content-length")
+        return Action.CONTINUE
 
     def on_http_request_body(self, body_size: int, end_of_stream: bool) -> Action:
         if not self.rewrite_request:
@@ -69,7 +71,7 @@ class JsonBody(HttpContext):
             self.send_http_response(413, [], b"JSON body too large\n")
             return Action.PAUSE
         if not end_of_stream:
-            return Action.PAUSE  # keep buffering
+            return Action.PAUSE  # keep buffering: the upstream gets the body only when whole
         body = self.get_http_request_body(0, body_size) or b""
         try:
             edited = self.root.request.apply(body)
@@ -81,13 +83,11 @@ class JsonBody(HttpContext):
         return Action.CONTINUE
 
     def on_http_response_headers(self, num_headers: int, end_of_stream: bool) -> Action:
-        if end_of_stream or not self.root.response:
-            return Action.CONTINUE
-        if not is_json(self.get_http_response_header("content-type")):
-            return Action.CONTINUE
-        self.rewrite_response = True
-        self.remove_http_response_header("content-length")
-        return Action.PAUSE
+        if not end_of_stream and self.root.response and is_json(
+                self.get_http_response_header("content-type")):
+            self.rewrite_response = True
+            self.remove_http_response_header("content-length")
+        return Action.CONTINUE
 
     def on_http_response_body(self, body_size: int, end_of_stream: bool) -> Action:
         if not self.rewrite_response:
@@ -96,13 +96,9 @@ class JsonBody(HttpContext):
             return Action.PAUSE
         body = self.get_http_response_body(0, body_size) or b""
         try:
-            edited = self.root.response.apply(body)
+            self.set_http_response_body(0, body_size, self.root.response.apply(body))
         except ValueError as err:
-            proxywasm.log_warn(f"json-body: upstream sent invalid JSON: {err}")
-            self.rewrite_response = False
-            self.send_http_response(502, [], b"upstream sent invalid JSON\n")
-            return Action.PAUSE
-        self.set_http_response_body(0, body_size, edited)
+            proxywasm.log_warn(f"json-body: upstream sent invalid JSON, passed unchanged: {err}")
         return Action.CONTINUE
 
 
