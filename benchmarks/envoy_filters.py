@@ -217,6 +217,9 @@ class BenchEnvoy:
         self.workdir = Path(tempfile.mkdtemp(prefix="bench-envoy-"))
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = self.admin_port = 0
+        #: Envoy's CPU time (all threads) spent until it was ready; steadier than wall time
+        #: on a loaded machine.
+        self.ready_cpu_s = 0.0
 
     def start(self) -> float:
         for attempt in range(3):
@@ -232,7 +235,9 @@ class BenchEnvoy:
             log.close()
             while self.proc.poll() is None:
                 if self._live() and self._accepts():
-                    return time.monotonic() - started
+                    ready = time.monotonic() - started
+                    self.ready_cpu_s = self.cpu_seconds()
+                    return ready
                 if time.monotonic() - started > self.ready_timeout:
                     self.stop()
                     raise RuntimeError(f"Envoy was not ready after {self.ready_timeout:.0f} s")
@@ -391,6 +396,7 @@ def measure_variant(variant: str, module: Path | None, args: argparse.Namespace)
     sample: dict[str, Any] = {}
     with BenchEnvoy(module, concurrency=1) as envoy:
         sample["ready_s"] = envoy.start()
+        sample["ready_cpu_s"] = envoy.ready_cpu_s
         check_behaviour(envoy, variant)
         run_wrk(envoy, args.warmup, args.connections)
         sample["rss_bytes"] = envoy.rss_bytes()
@@ -509,13 +515,46 @@ def range_of(rounds: list[dict[str, Any]], *keys: str) -> tuple[float, float] | 
     return (min(values), max(values)) if values else None
 
 
+def _value(sample: dict[str, Any], keys: Sequence[str]) -> float | None:
+    value: Any = sample
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def paired(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], keys: Sequence[str],
+           combine: Callable[[float, float], float | None]) -> float | None:
+    """Median over rounds of `combine(ours, theirs)` within each round.
+
+    Variants of one round ran minutes apart under the same background load, so a per-round
+    difference or ratio is steadier than a difference or ratio of overall medians.
+    """
+    values = []
+    for a, b in zip(ours, theirs):
+        x, y = _value(a, keys), _value(b, keys)
+        if x is not None and y is not None:
+            combined = combine(x, y)
+            if combined is not None:
+                values.append(combined)
+    return statistics.median(values) if values else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b is not None and b > 0 else None
+
+
 def summarise(results: dict[str, Any]) -> None:
-    """Add medians, overheads over `none` and ratios to C and AssemblyScript, in place."""
+    """Add medians, overheads over `none` and ratios to C and AssemblyScript, in place.
+
+    Sizes and RSS: ratios of medians. Time to ready and CPU per request (the load-sensitive
+    ones): medians of per-round differences and ratios.
+    """
     variants = results["variants"]
     for name, data in variants.items():
         rounds = data["rounds"]
         data["median"] = {
             "ready_s": median_of(rounds, "ready_s"),
+            "ready_cpu_s": median_of(rounds, "ready_cpu_s"),
             "rss_bytes": median_of(rounds, "rss_bytes"),
             "rss_bytes_concurrency_2": median_of(rounds, "rss_bytes_concurrency_2"),
             "extra_worker_rss_bytes": statistics.median(
@@ -526,15 +565,16 @@ def summarise(results: dict[str, Any]) -> None:
         for path in ("allowed", "denied"):
             data["median"][f"{path}_cpu_us_per_request"] = median_of(rounds, path, "cpu_us_per_request")
             data["median"][f"{path}_requests_per_second"] = median_of(rounds, path, "requests_per_second")
-    none = variants.get("none", {}).get("median")
+    none = variants.get("none")
     for name, data in variants.items():
         median = data["median"]
         if none is not None:
-            median["rss_over_none_bytes"] = median["rss_bytes"] - none["rss_bytes"]
-            median["ready_over_none_s"] = median["ready_s"] - none["ready_s"]
+            median["rss_over_none_bytes"] = median["rss_bytes"] - none["median"]["rss_bytes"]
+            median["ready_over_none_s"] = paired(data["rounds"], none["rounds"], ("ready_s",),
+                                                 lambda a, b: a - b)
             for path in ("allowed", "denied"):
-                median[f"{path}_cpu_us_over_none"] = (median[f"{path}_cpu_us_per_request"]
-                                                      - none[f"{path}_cpu_us_per_request"])
+                median[f"{path}_cpu_us_over_none"] = paired(
+                    data["rounds"], none["rounds"], (path, "cpu_us_per_request"), lambda a, b: a - b)
     python = variants.get("python")
     if python is None:
         return
@@ -543,25 +583,32 @@ def summarise(results: dict[str, Any]) -> None:
         if other not in variants:
             continue
         theirs, ours = variants[other], python
-        def ratio(a: float | None, b: float | None) -> float | None:
-            return a / b if a is not None and b not in (None, 0) and b > 0 else None
-        ratios[other] = {
-            "size": ratio(ours["size"], theirs["size"]),
-            "gzip_size": ratio(ours["gzip_size"], theirs["gzip_size"]),
-            "ready_s": ratio(ours["median"]["ready_s"], theirs["median"]["ready_s"]),
-            "rss_over_none": ratio(ours["median"].get("rss_over_none_bytes"),
-                                   theirs["median"].get("rss_over_none_bytes")),
-            "extra_worker_rss": ratio(ours["median"]["extra_worker_rss_bytes"],
-                                      theirs["median"]["extra_worker_rss_bytes"]),
-            "allowed_cpu_us_per_request": ratio(ours["median"]["allowed_cpu_us_per_request"],
-                                                theirs["median"]["allowed_cpu_us_per_request"]),
-            "denied_cpu_us_per_request": ratio(ours["median"]["denied_cpu_us_per_request"],
-                                               theirs["median"]["denied_cpu_us_per_request"]),
-            "allowed_cpu_us_over_none": ratio(ours["median"].get("allowed_cpu_us_over_none"),
-                                              theirs["median"].get("allowed_cpu_us_over_none")),
-            "denied_cpu_us_over_none": ratio(ours["median"].get("denied_cpu_us_over_none"),
-                                             theirs["median"].get("denied_cpu_us_over_none")),
+        entry: dict[str, float | None] = {
+            "size": _ratio(ours["size"], theirs["size"]),
+            "gzip_size": _ratio(ours["gzip_size"], theirs["gzip_size"]),
+            "ready_s": paired(ours["rounds"], theirs["rounds"], ("ready_s",), _ratio),
+            "ready_cpu_s": _ratio(ours["median"]["ready_cpu_s"], theirs["median"]["ready_cpu_s"]),
+            "rss_over_none": _ratio(ours["median"].get("rss_over_none_bytes"),
+                                    theirs["median"].get("rss_over_none_bytes")),
+            "extra_worker_rss": _ratio(ours["median"]["extra_worker_rss_bytes"],
+                                       theirs["median"]["extra_worker_rss_bytes"]),
         }
+        for path in ("allowed", "denied"):
+            entry[f"{path}_cpu_us_per_request"] = paired(
+                ours["rounds"], theirs["rounds"], (path, "cpu_us_per_request"), _ratio)
+            if none is not None:
+                def over_none_ratio(i: int, path: str = path) -> float | None:
+                    base = _value(none["rounds"][i], (path, "cpu_us_per_request"))
+                    a = _value(ours["rounds"][i], (path, "cpu_us_per_request"))
+                    b = _value(theirs["rounds"][i], (path, "cpu_us_per_request"))
+                    if None in (base, a, b):
+                        return None
+                    return _ratio(a - base, b - base)
+                values = [r for i in range(min(len(ours["rounds"]), len(theirs["rounds"]),
+                                               len(none["rounds"])))
+                          if (r := over_none_ratio(i)) is not None]
+                entry[f"{path}_cpu_us_over_none"] = statistics.median(values) if values else None
+        ratios[other] = entry
     results["python_ratios"] = ratios
 
 
@@ -630,6 +677,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
          "gzip_size"),
         ("code section", cells(lambda v: human_bytes(v["code_size"]) if v["size"] else "–"), None),
         ("Envoy time to ready", cells(lambda v: seconds_text(v["median"]["ready_s"])), "ready_s"),
+        ("Envoy CPU time until ready", cells(lambda v: seconds_text(v["median"].get("ready_cpu_s"))),
+         "ready_cpu_s"),
         ("Envoy RSS after warm-up", cells(lambda v: human_bytes(v["median"]["rss_bytes"])), None),
         ("RSS over no filter", cells(lambda v: signed_mb(v["median"].get("rss_over_none_bytes"))),
          "rss_over_none"),
@@ -672,6 +721,8 @@ def spread_table(results: dict[str, Any]) -> str:
         found = range_of(variants[name]["rounds"], *keys)
         return "–" if found is None else f"{fmt(found[0])} – {fmt(found[1])}"
     lines.append("| time to ready | " + " | ".join(span(v, seconds_text, "ready_s") for v in variants) + " |")
+    lines.append("| CPU time until ready | " + " | ".join(
+        span(v, seconds_text, "ready_cpu_s") for v in variants) + " |")
     lines.append("| RSS after warm-up | " + " | ".join(
         span(v, lambda b: f"{b / MB:.0f} MB", "rss_bytes") for v in variants) + " |")
     for path in ("allowed", "denied"):
@@ -769,9 +820,12 @@ The filter (benchmarks/filters/): 403 "denied\\n" when `x-deny` is present, othe
 `x-filter: <language>` on the response; each start checks both paths. The Python module is
 what `proxywasm build` writes by default (built from the {meta.get('python_built_from', 'working tree')}). CPU is Envoy's utime+stime from /proc per request
 (all threads, so it includes Envoy's own HTTP work; "above no filter" is the filter's part).
-Time to ready: process start until admin `/ready` says LIVE and the listener accepts.
+Time to ready: process start until admin `/ready` says LIVE and the listener accepts; "CPU
+time until ready" is Envoy's utime+stime at that moment (less sensitive to the load).
 
-Medians over rounds (ratios are Python over C and over AssemblyScript):
+Medians over rounds. Ratio columns: Python over C and over AssemblyScript. The time-to-ready
+and CPU ratios and the "above no filter" rows are medians of per-round ratios and differences
+(the variants of one round share the background load), sizes and RSS are ratios of medians.
 
 {markdown_table(results)}
 
@@ -822,8 +876,8 @@ def plot(results: dict[str, Any], path: Path = PLOT) -> None:
             ax.set_yscale("log")
         for x, v in zip(xs, values):
             if v:
-                ax.annotate(fmt.format(v), (x, v), ha="center", va="bottom", fontsize=8,
-                            xytext=(0, 2), textcoords="offset points")
+                ax.annotate(fmt.format(v), (x, v), ha="left", va="bottom", fontsize=8,
+                            xytext=(6, 2), textcoords="offset points")
 
     def err(keys: tuple[str, ...], scale: float) -> list[list[float]]:
         low, high = [], []
@@ -839,16 +893,29 @@ def plot(results: dict[str, Any], path: Path = PLOT) -> None:
          title="module size (KB, log scale)", unit="KB", log=True, fmt="{:,.1f}")
     bars(axes[0][1], [variants[n]["median"]["ready_s"] * 1000 for n in names], err(("ready_s",), 1000),
          title="Envoy time to ready (ms, log scale; bars: min–max)", unit="ms", log=True)
-    bars(axes[1][0], [variants[n]["median"]["rss_bytes"] / MB for n in names], err(("rss_bytes",), 1 / MB),
-         title="Envoy RSS after warm-up, 1 worker (MB)", unit="MB")
+    ax = axes[1][0]
+    width = 0.38
+    for offset, key in ((-width / 2, "rss_bytes"), (width / 2, "rss_bytes_concurrency_2")):
+        values = [(variants[n]["median"].get(key) or 0) / MB for n in names]
+        ax.bar([i + offset for i in range(len(names))], values, width,
+               color=[colours[n] for n in names], alpha=1.0 if key == "rss_bytes" else 0.55)
+        for i, value in enumerate(values):
+            if value:
+                ax.annotate(f"{value:.0f}", (i + offset, value), ha="center", va="bottom", fontsize=7,
+                            xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(list(range(len(names))), labels, fontsize=8)
+    ax.set_title("Envoy RSS after warm-up (MB; solid 1 worker, light 2 workers)", fontsize=10)
+    ax.set_ylabel("MB")
     ax = axes[1][1]
     width = 0.38
-    for offset, path in ((-width / 2, "allowed"), (width / 2, "denied")):
-        values = [variants[n]["median"][f"{path}_cpu_us_per_request"] for n in names]
-        e = err((path, "cpu_us_per_request"), 1)
+    for offset, traffic in ((-width / 2, "allowed"), (width / 2, "denied")):
+        values = [variants[n]["median"][f"{traffic}_cpu_us_per_request"] for n in names]
+        e = err((traffic, "cpu_us_per_request"), 1)
         ax.bar([i + offset for i in range(len(names))], values, width, yerr=e, capsize=3,
-               color=[colours[n] for n in names], alpha=1.0 if path == "allowed" else 0.55,
-               label=f"{path}" + (" (x-deny, 403)" if path == "denied" else ""))
+               color=[colours[n] for n in names], alpha=1.0 if traffic == "allowed" else 0.55)
+        for i, value in enumerate(values):
+            ax.annotate(f"{value:.0f}", (i + offset, value), ha="left", va="bottom", fontsize=7,
+                        xytext=(3, 1), textcoords="offset points")
     ax.set_xticks(list(range(len(names))), labels, fontsize=8)
     ax.set_title("Envoy CPU per request (µs; solid allowed, light denied)", fontsize=10)
     ax.set_ylabel("µs")
@@ -923,6 +990,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render:
         results = json.loads(args.render.read_text())
+        summarise(results)
         baseline = json.loads(args.baseline.read_text()) if args.baseline else None
         print_summary(results)
         if not args.no_write:

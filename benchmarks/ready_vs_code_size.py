@@ -94,14 +94,15 @@ def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
 
 def section(results: dict[str, Any]) -> str:
     meta, fit = results["meta"], results["fit"]
-    lines = ["| module | code section | module size | functions in the module | Envoy time to ready (median) | min – max | predicted by the line |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| module | code section | module size | functions in the module | Envoy time to ready (median) | min – max | Envoy CPU until ready | predicted by the line |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for point in results["points"]:
         predicted = (fit["ms_per_mb"] * point["code_size"] / MB + fit["intercept_ms"]) if point["code_size"] else None
         lines.append(
             f"| {point['label']} | {point['code_size'] / 1024:,.0f} KB | {point['size'] / 1024:,.0f} KB | "
             f"{point['functions']:,} | {point['ready_ms']:,.0f} ms | "
             f"{min(point['ready_ms_rounds']):,.0f} – {max(point['ready_ms_rounds']):,.0f} ms | "
+            f"{point['ready_cpu_ms']:,.0f} ms | "
             + (f"{predicted:,.0f} ms" if predicted is not None and point["kind"] == "python" else "")
             + " |")
     python_sentences = []
@@ -131,7 +132,8 @@ No filter at all: **{results['none_ready_ms']:,.0f} ms**.
 {chr(10).join(lines)}
 
 Least-squares line over the C series: **{fit['ms_per_mb']:,.0f} ms per MB of code section**
-(intercept {fit['intercept_ms']:,.0f} ms, r² {fit['r2']:.2f}): every megabyte of code the
+(intercept {fit['intercept_ms']:,.0f} ms, r² {fit['r2']:.2f}); in Envoy CPU time until ready,
+{fit['cpu_ms_per_mb']:,.0f} ms per MB (intercept {fit['cpu_intercept_ms']:,.0f} ms). Every megabyte of code the
 Python module sheds buys about that much start-up, on every Envoy start and every new
 module or VM configuration. {python_text}
 {f"At this slope a module reaches the 1.0 s ready target below about {target_mb:.2f} MB of code (if it behaves like the C series)." if target_mb else ""}
@@ -236,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         data = module["path"].read_bytes()
         info = read_module(data)
         module.update(size=len(data), code_size=code_section_size(data),
-                      functions=info.defined_functions, ready_ms_rounds=[])
+                      functions=info.defined_functions, ready_ms_rounds=[], ready_cpu_ms_rounds=[])
     none_rounds: list[float] = []
 
     load_start = os.getloadavg()[0]
@@ -249,18 +251,25 @@ def main(argv: list[str] | None = None) -> int:
             module = modules[i] if i >= 0 else None
             with BenchEnvoy(module["path"] if module else None) as envoy:
                 ready = envoy.start() * 1000
+                ready_cpu = envoy.ready_cpu_s * 1000
                 check_behaviour(envoy, ("c" if module["kind"] == "c" else "python") if module else "none")
             (module["ready_ms_rounds"] if module else none_rounds).append(ready)
+            if module:
+                module["ready_cpu_ms_rounds"].append(ready_cpu)
             print(f"round {index + 1}/{rounds}: {module['label'] if module else 'no filter':>28}: "
-                  f"{(module['code_size'] / 1024 if module else 0):9,.0f} KB code, ready {ready:7,.0f} ms",
+                  f"{(module['code_size'] / 1024 if module else 0):9,.0f} KB code, ready {ready:7,.0f} ms "
+                  f"(CPU {ready_cpu:7,.0f} ms)",
                   file=sys.stderr)
 
     points = []
     for module in modules:
         points.append({key: (str(value) if isinstance(value, Path) else value) for key, value in module.items()}
-                      | {"ready_ms": statistics.median(module["ready_ms_rounds"])})
+                      | {"ready_ms": statistics.median(module["ready_ms_rounds"]),
+                         "ready_cpu_ms": statistics.median(module["ready_cpu_ms_rounds"])})
     c_line = [(p["code_size"] / MB, p["ready_ms"]) for p in points if p["kind"] == "c"]
     slope, intercept = fit_line(c_line)
+    cpu_slope, cpu_intercept = fit_line([(p["code_size"] / MB, p["ready_cpu_ms"])
+                                         for p in points if p["kind"] == "c"])
     mean_y = statistics.fmean(y for _, y in c_line)
     total = sum((y - mean_y) ** 2 for _, y in c_line)
     residual = sum((y - (slope * x + intercept)) ** 2 for x, y in c_line)
@@ -272,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                  "rounds": rounds, "seconds": round(time.monotonic() - started, 1)},
         "none_ready_ms": statistics.median(none_rounds), "none_ready_ms_rounds": none_rounds,
         "points": points,
-        "fit": {"ms_per_mb": slope, "intercept_ms": intercept, "r2": 1 - residual / total if total else 1.0},
+        "fit": {"ms_per_mb": slope, "intercept_ms": intercept, "r2": 1 - residual / total if total else 1.0,
+                "cpu_ms_per_mb": cpu_slope, "cpu_intercept_ms": cpu_intercept},
     }
     print(section(results))
     if not args.no_write:
