@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from proxywasm_build import lang_builds, scaffold
-from proxywasm_build.errors import UserError
 from proxywasm_build.skeleton import generate_skeleton, read_filter
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -39,6 +39,9 @@ def template_environment() -> jinja2.Environment:
 
 def project_names(name: str) -> dict[str, str]:
     """The spellings of a project name the templates use: as given, package and metric forms."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._-]*", name):
+        raise UserError(f"the project name {name!r} may only hold letters, digits, spaces, '.', '_' "
+                        "and '-' (and start with a letter or digit); pass --name.")
     package = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "filter"
     if not package[0].isalpha():
         package = "filter-" + package

@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,8 +270,6 @@ def _read_class(text: str, node: ast.ClassDef | None, kind: str, name: str) -> C
 
 def _source_lines(text: str, node: ast.AST) -> str:
     """The node's source lines, dedented (decorators included)."""
-    import textwrap
-
     start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
     lines = text.splitlines()[start - 1:node.end_lineno]
     return textwrap.dedent("\n".join(lines))
@@ -1282,12 +1280,6 @@ def _translate_methods(model: FilterModel, context: ContextClass, translator_cla
     return methods
 
 
-def textwrap_dedent(text: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(text)
-
-
 def _rust_signature(method: dict[str, Any]) -> str:
     types = {"token_id": "u32", "end_of_stream": "bool"}
     params = []
@@ -1392,10 +1384,10 @@ def generate_skeleton(filter_path: Path, language: str, output_dir: Path, *, nam
         "assemblyscript_version": lang_builds.ASSEMBLYSCRIPT_VERSION,
         "source_name": filter_path.name,
         "root": {"name": model.root.name, "fields": _fields(model.root, language), "methods": root_methods,
-                 "leftovers": [line for block in model.root.leftovers for line in textwrap_dedent(block).splitlines()]},
+                 "leftovers": [line for block in model.root.leftovers for line in textwrap.dedent(block).splitlines()]},
         "http": None if model.http is None else {
             "name": model.http.name, "fields": _fields(model.http, language), "methods": http_methods,
-            "leftovers": [line for block in model.http.leftovers for line in textwrap_dedent(block).splitlines()],
+            "leftovers": [line for block in model.http.leftovers for line in textwrap.dedent(block).splitlines()],
         },
         "leftovers": [line for block in model.leftovers for line in block.splitlines()],
         "config_json": json.dumps(config),
