@@ -126,6 +126,20 @@ def test_detect_project_language(tmp_path):
 
 # -- real toolchains: build, validate, Envoy ---------------------------------------------------
 
+def _check_configuration_parsing(module: Path) -> None:
+    """The binding's JSON reader: escapes, nested values skipped, bad JSON rejects the plugin."""
+    from proxywasm.testing import Host
+    from proxywasm.testing.emulator import PluginStartError
+
+    config = b'{"nested": {"a": [1, "}"]}, "header": "x-\\u0041b", "n": -1.5e3, "t": true}'
+    host = Host.load(module, plugin_config=config)
+    request = {":method": "GET", ":path": "/", ":authority": "example.com"}
+    assert host.http_request({**request, "x-ab": "1"}).status == 403
+    assert host.http_request({**request, "x-deny": "1"}).status == 200
+    with pytest.raises(PluginStartError):
+        Host.load(module, plugin_config=b'{"header": ')
+
+
 def _build_and_validate(project: Path) -> bytes:
     from proxywasm_build.validate import validate_module
 
@@ -143,6 +157,7 @@ def _build_and_validate(project: Path) -> bytes:
 def test_assemblyscript_scaffold_builds_validates_and_works_in_the_emulator_and_envoy(tmp_path):
     project = scaffold.scaffold_project(tmp_path / "as-deny", "assemblyscript")
     data = _build_and_validate(project)
+    _check_configuration_parsing(project / "build" / "filter.wasm")
     assert len(data) < 64_000
     result = run_project_tests(project, "python,envoy")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -156,6 +171,7 @@ def test_rust_no_deps_scaffold_builds_validates_and_works_in_the_emulator_and_en
         pytest.skip("no rustc with the wasm32-unknown-unknown target (apt-get install rustc libstd-rust-dev-wasm32)")
     project = scaffold.scaffold_project(tmp_path / "rs-deny", "rust", no_deps=True)
     _build_and_validate(project)
+    _check_configuration_parsing(project / "build" / "filter.wasm")
     result = run_project_tests(project, "python,envoy")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "8 passed" in result.stdout
