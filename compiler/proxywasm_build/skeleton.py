@@ -241,7 +241,18 @@ def _http_class_created_by(root: ast.ClassDef, classes: dict[str, ast.ClassDef])
     return None
 
 
+#: Names the generated sources already use; a Python class called so gets a suffix.
+TAKEN_TYPE_NAMES = {
+    "Context", "RootContext", "HttpContext", "StreamContext", "Action", "Status", "LogLevel", "MetricType",
+    "MapType", "BufferType", "StreamType", "PeerType", "ContextType", "Rc", "RefCell", "JsonObject",
+    "JsonValue", "Header", "Counter", "Gauge", "Histogram", "Bytes", "String", "Vec", "Option", "Box",
+    "Some", "None", "Map", "Array", "ArrayBuffer", "Self", "ROOT_ID",
+}
+
+
 def _read_class(text: str, node: ast.ClassDef | None, kind: str, name: str) -> ContextClass:
+    if name in TAKEN_TYPE_NAMES or name.endswith("State") and kind == "http":
+        name += "Filter"
     context = ContextClass(name, kind)
     if node is None:
         return context
@@ -776,6 +787,8 @@ class Translator:
             return Expr(self.equality(left, right, isinstance(operator, ast.Eq)), "bool")
         symbols = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
         if type(operator) in symbols and left.type in ("int", "float") and right.type in ("int", "float"):
+            if left.type != right.type:
+                left, right = self.as_float(left), self.as_float(right)
             return Expr(f"({left.code} {symbols[type(operator)]} {right.code})", "bool")
         raise Untranslatable("comparison")
 
@@ -789,9 +802,16 @@ class Translator:
             return self.render_optional_equals(left.code, right.code, equal)
         if left.type == "optstr" and right.type == "optstr":
             return self.render_optionals_equal(left.code, right.code, equal)
-        if left.type == right.type or {left.type, right.type} <= {"int", "float"}:
+        if {left.type, right.type} == {"int", "float"}:
+            left, right = self.as_float(left), self.as_float(right)
+        if left.type == right.type:
             return f"({left.code} {'==' if equal else '!='} {right.code})"
         raise Untranslatable("comparison of different types")
+
+    def as_float(self, expression: Expr) -> Expr:
+        if expression.type != "int":
+            return expression
+        return Expr(self.render_int_to_float(expression.code), "float")
 
     def as_str(self, expression: Expr) -> str:
         if expression.type == "str":
@@ -868,6 +888,9 @@ class RustTranslator(Translator):
     @staticmethod
     def name(python_name: str) -> str:
         return python_name + "_" if python_name in RUST_RESERVED else python_name
+
+    def render_int_to_float(self, code: str) -> str:
+        return f"({code} as f64)"
 
     def string_literal(self, text: str) -> str:
         return _rust_string(text)
@@ -1063,6 +1086,9 @@ class AssemblyScriptTranslator(Translator):
     @staticmethod
     def name(python_name: str) -> str:
         return python_name + "_" if python_name in AS_RESERVED else python_name
+
+    def render_int_to_float(self, code: str) -> str:
+        return f"(<f64>{code})"
 
     def string_literal(self, text: str) -> str:
         return json.dumps(text)
