@@ -24,6 +24,11 @@ UPSTREAM = (200, {"content-type": "application/json; charset=utf-8",
                   "content-length": str(len(ANSWER))}, ANSWER)
 
 
+def never_got_the_body(response) -> bool:
+    """The upstream saw at most the headers (Envoy resets it; it may not even have started)."""
+    return response.upstream_request is None or response.upstream_request.body == b""
+
+
 @pytest.fixture
 def host() -> Host:
     return Host.load(FILTER, plugin_config=json.dumps(CONFIG).encode())
@@ -60,7 +65,7 @@ def test_a_request_body_that_is_not_a_json_object_gets_400(host, body):
     response = host.http_request(sized(body), body=body, upstream=UPSTREAM)
     assert response.status == 400
     assert response.body.startswith(b"invalid JSON body: ")
-    assert response.upstream_request.body == b""  # headers only: Envoy resets that request
+    assert never_got_the_body(response)
 
 
 def test_an_invalid_json_response_passes_unchanged_with_a_warning(host):
@@ -76,7 +81,7 @@ def test_a_json_body_larger_than_max_bytes_gets_413(host):
     big = json.dumps({"data": "x" * 100}).encode()
     response = host.http_request(sized([big]), body=[big[:50], big[50:]], upstream=UPSTREAM)
     assert response.status == 413
-    assert response.upstream_request.body == b""
+    assert never_got_the_body(response)
 
 
 def test_bodies_that_are_not_json_pass_untouched(host):
