@@ -23,7 +23,7 @@ static int pw_python_state;   /* 0: not started, 1: running, -1: start failed */
 static int pw_snapshotted;    /* set inside the snapshot: the restored module starts warm */
 static int pw_reseeded;       /* stays 0 in the snapshot, so the first callback re-seeds */
 static PyObject *pw_dispatcher;
-static PyObject *pw_callback_functions[64];
+extern PyObject *pw_callback_functions[];   /* one per callback export, in bridge.c */
 
 /* Constructors once. No Python here: Envoy allows no hostcalls during _initialize. */
 __attribute__((export_name("_initialize")))

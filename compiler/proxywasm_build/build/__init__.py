@@ -77,19 +77,47 @@ def default_output(source: Path, filter_source: FilterSource) -> Path:
 
 
 def _validate(data: bytes) -> None:
-    try:
-        from ..validate import validate_module
-    except ImportError:  # TODO(lead): the validator is another engineer's; it exists in this tree
-        return
+    from ..validate import validate_module
+
     report = validate_module(data, abi="0.2.1", envoy="1.40")
     if not report.ok:
         first = report.findings[0].message if report.findings else "unknown problem"
         errors = [f.message for f in report.findings if f.severity == "error"] or [first]
-        raise UserError(f"the built module is not a valid Proxy-Wasm module, so it was not written: {errors[0]}")
+        reason = errors[0].rstrip(".")
+        raise UserError(f"the built module is not a valid Proxy-Wasm module, so it was not written: {reason}.")
+
+
+WASM_OPT_FLAGS = ("-Oz", "-g", "--enable-bulk-memory", "--enable-sign-ext",
+                  "--enable-mutable-globals", "--enable-nontrapping-float-to-int",
+                  "--enable-multivalue")
+
+
+def _optimize(module: Path, output: Path) -> Path:
+    """wasm-opt -Oz (keeping function names), cached by the input's hash: it takes minutes."""
+    import hashlib
+    import shutil
+
+    from .toolchain import BINARYEN_VERSION, wasm_opt
+
+    data = module.read_bytes()
+    key = hashlib.sha256(data + BINARYEN_VERSION.encode() + " ".join(WASM_OPT_FLAGS).encode()).hexdigest()[:24]
+    cached = cache.cache_dir() / "optimized" / f"{key}.wasm"
+    if not cached.exists():
+        from rich.console import Console
+
+        with Console(stderr=True).status("Optimizing with wasm-opt -Oz (a few minutes)..."):
+            proc = subprocess.run([*wasm_opt(), str(module), "-o", str(output), *WASM_OPT_FLAGS],
+                                  capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UserError(f"wasm-opt failed: {tail}")
+        cache.atomic_write(cached, output.read_bytes())
+    shutil.copyfile(cached, output)
+    return output
 
 
 def build_python_filter(source: Path, output: Path | None = None, *, snapshot_module: bool = True,
-                        keep_names: bool = True, all_builtins: bool = False,
+                        keep_names: bool = True, all_builtins: bool = False, optimize: bool = False,
                         report: dict | None = None) -> Path:
     """Build a Python filter (a .py file or a filter directory) into one Proxy-Wasm module.
 
@@ -97,7 +125,8 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     sentence for a filter that cannot be built (syntax error, sandbox-incompatible import, no
     `set_root_context`) and refuses to write a module the validator rejects.
     `all_builtins` links every C module of libpython (CPython's own table) instead of only the
-    ones the import closure names. `report`, if given, receives sizes and timings of each step.
+    ones the import closure names. `optimize` runs binaryen's wasm-opt -Oz (npm `binaryen`;
+    minutes, cached): about 17% less code, so V8 compiles it faster. `report`, if given, receives sizes and timings of each step.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -141,8 +170,11 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         if not keep_names:
             strip_args.insert(1, "--all")
         subprocess.run([str(toolchain.wasm_tools), *strip_args], check=True, capture_output=True)
+        t = mark("strip", t)
+        if optimize:
+            stripped = _optimize(stripped, Path(tmp) / "optimized.wasm")
+            t = mark("optimize", t)
         data = stripped.read_bytes()
-    t = mark("strip", t)
 
     metadata = {
         "abi": abi.LATEST.version,
@@ -150,6 +182,7 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         "sdk": _sdk_version(),
         "filter": filter_source.module,
         "snapshot": snapshot_module,
+        "optimized": optimize,
         "frozen_modules": frozen.names(),
         "builtin_modules": sorted([*builtins, "_proxywasm_host"]),
     }

