@@ -337,9 +337,16 @@ def _collect_assigned_fields(function: ast.FunctionDef, context: ContextClass) -
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
             continue
         name = _self_attribute(node.targets[0])
-        if name is None or name in context.fields:
+        if name is None:
             continue
         value = node.value
+        if name in context.fields:
+            existing, lookup = context.fields[name], _config_lookup(value, config_names)
+            if lookup is not None and existing.config_key is None and _literal_type(lookup[1]) == existing.type:
+                existing.config_key = lookup[0]
+                if isinstance(value, ast.Call):  # config.get(key, default): the default wins
+                    existing.default = lookup[1]
+            continue
         metric = _call_name(value)
         if metric in ("Counter", "Gauge", "Histogram"):
             context.fields[name] = Field(name, metric.lower())
@@ -709,6 +716,11 @@ class Translator:
             return Expr(self.action(node.attr), "action")
         if isinstance(node, ast.Call):
             return self.call_expression(node)
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+                and self.locals.get(node.value.id) == "json":
+            lookup = _config_lookup(node, {node.value.id})
+            if lookup is not None:
+                return self.render_config_get(node.value.id, *lookup)
         if isinstance(node, ast.Compare):
             return self.comparison(node)
         if isinstance(node, ast.BoolOp):
