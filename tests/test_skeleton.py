@@ -81,6 +81,89 @@ HEADER_FILTER = textwrap.dedent('''
 ''')
 
 
+#: Most of the translatable subset in one filter: every callback of it is translated.
+SUBSET_FILTER = '''import json
+import logging
+import proxywasm
+from proxywasm import Action, HttpContext, RootContext, Counter, Gauge, Histogram
+
+logger = logging.getLogger("f4")
+
+
+class Stream(HttpContext):
+    def __init__(self, context_id, root):
+        super().__init__(context_id, root)
+        self.path = None
+        self.hits = 0
+
+    def on_http_request_headers(self, num_headers, end_of_stream):
+        self.path = self.get_http_request_header(":path")
+        method = self.get_http_request_header(":method")
+        agent = self.get_http_request_header("user-agent")
+        if not end_of_stream and method in ["POST", "PUT"]:
+            logger.debug("has body")
+        elif agent is not None and agent.lower().startswith("curl"):
+            self.add_http_request_header("x-client", "curl")
+        elif self.path and self.path.endswith(".php"):
+            self.send_http_response(404, {"x-why": "php"}, "no php\\n")
+            return Action.PAUSE
+        else:
+            pass
+        name = "x-" + self.root.suffix.strip()
+        self.set_http_request_header(name, self.path)
+        self.root.requests.increment(2)
+        self.root.inflight.set(num_headers)
+        return Action.CONTINUE
+
+    def on_http_request_body(self, body_size, end_of_stream):
+        if body_size > self.root.max_body:
+            self.send_http_response(413, [], None)
+            return Action.PAUSE
+        return Action.CONTINUE
+
+    def on_http_response_headers(self, num_headers, end_of_stream):
+        self.set_http_response_header("x-path", self.path)
+        status = self.get_http_response_header(":status")
+        if status != "200" and self.root.verbose:
+            self.set_http_response_header("x-status-was", status)
+        return Action.CONTINUE
+
+    def on_log(self):
+        proxywasm.log_info(f"done {self.path} hits={self.hits}")
+
+    def on_done(self):
+        return True
+
+
+class Root(RootContext):
+    suffix = " seen "
+    verbose = False
+
+    def on_vm_start(self, vm_configuration_size):
+        proxywasm.log_info("vm start")
+        return True
+
+    def on_configure(self, plugin_configuration_size):
+        config = json.loads(self.get_plugin_configuration() or b"{}")
+        self.max_body = config.get("max_body", 1024)
+        self.verbose = config.get("verbose", False)
+        self.suffix = config["suffix"]
+        self.requests = Counter("f4_requests")
+        self.inflight = Gauge("f4_inflight")
+        self.sizes = Histogram("f4_sizes")
+        return not self.verbose or self.max_body > 0
+
+    def on_tick(self):
+        pass
+
+    def create_http_context(self, context_id):
+        return Stream(context_id, self)
+
+
+proxywasm.set_root_context(Root)
+'''
+
+
 @pytest.fixture
 def header_filter(tmp_path) -> Path:
     path = tmp_path / "tagger.py"
@@ -237,3 +320,22 @@ def test_example_skeletons_build_and_validate(tmp_path):
                                           no_deps=language == "rust"))
     with ThreadPoolExecutor(max_workers=2) as pool:  # the compilers are single-threaded
         list(pool.map(_validated, projects))
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("language", ["assemblyscript", "rust"])
+def test_the_translatable_subset_builds_and_answers_like_python_in_the_emulator(tmp_path, language):
+    if language == "rust" and lang_builds.rustc_with_wasm_target() is None:
+        pytest.skip("no rustc with the wasm32-unknown-unknown target")
+    source = tmp_path / "subset.py"
+    source.write_text(SUBSET_FILTER)
+    project = generate_skeleton(source, language, tmp_path / "port", no_deps=language == "rust")
+    code = (project / ("assembly/index.ts" if language == "assemblyscript" else "src/lib.rs")).read_text()
+    assert "TODO" not in code
+    (project / "config.json").write_text('{"suffix": " z ", "max_body": 10, "verbose": true}')
+    _validated(project)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run([*PROXYWASM, "test", str(project), "-p", "no:cacheprovider", "-k", "emulator"],
+                            capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
