@@ -276,6 +276,13 @@ def test_header_only_skeleton_builds_and_answers_like_the_python_filter_in_envoy
     _validated(project)
     parity = (project / "tests" / "test_parity.py").read_text()
     assert "'x-env'" in parity and "'x-tagged'" in parity
+    # The parity requests reach every branch: allowed, 401 and 403.
+    namespace: dict = {"__file__": str(project / "tests" / "test_parity.py")}
+    exec(compile(parity, "test_parity.py", "exec"), namespace)
+    from proxywasm.testing import Host
+
+    python_host = Host.load(project / "python" / "filter.py", plugin_config=namespace["CONFIG"])
+    assert {namespace["_answer"](python_host, r)["status"] for r in namespace["REQUESTS"]} == {200, 401, 403}
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     result = subprocess.run([*PROXYWASM, "test", str(project), "-p", "no:cacheprovider"],
                             capture_output=True, text=True, timeout=600, env=env)

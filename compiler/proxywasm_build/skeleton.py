@@ -111,6 +111,7 @@ class FilterModel:
     leftovers: list[str]
     header_names: list[str]
     touched_headers: list[str] = field(default_factory=list)
+    header_values: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _base_names(node: ast.ClassDef) -> set[str]:
@@ -211,7 +212,42 @@ def read_filter(source_path: Path) -> FilterModel:
         and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
     })
     return FilterModel(source_path, root, http, root_id, config_fields, leftovers, header_names,
-                       _touched_headers(tree))
+                       _touched_headers(tree), _compared_header_values(tree))
+
+
+def _request_header_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and node.func.attr == "get_http_request_header" and len(node.args) == 1 \
+            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        return node.args[0].value
+    return None
+
+
+def _compared_header_values(tree: ast.Module) -> list[tuple[str, str]]:
+    """(header, value) pairs the filter compares request headers with, for parity requests."""
+    pairs: set[tuple[str, str]] = set()
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        aliases = {
+            node.targets[0].id: _request_header_name(node.value)
+            for node in ast.walk(function)
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+            and _request_header_name(node.value) is not None
+        }
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Compare) or len(node.ops) != 1:
+                continue
+            left = node.left
+            name = aliases.get(left.id) if isinstance(left, ast.Name) else _request_header_name(left)
+            if name is None or name.startswith(":"):
+                continue
+            right = node.comparators[0]
+            options = right.elts if isinstance(right, (ast.Tuple, ast.List, ast.Set)) else [right]
+            for option in options:
+                if isinstance(option, ast.Constant) and isinstance(option.value, str):
+                    pairs.add((name, option.value))
+    return sorted(pairs)
 
 
 def _touched_headers(tree: ast.Module) -> list[str]:
@@ -1433,6 +1469,7 @@ def generate_skeleton(filter_path: Path, language: str, output_dir: Path, *, nam
                           for spec in model.config_fields],
         "header_names": model.header_names,
         "touched_headers": model.touched_headers,
+        "header_values": model.header_values,
         "translated": [m["python_name"] for m in root_methods + http_methods if m["body"] is not None],
         "kept": [(m["python_name"], m["reason"]) for m in root_methods + http_methods if m["body"] is None],
     }
