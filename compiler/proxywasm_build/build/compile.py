@@ -21,7 +21,7 @@ CFLAGS = ("-target", "wasm32-wasi", "-Oz", "-fno-sanitize=all", "-D_WASI_EMULATE
           "-D_WASI_EMULATED_PROCESS_CLOCKS", "-D_WASI_EMULATED_GETPID",
           "-mcpu=generic", "-mno-reference-types", "-Wno-unused-parameter")
 STACK_SIZE = 1 << 20
-INITIAL_MEMORY = 8 << 20
+INITIAL_MEMORY: int | None = None   # wasm-ld's default: static data + stack; the heap grows
 MAX_MEMORY = 1 << 30
 
 
@@ -61,7 +61,8 @@ def link(toolchain: Toolchain, objects: list[Path], output: Path, *, gc_sections
     lib = toolchain.python_root / "lib"
     cmd = toolchain.zig(
         "wasm-ld", "--no-entry", "--export-memory", "--stack-first",
-        "-z", f"stack-size={STACK_SIZE}", f"--initial-memory={INITIAL_MEMORY}",
+        "-z", f"stack-size={STACK_SIZE}",
+        *([f"--initial-memory={INITIAL_MEMORY}"] if INITIAL_MEMORY else []),
         f"--max-memory={MAX_MEMORY}", "--allow-multiple-definition",
         # libpython's pthread stubs clash with wasi-libc's; the first definition (ours, then
         # libpython's) wins.
