@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from proxywasm.testing import Host, PluginStartError
+from proxywasm.testing.emulator import Emulator
 
 FILTER = Path(__file__).parent / "filter.py"
 REQUEST = {":method": "GET", ":path": "/", ":authority": "example.com"}
@@ -64,19 +65,20 @@ def test_retry_after_counts_down_to_the_next_refill():
     assert host.http_request(REQUEST, upstream=UPSTREAM).headers["retry-after"] == "1"
 
 
-def test_a_write_that_loses_a_race_reads_again_instead_of_overwriting():
-    host = load(capacity=10)
-    real_get = host.emulator.get_shared_data
+def test_a_write_that_loses_a_race_reads_again_instead_of_overwriting(monkeypatch):
     races = [b"4 0"]  # another worker leaves 4 tokens between our read and our write
+    real_get = Emulator.get_shared_data
 
-    def get_then_race(key: bytes):
-        answer = real_get(key)
-        if races:
-            host.set_shared_data(key.decode(), races.pop())
+    def get_then_race(emulator: Emulator, key: bytes):
+        answer = real_get(emulator, key)
+        if races and emulator.plugins:  # once the plugin is configured
+            emulator.set_shared_data(key, races.pop(), 0)
         return answer
 
-    host.emulator.get_shared_data = get_then_race
+    monkeypatch.setattr(Emulator, "get_shared_data", get_then_race)
+    host = load(capacity=10)
     response = host.http_request(REQUEST, upstream=UPSTREAM)
+    assert races == []
     assert response.headers["x-ratelimit-remaining"] == "3"
     assert tokens(host) == 3
 
