@@ -151,8 +151,15 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
                     raise UserError(f"Envoy stopped unexpectedly: {envoy.failure_reason() or 'see its log'}.")
                 time.sleep(0.2)
         except KeyboardInterrupt:
-            click.echo("stopping Envoy ...", err=True)
+            pass
         finally:
-            signal.signal(signal.SIGTERM, previous)
-            envoy.stop()
+            # A second Ctrl-C while stopping must not leave Envoy behind.
+            previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            try:
+                click.echo("stopping Envoy ...", err=True)
+                envoy.stop()
+            finally:
+                signal.signal(signal.SIGINT, previous_int)
+                signal.signal(signal.SIGTERM, previous)
         click.echo("stopped.", err=True)
