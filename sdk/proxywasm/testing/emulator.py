@@ -868,11 +868,17 @@ class Emulator:
         trailer_pairs = _pairs_from(trailers)
         self._call_response = (pairs, bytes(body), trailer_pairs)
         try:
-            self._call("proxy_on_http_call_response", call.context_id, token, len(pairs),
-                       len(body), len(trailer_pairs))
+            self._call("proxy_on_http_call_response", self._callout_context(call), token,
+                       len(pairs), len(body), len(trailer_pairs))
         finally:
             self._call_response = None
         self._after_operation()
+
+    def _callout_context(self, call: HttpCall) -> int:
+        """Envoy 1.40 delivers callout answers on the plugin's root context, whichever context
+        dispatched the call (measured); SDKs switch with set_effective_context."""
+        info = self.contexts.get(call.context_id)
+        return info.plugin.context_id if info is not None else call.context_id
 
     def fail_http_call(self, token: int) -> None:
         """The callout failed (reset, timeout, no healthy upstream): Envoy answers with no headers."""
@@ -883,7 +889,7 @@ class Emulator:
             return
         self._call_response = ([], b"", [])
         try:
-            self._call("proxy_on_http_call_response", call.context_id, token, 0, 0, 0)
+            self._call("proxy_on_http_call_response", self._callout_context(call), token, 0, 0, 0)
         finally:
             self._call_response = None
         self._after_operation()
