@@ -23,6 +23,7 @@ DENY_FILTER = textwrap.dedent('''
     import json
     import logging
     import random
+    import sys
 
     import proxywasm
     from proxywasm import Action, HttpContext, RootContext
@@ -31,6 +32,8 @@ DENY_FILTER = textwrap.dedent('''
         def on_http_request_headers(self, num_headers: int, end_of_stream: bool) -> Action:
             if self.get_http_request_header("x-boom") is not None:
                 raise RuntimeError("kaboom from python")
+            if self.get_http_request_header("x-escape") is not None:
+                escape_the_dispatcher_once()
             if self.get_http_request_header(self.root.header) is not None:
                 self.send_http_response(403, [("x-denied-by", "python")], b"denied\\n")
                 return Action.PAUSE
@@ -40,8 +43,22 @@ DENY_FILTER = textwrap.dedent('''
             self.set_http_response_header("x-python", "yes")
             return Action.CONTINUE
 
+    def escape_the_dispatcher_once():
+        # Probe of the C bridge's last resort: an exception raised by the dispatcher itself.
+        import proxywasm.dispatcher as dispatcher
+        original, raised = dispatcher.proxy_on_log, []
+
+        def escaping(context_id):
+            if not raised:
+                raised.append(True)
+                raise LookupError("escaped the dispatcher")
+            return original(context_id)
+
+        dispatcher.proxy_on_log = escaping
+
     class Root(RootContext):
         def on_vm_start(self, vm_configuration_size: int) -> bool:
+            print("python filter vm started", file=sys.stderr)
             from proxywasm import _host  # inside the module, _host.raw is _proxywasm_host
             names = sorted(n for n in dir(_host.raw) if not n.startswith("_"))
             logging.getLogger("probe").warning("raw=%s", ",".join(names))
@@ -291,3 +308,17 @@ def test_a_package_filter_and_lazy_start_without_snapshot(tmp_path):
     assert host.http_request({":method": "GET", ":path": "/admin", ":authority": "x"}).status == 404
     assert host.http_request({":method": "GET", ":path": "/", ":authority": "x"},
                              upstream=(200, {}, b"ok")).status == 200
+
+
+@pytest.mark.build
+def test_an_exception_escaping_the_dispatcher_is_printed_and_never_traps(built):
+    from proxywasm.testing import Host
+
+    host = Host.load(built[0])
+    first = host.http_request({":method": "GET", ":path": "/", ":authority": "x", "x-escape": "1"},
+                              upstream=(200, {}, b"hello"))
+    assert first.status == 200
+    reports = [r.message for r in host.logs if "escaped proxywasm.dispatcher.proxy_on_log" in r.message]
+    assert reports and "Traceback" in reports[0] and "LookupError: escaped the dispatcher" in reports[0]
+    assert host.http_request({":method": "GET", ":path": "/", ":authority": "x"},
+                             upstream=(200, {}, b"hello")).status == 200

@@ -46,6 +46,10 @@ def test_design_example_denies_and_marks_in_envoy(envoy):
     assert body == b"hello from upstream\n"
 
 
+def test_stderr_of_the_module_reaches_envoys_log(envoy):
+    assert any("python filter vm started" in message for _, message in envoy.wasm_logs())
+
+
 def test_envoy_answers_as_the_emulator_does(envoy, filter_source):
     from proxywasm.testing import Host
 

@@ -16,6 +16,7 @@ extern PyObject *PyInit__proxywasm_host(void);
 extern const struct _frozen pw_frozen_modules[];
 extern const char pw_filter_module[];
 
+extern int32_t pw_host_log(int32_t level, const char *message, size_t size);
 extern void __wasm_call_ctors(void);
 
 static int pw_ctors_done;
@@ -74,7 +75,7 @@ static int pw_start_python(void) {
     config.site_import = 0;
     config.install_signal_handlers = 0;
     config.use_frozen_modules = 1;
-    config.buffered_stdio = 0;
+    config.buffered_stdio = 1;   /* stdio are ttys here: line-buffered, one log record per line */
     config.write_bytecode = 0;
     config.pathconfig_warnings = 0;
     config.user_site_directory = 0;
@@ -120,6 +121,45 @@ static void pw_reseed_after_restore(void) {
     if (result == NULL) PyErr_PrintEx(0); else Py_DECREF(result);
 }
 
+/* An exception escaped the dispatcher: its traceback goes to Envoy's log as ONE error record
+ * (stderr would split it into one record per write). Falls back to PyErr_PrintEx. */
+static void pw_report_exception(const char *name) {
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (value == NULL) { PyErr_Restore(type, value, traceback); PyErr_PrintEx(0); return; }
+    if (traceback != NULL) PyException_SetTraceback(value, traceback);
+    PyObject *message = NULL;
+    PyObject *module = PyImport_ImportModule("traceback");
+    if (module != NULL) {
+        PyObject *lines = PyObject_CallMethod(module, "format_exception", "O", value);
+        if (lines != NULL) {
+            PyObject *empty = PyUnicode_FromString("");
+            PyObject *text = empty ? PyUnicode_Join(empty, lines) : NULL;
+            if (text != NULL) {
+                message = PyUnicode_FromFormat("python exception escaped proxywasm.dispatcher.%s:\n%U",
+                                               name, text);
+                Py_DECREF(text);
+            }
+            Py_XDECREF(empty);
+            Py_DECREF(lines);
+        }
+        Py_DECREF(module);
+    }
+    Py_ssize_t size = 0;
+    const char *utf8 = message ? PyUnicode_AsUTF8AndSize(message, &size) : NULL;
+    if (utf8 != NULL && pw_host_log(4 /* error */, utf8, (size_t)size) == 0) {
+        Py_DECREF(message);
+        Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(traceback);
+        PyErr_Clear();
+        return;
+    }
+    Py_XDECREF(message);
+    PyErr_Clear();
+    PyErr_Restore(type, value, traceback);
+    PyErr_PrintEx(0);
+}
+
 /* Called by every generated proxy_on_* export. Never traps: errors go to stderr (Envoy's log). */
 int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv) {
     if (!pw_start_python()) return 0;
@@ -141,11 +181,11 @@ int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv
     }
     PyObject *result = PyObject_Vectorcall(function, args, (size_t)nargs, NULL);
     for (int i = 0; i < nargs; i++) Py_DECREF(args[i]);
-    if (result == NULL) { PyErr_PrintEx(0); return 0; }
+    if (result == NULL) { pw_report_exception(name); return 0; }
     int32_t value = 0;
     if (result != Py_None) {
         long long v = PyLong_AsLongLong(result);
-        if (v == -1 && PyErr_Occurred()) { PyErr_PrintEx(0); v = 0; }
+        if (v == -1 && PyErr_Occurred()) { pw_report_exception(name); v = 0; }
         value = (int32_t)v;
     }
     Py_DECREF(result);
