@@ -70,10 +70,11 @@ def custom_section(name: str, payload: bytes) -> bytes:
 
 
 def default_output(source: Path, filter_source: FilterSource) -> Path:
+    """`x.py` -> `x.wasm` beside it; a directory -> `<dir>/<module>.wasm` inside it."""
     source = Path(source)
     if source.is_file():
         return source.with_suffix(".wasm")
-    return source / f"{filter_source.module if filter_source.module != 'filter' else 'filter'}.wasm"
+    return source / f"{filter_source.module}.wasm"
 
 
 def _validate(data: bytes) -> None:
