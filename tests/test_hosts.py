@@ -187,6 +187,8 @@ def test_callouts_reach_a_recording_cluster_in_envoy_as_in_the_emulator(callout_
 
         def check(call):
             seen_paths.append(call.headers.get(":path"))
+            assert call.upstream == "auth" and call.timeout_ms == 5000
+            assert "x-envoy-internal" not in call.headers
             return (200, {}, b"alice") if call.headers.get(":authority") == "auth" else (401, {}, b"")
 
         for responder in ((200, {}, b"alice"), (403, {"x-why": "no"}, b"nope"), check):

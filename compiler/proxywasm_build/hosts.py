@@ -305,10 +305,13 @@ class EnvoyHost:
 
         def answer(request):
             if callable(responder):
+                # Envoy states the call's timeout in a header it adds; the rest is normalised.
+                timeout_ms = request.headers.get("x-envoy-expected-rq-timeout-ms") or "0"
                 call = testing.HttpCall(
                     token=0, context_id=0, upstream=cluster,
-                    headers=_make_headers(_recorded_pairs(request)), body=request.body,
-                    trailers=_make_headers(request.trailers), timeout_ms=0,
+                    headers=_make_headers(comparable_headers(_recorded_pairs(request))),
+                    body=request.body, trailers=_make_headers(request.trailers),
+                    timeout_ms=int(timeout_ms) if timeout_ms.isdigit() else 0,
                 )
                 result = responder(call)
             else:
