@@ -278,13 +278,14 @@ def test_rebuilding_a_changed_filter_reuses_every_cached_object_but_the_filters(
 
 
 @pytest.mark.build
-def test_a_package_filter_and_lazy_start_without_snapshot(tmp_path):
+def test_a_package_filter_with_a_site_packages_dependency_and_lazy_start(tmp_path):
     from proxywasm.testing import Host
 
     package = tmp_path / "mypkg"
     write(package / "rules.py", "BLOCKED = '/admin'\n")
     write(package / "__init__.py", """
         import proxywasm
+        from packaging.version import Version  # pure Python, from the build's site-packages
         from proxywasm import Action, HttpContext, RootContext
         from .rules import BLOCKED
 
@@ -292,6 +293,10 @@ def test_a_package_filter_and_lazy_start_without_snapshot(tmp_path):
             def on_http_request_headers(self, num_headers, end_of_stream):
                 if self.get_http_request_header(":path") == BLOCKED:
                     self.send_http_response(404, [], b"no\\n")
+                    return Action.PAUSE
+                client = self.get_http_request_header("x-client-version")
+                if client is not None and Version(client) < Version("1.10"):
+                    self.send_http_response(426, [], b"upgrade\\n")
                     return Action.PAUSE
                 return Action.CONTINUE
 
@@ -303,9 +308,12 @@ def test_a_package_filter_and_lazy_start_without_snapshot(tmp_path):
     """)
     output = build_python_filter(package, tmp_path / "pkg.wasm", snapshot_module=False)
     metadata = json.loads(_module_info(output).custom_section(METADATA_SECTION))
-    assert {"mypkg", "mypkg.rules"} <= set(metadata["frozen_modules"]) and not metadata["snapshot"]
+    assert {"mypkg", "mypkg.rules", "packaging.version"} <= set(metadata["frozen_modules"])
+    assert not metadata["snapshot"]
     host = Host.load(output)
     assert host.http_request({":method": "GET", ":path": "/admin", ":authority": "x"}).status == 404
+    old_client = {":method": "GET", ":path": "/", ":authority": "x", "x-client-version": "1.9"}
+    assert host.http_request(old_client).status == 426
     assert host.http_request({":method": "GET", ":path": "/", ":authority": "x"},
                              upstream=(200, {}, b"ok")).status == 200
 

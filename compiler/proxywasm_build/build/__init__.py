@@ -153,6 +153,7 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         cc.compile_c(toolchain, (TOOLCHAINS_DIR / "wasi_shims.c").read_text(), "wasi_shims"),
         cc.compile_c(toolchain, generate_bridge_source(abi.LATEST), "bridge"),
         cc.compile_c(toolchain, frozen_group_source(frozen, "stdlib"), "frozen_stdlib"),
+        cc.compile_c(toolchain, frozen_group_source(frozen, "site"), "frozen_site"),
         cc.compile_c(toolchain, frozen_group_source(frozen, "app"), "frozen_app"),
         cc.compile_c(toolchain, frozen_table_source(frozen, filter_source.module), "frozen_table"),
         cc.compile_c(toolchain, inittab_source(builtins), "inittab"),

@@ -178,8 +178,10 @@ def freeze_closure(filter_source: FilterSource, stdlib_dir: Path, direct_imports
     excludes = [name for name in manifest["never_freeze"]
                 if not any(w == name or w.startswith(name + ".") for w in wanted)]
     excludes += ["proxywasm.testing", "_proxywasm_host"]
-    finder = modulefinder.ModuleFinder(path=[str(filter_source.root), str(SDK_DIR), str(stdlib_dir)],
-                                       excludes=excludes)
+    site_dirs = _site_packages()
+    finder = modulefinder.ModuleFinder(
+        path=[str(filter_source.root), str(SDK_DIR), str(stdlib_dir), *map(str, site_dirs)],
+        excludes=excludes)
     roots = [filter_source.module, *SDK_ROOTS, *manifest["startup"]]
     for root in roots:
         try:
@@ -188,14 +190,26 @@ def freeze_closure(filter_source: FilterSource, stdlib_dir: Path, direct_imports
             raise UserError(f"cannot find module {root!r} for the filter: {err}.") from None
     filter_root = filter_source.root.resolve()
     sdk_root = (SDK_DIR / "proxywasm").resolve()
+    stdlib_root = stdlib_dir.resolve()
+
+    def classify(file: Path, name: str) -> tuple[str, str, int]:
+        """(group, file name in tracebacks, optimize level); the most specific root wins."""
+        if file.is_relative_to(sdk_root):
+            return "app", str(file.relative_to(SDK_DIR)), 0
+        if file.is_relative_to(stdlib_root):
+            return "stdlib", f"<frozen {name}>", 2
+        for site in site_dirs:  # pure-Python packages of the build interpreter
+            if file.is_relative_to(site) and not file.is_relative_to(filter_root):
+                return "site", str(file.relative_to(site)), 0
+        return "app", str(file.relative_to(filter_root)), 0
+
     frozen = FrozenSet(referenced=set(finder.modules) | set(finder.badmodules))
     for name, module in finder.modules.items():
         code = getattr(module, "__code__", None)
-        if code is None:
+        file = getattr(module, "__file__", None)
+        if code is None or not file:
             continue
-        path = Path(getattr(module, "__file__", "") or "").resolve()
-        is_app = path.is_relative_to(sdk_root) or (path.is_relative_to(filter_root)
-                                                   and not path.is_relative_to(stdlib_dir.resolve()))
+        is_app = classify(Path(file).resolve(), name)[0] == "app"
         frozen.eager |= _imports_of(code, nested=is_app)
     for name in sorted(finder.modules):
         module = finder.modules[name]
@@ -204,15 +218,26 @@ def freeze_closure(filter_source: FilterSource, stdlib_dir: Path, direct_imports
             continue
         file = Path(path).resolve()
         source = file.read_bytes()
-        if file.is_relative_to(sdk_root):
-            group, filename, optimize = "app", str(file.relative_to(SDK_DIR)), 0
-        elif file.is_relative_to(filter_root) and not file.is_relative_to(stdlib_dir.resolve()):
-            group, filename, optimize = "app", str(file.relative_to(filter_root)), 0
-        else:
-            group, filename, optimize = "stdlib", f"<frozen {name}>", 2
+        group, filename, optimize = classify(file, name)
         code = _marshalled(source, filename, optimize, file)
         frozen.modules.append(FrozenModule(name, code, module.__path__ is not None, group))
     return frozen
+
+
+def _site_packages() -> list[Path]:
+    """The build interpreter's site-packages: pure-Python dependencies of a filter come from
+    there (after the filter's own directory, the SDK and the stdlib, which win)."""
+    import site
+    import sysconfig
+
+    dirs = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    dirs += site.getsitepackages() if hasattr(site, "getsitepackages") else []
+    out: list[Path] = []
+    for d in dirs:
+        path = Path(d).resolve()
+        if path.is_dir() and path not in out:
+            out.append(path)
+    return out
 
 
 def _imports_of(code, *, nested: bool) -> set[str]:
