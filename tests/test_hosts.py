@@ -247,3 +247,27 @@ def test_a_refused_configuration_is_the_emulators_plugin_start_error(tmp_path):
     for load in (testing.Host.load, EnvoyHost.load):
         with pytest.raises(testing.PluginStartError, match="last error log: configured"):
             load(module)
+
+
+@pytest.mark.envoy
+def test_a_step_by_step_stream_with_a_held_callout_in_envoy(callout_module):
+    emulator()
+    with EnvoyHost.load(callout_module, clusters=["auth"]) as envoy:
+        stream = envoy.http_stream()
+        stream.send_request_headers({**REQUEST, ":method": "POST"})
+        stream.send_request_body(b'{"item": 1}', end_of_stream=True)
+        assert stream.upstream_request is None  # Envoy holds headers and body while paused
+        (call,) = envoy.pending_http_calls
+        assert (call.upstream, call.headers.get(":path"), call.timeout_ms) == ("auth", "/check", 5000)
+        envoy.respond_http_call(call, 200, {"x-auth-user": "bob"}, b"bob")
+        assert envoy.pending_http_calls == []
+        up = stream.upstream_request
+        assert up.headers.get("x-auth") == "bob" and up.body == b'{"item": 1}'
+        assert stream.response.status is None
+        stream.send_response_headers({":status": "200", "x-up": "1"})
+        stream.send_response_body(b"part one, ")
+        assert stream.response.status == 200 and stream.response.body == b"part one, "
+        stream.send_response_body(b"part two", end_of_stream=True)
+        final = stream.response
+        assert (final.body, final.headers.get("x-up"), final.local_reply) == (b"part one, part two", "1", False)
+        stream.complete()

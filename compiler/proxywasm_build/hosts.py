@@ -162,15 +162,19 @@ class EnvoyHost:
         self._startup_logs = envoy.wasm_logs(worker_only=True)
         self._log_mark = len(self._startup_logs)
         self.tcp_upstream: TcpUpstream | None = (envoy_kwargs or {}).get("tcp_upstream")
+        self._calls: list = []
 
     def _checkout(self) -> "EnvoyHost":
         """Hand a pooled instance to a new user: fresh upstreams, logs from here on."""
         self._closed = False
         self.upstream.clear()
         self.upstream.handler = None
+        self.upstream.hold = False
+        self._calls.clear()
         for server in self.callout_servers.values():
             server.clear()
             server.handler = None
+            server.hold = True
         self._log_mark = len(self.envoy.wasm_logs(worker_only=True))
         return self
 
@@ -239,7 +243,7 @@ class EnvoyHost:
         if tcp:
             envoy_kwargs["tcp_upstream"] = TcpUpstream()
         upstream = RecordingUpstream()
-        servers = {name: RecordingUpstream() for name in named}
+        servers = {name: _held_server() for name in named}
         try:
             envoy = _start_envoy(envoy_kwargs, upstream, servers)
         except EnvoyError as err:
@@ -267,7 +271,7 @@ class EnvoyHost:
         if not new:
             return
         for name in new:
-            self.callout_servers[name] = RecordingUpstream()
+            self.callout_servers[name] = _held_server()
         self._restart()
 
     def _restart(self) -> None:
@@ -319,7 +323,86 @@ class EnvoyHost:
             return _normalise_answer(result)
 
         server.clear()
+        server.hold = False
         server.handler = answer
+
+    @property
+    def pending_http_calls(self) -> list:
+        """Callouts waiting for an answer (clusters without `on_http_call` hold them), as
+        `HttpCall`s whose `token` `respond_http_call` / `fail_http_call` take."""
+        self._settle()
+        testing = _testing()
+        pending = []
+        for cluster, server in self.callout_servers.items():
+            for exchange in server.live:
+                if exchange.request_complete and not exchange.answered and not exchange.done:
+                    token = self._call_token(exchange)
+                    timeout_ms = exchange.headers.get("x-envoy-expected-rq-timeout-ms") or "0"
+                    pending.append(testing.HttpCall(
+                        token=token, context_id=0, upstream=cluster,
+                        headers=_make_headers(comparable_headers(_recorded_pairs(exchange))),
+                        body=bytes(exchange.body), trailers=_make_headers(exchange.trailers),
+                        timeout_ms=int(timeout_ms) if timeout_ms.isdigit() else 0))
+        return pending
+
+    def _call_token(self, exchange) -> int:
+        for token, known in enumerate(self._calls, start=1):
+            if known is exchange:
+                return token
+        self._calls.append(exchange)
+        return len(self._calls)
+
+    def _exchange_for(self, call: Any):
+        token = call if isinstance(call, int) else call.token
+        if not 1 <= token <= len(self._calls):
+            raise UserError(f"no pending HTTP call with token {token}.")
+        return self._calls[token - 1]
+
+    def respond_http_call(self, call: Any, status: int = 200, headers: HeadersArg | None = None,
+                          body: bytes | str = b"", trailers: HeadersArg | None = None) -> None:
+        """Answer a held callout now."""
+        exchange = self._exchange_for(call)
+        payload = _as_bytes(body)
+        exchange.send_headers(status, _header_pairs(headers or {}),
+                              end_of_stream=not payload and trailers is None)
+        if payload or trailers is not None:
+            exchange.send_body(payload, end_of_stream=trailers is None)
+        if trailers is not None:
+            exchange.send_trailers(_header_pairs(trailers))
+        self._settle()
+
+    def fail_http_call(self, call: Any) -> None:
+        """Drop a held callout's connection. Envoy hands the filter a 503 response for it."""
+        self._exchange_for(call).fail()
+        self._settle()
+
+    def http_stream(self) -> "EnvoyHttpStream":
+        """A real HTTP/1.1 stream to drive step by step, with the emulator's `HttpStream` API:
+        the test writes the request and, from the upstream's side, the response."""
+        self._use_mode(False)
+        return EnvoyHttpStream(self)
+
+    def _activity(self) -> tuple:
+        servers = [self.upstream, *self.callout_servers.values()]
+        return tuple((len(s.live), sum(len(x.body) for x in s.live),
+                      sum(x.request_complete for x in s.live), len(s.requests)) for s in servers)
+
+    def _settle(self, streams: Iterable["EnvoyHttpStream"] = ()) -> None:
+        """Wait until nothing moves any more: no new bytes at the client, the upstream or a
+        callout server for `quiet` seconds (at most `patience` seconds)."""
+        quiet, patience = 0.1, 1.0
+        deadline = time.monotonic() + patience
+        last = None
+        stable_since = time.monotonic()
+        while time.monotonic() < deadline:
+            for stream in streams:
+                stream._read_available()
+            now = (self._activity(), tuple(len(st._received) for st in streams))
+            if now != last:
+                last, stable_since = now, time.monotonic()
+            elif time.monotonic() - stable_since >= quiet:
+                return
+            time.sleep(0.01)
 
     # -- logs, time ------------------------------------------------------------------------
 
@@ -390,6 +473,7 @@ class EnvoyHost:
 
         self.upstream.clear()
         self.upstream.errors.clear()
+        self.upstream.hold = False
         answered_names: list[str] = []
 
         def answer(seen):
@@ -471,6 +555,182 @@ class EnvoyHost:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _held_server() -> RecordingUpstream:
+    server = RecordingUpstream()
+    server.hold = True  # callouts wait for respond_http_call, as in the emulator
+    return server
+
+
+class EnvoyHttpStream:
+    """One real HTTP/1.1 stream through Envoy, driven step by step like the emulator's
+    `HttpStream`: `send_request_headers/body/trailers` write as the client,
+    `send_response_headers/body/trailers` answer as the upstream; `upstream_request` and
+    `response` show what each side has received so far. After each step the host waits until
+    the network is quiet. Envoy does not say where a filter paused, so `request_paused_at` and
+    `response_paused_at` do not exist here.
+    """
+
+    def __init__(self, host: EnvoyHost) -> None:
+        self._host = host
+        host.upstream.clear()
+        host.upstream.handler = None
+        host.upstream.hold = True
+        self._client = socket.create_connection(("127.0.0.1", host.envoy.port), timeout=5)
+        self._received = bytearray()
+        self._chunked = False
+        self._sent_names: list[str] = []
+        self._answered_names: list[str] = []
+        self._closed = False
+
+    def _read_available(self) -> None:
+        while not self._closed:
+            ready, _, _ = select.select([self._client], [], [], 0)
+            if not ready:
+                return
+            try:
+                data = self._client.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                self._closed = True
+                return
+            self._received += data
+
+    def _send(self, data: bytes) -> None:
+        self._client.sendall(data)
+        self._host._settle([self])
+
+    def send_request_headers(self, headers: HeadersArg, end_of_stream: bool = False) -> None:
+        pairs = _header_pairs(headers)
+        pseudo = {k.lower(): v for k, v in pairs if k.startswith(":")}
+        regular = [(k, v) for k, v in pairs if not k.startswith(":") and k.lower() not in ("host", "transfer-encoding")]
+        self._sent_names = [k for k, _ in regular]
+        method = pseudo.get(":method", "GET")
+        authority = pseudo.get(":authority") or next((v for k, v in pairs if k.lower() == "host"), "example.com")
+        has_length = any(k.lower() == "content-length" for k, _ in regular)
+        lines = [f"{method} {pseudo.get(':path', '/')} HTTP/1.1", f"host: {authority}"]
+        lines += [f"{k}: {v}" for k, v in regular]
+        if end_of_stream and not has_length and method.upper() in ("POST", "PUT", "PATCH"):
+            lines.append("content-length: 0")
+        elif not end_of_stream and not has_length:
+            self._chunked = True
+            lines.append("transfer-encoding: chunked")
+        self._send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    def send_request_body(self, data: bytes, end_of_stream: bool = False) -> None:
+        data = _as_bytes(data)
+        out = (b"%x\r\n%s\r\n" % (len(data), data) if data else b"") if self._chunked else data
+        if end_of_stream and self._chunked:
+            out += b"0\r\n\r\n"
+        self._send(out)
+
+    def send_request_trailers(self, trailers: HeadersArg) -> None:
+        lines = "".join(f"{k}: {v}\r\n" for k, v in _header_pairs(trailers))
+        self._send(b"0\r\n" + lines.encode("latin-1") + b"\r\n")
+
+    def _exchange(self):
+        live = self._host.upstream.live
+        return live[0] if live else None
+
+    @property
+    def upstream_request(self):
+        exchange = self._exchange()
+        if exchange is None:
+            return None
+        testing = _testing()
+        return testing.UpstreamRequest(
+            _make_headers(comparable_headers(_recorded_pairs(exchange), sent=self._sent_names)),
+            bytes(exchange.body), _make_headers(exchange.trailers))
+
+    def _upstream_exchange(self):
+        exchange = self._exchange()
+        if exchange is None:
+            raise UserError("the request has not reached the upstream, so it cannot answer yet.")
+        return exchange
+
+    def send_response_headers(self, headers: HeadersArg, end_of_stream: bool = False) -> None:
+        pairs = _header_pairs(headers)
+        status = int(next((v for k, v in pairs if k == ":status"), 200))
+        self._answered_names = [k for k, _ in pairs if not k.startswith(":")]
+        self._upstream_exchange().send_headers(status, pairs, end_of_stream)
+        self._host._settle([self])
+
+    def send_response_body(self, data: bytes, end_of_stream: bool = False) -> None:
+        self._upstream_exchange().send_body(_as_bytes(data), end_of_stream)
+        self._host._settle([self])
+
+    def send_response_trailers(self, trailers: HeadersArg) -> None:
+        self._upstream_exchange().send_trailers(_header_pairs(trailers))
+        self._host._settle([self])
+
+    @property
+    def response(self):
+        """What the client has received so far (`status` None before the response headers)."""
+        self._read_available()
+        status, raw_headers, body, trailers = _parse_http_response(bytes(self._received))
+        testing = _testing()
+        local_reply = any(k.lower() == LOCAL_REPLY_MARKER for k, _ in raw_headers)
+        raw_headers = [(k, v) for k, v in raw_headers if k.lower() != LOCAL_REPLY_MARKER]
+        upstream_request = self.upstream_request
+        return testing.HttpResponse(status, _make_headers(comparable_headers(raw_headers, sent=self._answered_names)),
+                                    body, _make_headers(trailers), upstream_request, local_reply=local_reply)
+
+    @property
+    def finished(self) -> bool:
+        return self._closed
+
+    def complete(self) -> None:
+        """End the stream: close the client connection and the upstream's."""
+        exchange = self._exchange()
+        if exchange is not None:
+            exchange.fail()
+        self._client.close()
+        self._closed = True
+        self._host.upstream.hold = False
+
+    @property
+    def request_paused_at(self):
+        raise NotImplementedError("Envoy does not say where a filter paused; check upstream_request instead.")
+
+    response_paused_at = request_paused_at
+
+
+def _parse_http_response(data: bytes) -> tuple:
+    """(status, headers, body, trailers) from the bytes of a (maybe partial) HTTP/1.1 response."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if not sep:
+        return None, [], b"", []
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.append((name.strip().lower(), value.strip()))
+    names = dict(headers)
+    if "chunked" not in names.get("transfer-encoding", ""):
+        length = names.get("content-length")
+        return status, headers, rest[: int(length)] if length and length.isdigit() else rest, []
+    body, trailers, pos = bytearray(), [], 0
+    while True:
+        end = rest.find(b"\r\n", pos)
+        if end < 0:
+            break
+        size = int(rest[pos:end].split(b";")[0] or b"0", 16)
+        if size == 0:
+            for line in rest[end + 2:].decode("latin-1").split("\r\n"):
+                if not line:
+                    break
+                name, _, value = line.partition(":")
+                trailers.append((name.strip().lower(), value.strip()))
+            break
+        body += rest[end + 2:end + 2 + size]
+        pos = end + 2 + size + 2
+        if pos > len(rest):
+            break
+    return status, headers, bytes(body), trailers
 
 
 class EnvoyTcpConnection:

@@ -69,6 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
         return (self.rfile.read(length) if length else b""), []
 
     def _handle(self) -> None:
+        if self.server.owner.hold:
+            self._handle_live()
+            return
         body, trailers = self._read_body()
         request = RecordedRequest(self.command, self.path, self.headers, body, trailers, time.time())
         try:
@@ -106,7 +109,115 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.wfile.write(payload)
 
+    def _handle_live(self) -> None:
+        """Hold mode: hand the exchange to the test, stream the request body into it as it
+        arrives, and keep the connection until the test has answered (or failed) it."""
+        exchange = LiveExchange(self)
+        self.server.owner._add_live(exchange)
+        try:
+            if "chunked" in self.headers.get("transfer-encoding", "").lower():
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        break
+                    exchange._arrive(self.rfile.read(size))
+                    self.rfile.readline()
+                while True:
+                    line = self.rfile.readline().rstrip(b"\r\n")
+                    if not line:
+                        break
+                    name, _, value = line.decode("latin-1").partition(":")
+                    exchange.trailers.append((name.strip().lower(), value.strip()))
+            else:
+                remaining = int(self.headers.get("content-length") or 0)
+                while remaining > 0:
+                    data = self.rfile.read1(remaining) if hasattr(self.rfile, "read1") else self.rfile.read(remaining)
+                    if not data:
+                        break
+                    exchange._arrive(data)
+                    remaining -= len(data)
+        except OSError:
+            pass
+        exchange.request_complete = True
+        exchange._done.wait(timeout=self.server.owner.hold_timeout)
+        self.close_connection = True
+
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
+
+
+class LiveExchange:
+    """A request held by a `RecordingUpstream` in hold mode, answered piece by piece by the test.
+
+    `method`, `path`, `headers` are there at once; `body` grows as the request body arrives;
+    `request_complete` says the whole request (and `trailers`) arrived. Answer with
+    `send_headers`, `send_body`, `send_trailers`, or `fail()` to close without answering.
+    """
+
+    def __init__(self, handler: "_Handler") -> None:
+        self._handler = handler
+        self.method = handler.command
+        self.path = handler.path
+        self.headers = handler.headers
+        self.body = bytearray()
+        self.trailers: list[tuple[str, str]] = []
+        self.request_complete = False
+        self.received_at = time.time()
+        self.answered = False
+        self._chunked = False
+        self._done = threading.Event()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def _arrive(self, data: bytes) -> None:
+        self.body += data
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._handler.wfile.write(data)
+            self._handler.wfile.flush()
+        except OSError:
+            self._done.set()
+
+    def send_headers(self, status: int, headers: HeadersLike | None = None, end_of_stream: bool = False) -> None:
+        pairs = [(k, v) for k, v in _pairs(headers or {}) if not k.startswith(":")]
+        names = {k.lower() for k, _ in pairs}
+        lines = [f"HTTP/1.1 {int(status)} {self._handler.responses.get(int(status), ('',))[0]}"]
+        lines += [f"{k}: {v}" for k, v in pairs if k.lower() != "transfer-encoding"]
+        if "date" not in names:
+            lines.append(f"date: {self._handler.date_time_string()}")
+        if end_of_stream:
+            if "content-length" not in names:
+                lines.append("content-length: 0")
+        elif "content-length" not in names:
+            self._chunked = True
+            lines.append("transfer-encoding: chunked")
+        self.answered = True
+        self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if end_of_stream:
+            self._done.set()
+
+    def send_body(self, data: bytes, end_of_stream: bool = False) -> None:
+        data = bytes(data)
+        if self._chunked:
+            if data:
+                self._write(b"%x\r\n%s\r\n" % (len(data), data))
+            if end_of_stream:
+                self._write(b"0\r\n\r\n")
+        else:
+            self._write(data)
+        if end_of_stream:
+            self._done.set()
+
+    def send_trailers(self, trailers: HeadersLike) -> None:
+        lines = "".join(f"{k}: {v}\r\n" for k, v in _pairs(trailers))
+        self._write(b"0\r\n" + lines.encode("latin-1") + b"\r\n" if self._chunked else b"")
+        self._done.set()
+
+    def fail(self) -> None:
+        """Close the connection without (finishing) an answer."""
+        self._done.set()
 
 
 class _Server(ThreadingHTTPServer):
@@ -132,6 +243,10 @@ class RecordingUpstream:
         self.requests: list[RecordedRequest] = []
         #: Exceptions raised by `handler` (each answered with a 500).
         self.errors: list[Exception] = []
+        #: Hold mode: requests become `LiveExchange`s (in `live`) the test answers itself.
+        self.hold = False
+        self.hold_timeout = 60.0
+        self.live: list[LiveExchange] = []
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever, name="recording-upstream",
@@ -163,10 +278,17 @@ class RecordingUpstream:
             self._queued.append((status, headers or {}, bytes(body), trailers or []))
 
     def clear(self) -> None:
-        """Forget recorded requests and queued answers."""
+        """Forget recorded requests and queued answers; fail held exchanges."""
         with self._lock:
             self.requests.clear()
             self._queued.clear()
+            for exchange in self.live:
+                exchange.fail()
+            self.live.clear()
+
+    def _add_live(self, exchange: LiveExchange) -> None:
+        with self._lock:
+            self.live.append(exchange)
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
         """Wait until `count` requests were recorded; return them (maybe fewer on timeout)."""
@@ -186,6 +308,8 @@ class RecordingUpstream:
         return default
 
     def close(self) -> None:
+        for exchange in list(self.live):
+            exchange.fail()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
