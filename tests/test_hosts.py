@@ -271,3 +271,17 @@ def test_a_step_by_step_stream_with_a_held_callout_in_envoy(callout_module):
         final = stream.response
         assert (final.body, final.headers.get("x-up"), final.local_reply) == (b"part one, part two", "1", False)
         stream.complete()
+
+
+@pytest.mark.envoy
+def test_a_local_reply_after_the_response_headers_is_a_reset_in_both(tmp_path):
+    from proxywasm_build.zig import compile_c_module
+
+    testing = emulator()
+    module = compile_c_module([Path(__file__).with_name("envoy_late_reply_filter.c")], tmp_path / "late.wasm")
+    upstream = (200, {"content-type": "text/plain"}, b"upstream body")
+    a = testing.Host.load(module).http_request(REQUEST, upstream=upstream)
+    with EnvoyHost.load(module) as envoy:
+        b = envoy.http_request(REQUEST, upstream=upstream)
+    assert (a.status, a.reset) == (b.status, b.reset) == (200, True)
+    assert b.body == b""

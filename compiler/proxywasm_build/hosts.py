@@ -504,10 +504,22 @@ class EnvoyHost:
                 if payload or method.upper() in ("POST", "PUT", "PATCH"):
                     conn.putheader("content-length", str(len(payload)))
                 conn.endheaders(payload or None)
-            resp = conn.getresponse()
-            resp_body = resp.read()
-            raw_headers = resp.getheaders()
-            response_trailers = resp.trailers
+            reset = False
+            try:
+                resp = conn.getresponse()
+            except http.client.RemoteDisconnected:
+                resp = None  # Envoy reset the stream before any response
+            if resp is None:
+                reset, status, resp_body, raw_headers, response_trailers = True, None, b"", [], []
+            else:
+                status, raw_headers = resp.status, resp.getheaders()
+                try:
+                    resp_body = resp.read()
+                except http.client.IncompleteRead as cut:  # reset after the headers
+                    reset, resp_body = True, cut.partial
+                except ConnectionResetError:
+                    reset, resp_body = True, b""
+                response_trailers = resp.trailers
         except TimeoutError:
             raise UserError(
                 f"Envoy did not answer within {timeout:g} s: the filter may have paused the stream "
@@ -527,8 +539,8 @@ class EnvoyHost:
         local_reply = any(name.lower() == LOCAL_REPLY_MARKER for name, _ in raw_headers)
         raw_headers = [(k, v) for k, v in raw_headers if k.lower() != LOCAL_REPLY_MARKER]
         return testing.HttpResponse(
-            resp.status, _make_headers(comparable_headers(raw_headers, sent=answered_names)), resp_body, _make_headers(response_trailers),
-            upstream_request, local_reply=local_reply,
+            status, _make_headers(comparable_headers(raw_headers, sent=answered_names)), resp_body,
+            _make_headers(response_trailers), upstream_request, local_reply=local_reply, reset=reset,
         )
 
     def close(self) -> None:
