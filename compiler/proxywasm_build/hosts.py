@@ -101,9 +101,14 @@ def _source_digest(source: Path) -> str:
     pattern = "*" if source.is_dir() else "*.py"
     files = sorted(p for p in (folder.rglob(pattern) if source.is_dir() else folder.glob(pattern))
                    if p.is_file() and "__pycache__" not in p.parts)
+    # The module also depends on the SDK and on how it is built (bridge, freezer, recipes).
     sdk_root = Path(__import__("proxywasm").__file__).parent
     sdk_files = sorted(p for p in sdk_root.rglob("*.py") if "testing" not in p.relative_to(sdk_root).parts)
-    for path in files + sdk_files:
+    build_root = Path(__file__).parent / "build"
+    toolchains = Path(__file__).resolve().parents[2] / "toolchains" / "python"
+    build_files = sorted(p for root in (build_root, toolchains) if root.is_dir() for p in root.rglob("*")
+                         if p.is_file() and "__pycache__" not in p.parts)
+    for path in files + sdk_files + build_files:
         digest.update(str(path.name).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:32]
 
