@@ -194,3 +194,37 @@ def test_proxywasm_run_reports_envoys_reason_in_one_sentence(unmarked_module):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == \
         "proxywasm: Envoy exited while starting: Wasm VM failed Missing or unknown Proxy-Wasm ABI version"
+
+
+@pytest.mark.registry
+def test_proxywasm_run_pulls_a_reference_from_a_registry(minimal_module, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from registry import LocalRegistry, require_registry
+
+    from proxywasm_build import oci
+    from proxywasm_build.envoy import free_port
+
+    require_registry()
+    with LocalRegistry(tmp_path / "registry") as registry:
+        ref = f"{registry.host}/filters/minimal:v1"
+        oci.push(minimal_module, ref, plain_http=True)
+        port = free_port()
+        proxywasm = Path(sys.executable).with_name("proxywasm")
+        env = {**__import__("os").environ, "PROXYWASM_CACHE": str(tmp_path / "cache")}
+        proc = subprocess.Popen([str(proxywasm), "run", ref, "--plain-http", "--port", str(port)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            assert f"http://127.0.0.1:{port}" in proc.stdout.readline()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/")
+            resp = conn.getresponse()
+            assert (resp.status, resp.read()) == (418, b"hello from wat\n")
+            conn.close()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=20)
+        assert proc.returncode == 0
+        assert any((tmp_path / "cache" / "oci").rglob("*.wasm"))
