@@ -40,6 +40,16 @@ void *pw_export_malloc(size_t size) { return malloc(size); }
 __attribute__((export_name("proxy_on_memory_allocate")))
 void *pw_on_memory_allocate(size_t size) { return malloc(size); }
 
+/* PyErr_PrintEx would turn a SystemExit into Py_Exit() and exit(): a filter cannot exit. */
+static void pw_print_error(void) {
+    if (PyErr_ExceptionMatches(PyExc_SystemExit)) {
+        PyErr_Clear();
+        fputs("proxywasm: SystemExit ignored: a filter cannot exit its host\n", stderr);
+        return;
+    }
+    PyErr_PrintEx(0);
+}
+
 static void pw_fail(const char *what, PyStatus status) {
     fprintf(stderr, "proxywasm: %s: %s%s%s\n", what,
             status.func ? status.func : "", status.func ? ": " : "",
@@ -104,10 +114,10 @@ static int pw_start_python(void) {
 
     /* The filter registers its root context at import; the dispatcher then owns the calls. */
     PyObject *filter = PyImport_ImportModule(pw_filter_module);
-    if (filter == NULL) { PyErr_PrintEx(0); return 0; }
+    if (filter == NULL) { pw_print_error(); return 0; }
     Py_DECREF(filter);
     pw_dispatcher = PyImport_ImportModule("proxywasm.dispatcher");
-    if (pw_dispatcher == NULL) { PyErr_PrintEx(0); return 0; }
+    if (pw_dispatcher == NULL) { pw_print_error(); return 0; }
     pw_python_state = 1;
     return 1;
 }
@@ -118,7 +128,7 @@ static void pw_reseed_after_restore(void) {
     PyObject *random = PyDict_GetItemString(PyImport_GetModuleDict(), "random");
     if (random == NULL) return;
     PyObject *result = PyObject_CallMethod(random, "seed", NULL);
-    if (result == NULL) PyErr_PrintEx(0); else Py_DECREF(result);
+    if (result == NULL) pw_print_error(); else Py_DECREF(result);
 }
 
 /* An exception escaped the dispatcher: its traceback goes to Envoy's log as ONE error record
@@ -127,7 +137,7 @@ static void pw_report_exception(const char *name) {
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
     PyErr_NormalizeException(&type, &value, &traceback);
-    if (value == NULL) { PyErr_Restore(type, value, traceback); PyErr_PrintEx(0); return; }
+    if (value == NULL) { PyErr_Restore(type, value, traceback); pw_print_error(); return; }
     if (traceback != NULL) PyException_SetTraceback(value, traceback);
     PyObject *message = NULL;
     PyObject *module = PyImport_ImportModule("traceback");
@@ -157,7 +167,7 @@ static void pw_report_exception(const char *name) {
     Py_XDECREF(message);
     PyErr_Clear();
     PyErr_Restore(type, value, traceback);
-    PyErr_PrintEx(0);
+    pw_print_error();
 }
 
 /* Called by every generated proxy_on_* export. Never traps: errors go to stderr (Envoy's log). */
@@ -167,7 +177,7 @@ int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv
     PyObject *function = pw_callback_functions[index];
     if (function == NULL) {
         function = PyObject_GetAttrString(pw_dispatcher, name);
-        if (function == NULL) { PyErr_PrintEx(0); return 0; }
+        if (function == NULL) { pw_print_error(); return 0; }
         pw_callback_functions[index] = function;
     }
     PyObject *args[8];
@@ -175,7 +185,7 @@ int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv
         args[i] = PyLong_FromUnsignedLong(argv[i]);
         if (args[i] == NULL) {
             for (int j = 0; j < i; j++) Py_DECREF(args[j]);
-            PyErr_PrintEx(0);
+            pw_print_error();
             return 0;
         }
     }
