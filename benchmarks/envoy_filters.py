@@ -1,7 +1,7 @@
 """The same filter in Python, C and AssemblyScript (and no filter), side by side in Envoy 1.40.
 
     .venv/bin/python benchmarks/envoy_filters.py                 # 5 rounds, wrk 10 s, 60 s soak
-    .venv/bin/python benchmarks/envoy_filters.py --quick         # < 2 minutes, no soak
+    .venv/bin/python benchmarks/envoy_filters.py --quick         # < 2 minutes: no soak, 1 worker only
     .venv/bin/python benchmarks/envoy_filters.py --variants python,c --rounds 3 --no-write
     .venv/bin/python benchmarks/envoy_filters.py --label before  # also keep results/envoy_filters-before.json
     .venv/bin/python benchmarks/envoy_filters.py --baseline benchmarks/results/envoy_filters-before.json
@@ -147,6 +147,11 @@ def build_python_at(commit: str) -> Path:
         print(f"built deny_python at {commit} in {time.monotonic() - started:.1f} s -> {output}",
               file=sys.stderr)
     return output
+
+
+def short_commit(commit: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", f"{commit}^{{commit}}"],
+                          capture_output=True, text=True).stdout.strip()
 
 
 def build_c() -> Path:
@@ -423,9 +428,12 @@ def measure_variant(variant: str, module: Path | None, args: argparse.Namespace)
 # Soak through the Python filter
 
 SOAK_LUA = r"""
--- Half the requests carry x-deny; every response is checked.
-local n = 0
-local counts = {ok = 0, denied = 0, other = 0, missing_header = 0, bad_body = 0}
+-- Half the requests carry x-deny; every response is checked. Counters live in the thread's
+-- Lua state (globals) and are summed from the main state in done().
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+
+n, ok, denied, other, missing_header, bad_body = 0, 0, 0, 0, 0, 0
 request = function()
   n = n + 1
   if n % 2 == 0 then
@@ -435,18 +443,22 @@ request = function()
 end
 response = function(status, headers, body)
   if status == 200 then
-    counts.ok = counts.ok + 1
-    if headers["x-filter"] ~= "python" then counts.missing_header = counts.missing_header + 1 end
+    ok = ok + 1
+    if headers["x-filter"] ~= "python" then missing_header = missing_header + 1 end
   elseif status == 403 then
-    counts.denied = counts.denied + 1
-    if body ~= "denied\n" then counts.bad_body = counts.bad_body + 1 end
+    denied = denied + 1
+    if body ~= "denied\n" then bad_body = bad_body + 1 end
   else
-    counts.other = counts.other + 1
+    other = other + 1
   end
 end
 done = function(summary, latency, requests)
+  local total = {ok = 0, denied = 0, other = 0, missing_header = 0, bad_body = 0}
+  for _, thread in ipairs(threads) do
+    for key, _ in pairs(total) do total[key] = total[key] + thread:get(key) end
+  end
   io.write(string.format("soak-counts ok=%d denied=%d other=%d missing_header=%d bad_body=%d\n",
-    counts.ok, counts.denied, counts.other, counts.missing_header, counts.bad_body))
+    total.ok, total.denied, total.other, total.missing_header, total.bad_body))
 end
 """
 
@@ -731,6 +743,15 @@ def spread_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def python_source(results: dict[str, Any]) -> str:
+    """Where the run's Python module came from: 'commit X' or 'working tree at X'."""
+    meta = results["meta"]
+    built_from = meta.get("python_built_from")
+    if built_from and built_from != "working tree":
+        return built_from
+    return f"working tree at {meta['git_commit']}"
+
+
 def targets_table(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     python = results["variants"].get("python")
     if python is None:
@@ -740,7 +761,7 @@ def targets_table(results: dict[str, Any], baseline: dict[str, Any] | None) -> s
             return None
         p = res["variants"]["python"]
         as_median = res["variants"].get("assemblyscript", {}).get("median", {})
-        ratio = (p["median"]["ready_s"] / as_median["ready_s"]) if as_median.get("ready_s") else None
+        ratio = res.get("python_ratios", {}).get("assemblyscript", {}).get("ready_s")
         cpu_vs_as = None
         if as_median:
             cpu_vs_as = (f"{p['median']['allowed_cpu_us_per_request']:.1f} vs "
@@ -750,6 +771,7 @@ def targets_table(results: dict[str, Any], baseline: dict[str, Any] | None) -> s
         return {
             "size": human_bytes(p["size"]),
             "ready": seconds_text(p["median"]["ready_s"]) + (f" ({ratio_text(ratio)} AssemblyScript)" if ratio else ""),
+            "ready_cpu": seconds_text(p["median"].get("ready_cpu_s")),
             "rss": signed_mb(p["median"].get("rss_over_none_bytes")),
             "worker": signed_mb(p["median"]["extra_worker_rss_bytes"]),
             "cpu": cpu_vs_as or "–",
@@ -760,17 +782,19 @@ def targets_table(results: dict[str, Any], baseline: dict[str, Any] | None) -> s
     met = {
         "size": python["size"] <= TARGET_SIZE,
         "ready": m["ready_s"] <= TARGET_READY_S,
+        "ready_cpu": None,
         "rss": m.get("rss_over_none_bytes") is not None and m["rss_over_none_bytes"] <= TARGET_RSS_OVER_NONE,
         "worker": None,
         "cpu": None if not as_m else (m["allowed_cpu_us_per_request"] <= as_m["allowed_cpu_us_per_request"]
                                       and m["denied_cpu_us_per_request"] <= as_m["denied_cpu_us_per_request"]),
     }
     names = {"size": "module ≤ 2.5 MB raw", "ready": "Envoy time to ready ≤ 1.0 s",
+             "ready_cpu": "Envoy CPU time until ready (measured, no target)",
              "rss": "Envoy RSS over no filter ≤ +40 MB (1 worker)",
              "worker": "each extra worker (measured, no target)",
              "cpu": "CPU per request ≤ AssemblyScript's"}
-    header = "| issue 7 target | " + (f"before ({baseline['meta']['git_commit']}) | " if before else "") \
-        + f"now ({results['meta']['git_commit']}) | met |"
+    header = "| issue 7 target | " + (f"before ({python_source(baseline)}) | " if before else "") \
+        + f"now ({python_source(results)}) | met |"
     lines = [header, "|---|" + ("---:|" if before else "") + "---:|:---:|"]
     for key, name in names.items():
         verdict = "–" if met[key] is None else ("yes" if met[key] else "**no**")
@@ -803,8 +827,8 @@ def section(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     before = ""
     if baseline is not None:
         before = ("\n**Before / after.** `--baseline` compared this run with "
-                  f"`{meta['baseline_path']}` (commit {baseline['meta']['git_commit']}, "
-                  f"{baseline['meta']['date']}).\n")
+                  f"`{meta['baseline_path']}` (Python module from the {python_source(baseline)}, "
+                  f"measured {baseline['meta']['date']} with `{baseline['meta']['command']}`).\n")
     return f"""{START}
 ## Envoy: the same filter in Python, C and AssemblyScript (issues 3 and 7)
 
@@ -942,6 +966,14 @@ def print_summary(results: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def load_baseline(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    baseline = json.loads(path.read_text())
+    summarise(baseline)  # with today's rules (paired ratios), whatever wrote the file
+    return baseline
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=",".join(VARIANTS),
@@ -953,9 +985,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (-c)")
     parser.add_argument("--soak", type=int, default=None, metavar="SECONDS",
                         help="soak through the Python filter for SECONDS (default 60, quick 0 = none)")
-    parser.add_argument("--no-workers", dest="workers", action="store_false",
-                        help="skip the --concurrency 2 starts")
-    parser.add_argument("--quick", action="store_true", help="2 rounds of 2 s, no soak: under 2 minutes")
+    parser.add_argument("--workers", action=argparse.BooleanOptionalAction, default=None,
+                        help="also start each variant at --concurrency 2 (default yes, quick no)")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 rounds of 2 s, no soak, no --concurrency 2 starts: under 2 minutes")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random order")
     parser.add_argument("--python-commit", default=None, metavar="REV",
                         help="build the Python variant with the SDK and build backend of commit REV "
@@ -971,6 +1004,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.duration = args.duration or (2.0 if args.quick else 10.0)
     args.warmup = args.warmup or (1.0 if args.quick else 2.0)
+    if args.workers is None:
+        args.workers = not args.quick
     if args.soak is None:
         args.soak = 0 if args.quick else 60
     args.variant_list = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -991,7 +1026,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         results = json.loads(args.render.read_text())
         summarise(results)
-        baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+        baseline = load_baseline(args.baseline)
         print_summary(results)
         if not args.no_write:
             plot(results)
@@ -999,7 +1034,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = ".venv/bin/python benchmarks/envoy_filters.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
-    baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+    baseline = load_baseline(args.baseline)
     # Keep the order of VARIANTS in tables, whatever order they were asked in.
     chosen = [v for v in VARIANTS if v in args.variant_list]
 
@@ -1048,7 +1083,8 @@ def main(argv: list[str] | None = None) -> int:
         "connections": args.connections, "wrk": f"wrk -t1 -c{args.connections} -d{args.duration:g}s",
         "seconds": round(time.monotonic() - started, 1),
         "baseline_path": str(args.baseline) if args.baseline else None,
-        "python_built_from": f"commit {args.python_commit}" if args.python_commit else "working tree",
+        "python_built_from": (f"commit {args.python_commit} = {short_commit(args.python_commit)}"
+                              if args.python_commit else "working tree"),
     }
     summarise(results)
     print_summary(results)

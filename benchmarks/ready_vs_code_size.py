@@ -31,7 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from envoy_filters import (FILTERS, MB, BenchEnvoy, _cached, build_python,  # noqa: E402
-                           build_python_at, check_behaviour, code_section_size, machine_info)
+                           build_python_at, check_behaviour, code_section_size, machine_info,
+                           short_commit)
 
 from proxywasm_build.cache import atomic_write, cache_dir, locked  # noqa: E402
 
@@ -44,6 +45,37 @@ START, END = "<!-- ready-vs-code:start -->", "<!-- ready-vs-code:end -->"
 FULL_SERIES = (0, 100, 400, 1000, 2000, 4000, 8000)
 QUICK_SERIES = (0, 1000, 4000)
 STEPS_PER_FUNCTION = 24
+#: Same code, few large functions (~50 KB each, like CPython's largest): does V8's cost per
+#: byte depend on function size?
+LARGE_SERIES = (10, 20, 40)
+LARGE_STEPS = 2400
+
+
+def _leb128(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return result, pos
+
+
+def function_body_sizes(data: bytes) -> list[int]:
+    """The size of every function body in the code section."""
+    from proxywasm_build.wasm_reader import read_module
+
+    code = next((s for s in read_module(data).sections if s.kind == "code"), None)
+    if code is None:
+        return []
+    count, pos = _leb128(data, code.offset)
+    sizes = []
+    for _ in range(count):
+        size, pos = _leb128(data, pos)
+        sizes.append(size)
+        pos += size
+    return sizes
 
 
 def ballast_source(functions: int, steps: int = STEPS_PER_FUNCTION) -> str:
@@ -66,13 +98,14 @@ def ballast_source(functions: int, steps: int = STEPS_PER_FUNCTION) -> str:
     return "\n".join(out)
 
 
-def build_c_series(functions: int) -> Path:
+def build_c_series(functions: int, steps: int = STEPS_PER_FUNCTION) -> Path:
     """deny_c.c plus `functions` generated functions, as one module (cached)."""
     from proxywasm_build.zig import compile_c_module
 
     deny = FILTERS / "deny_c.c"
-    source = ballast_source(functions)
-    ballast = cache_dir() / "benchmarks" / "sources" / f"ballast{functions}.c"
+    source = ballast_source(functions, steps)
+    tag = f"{functions}" if steps == STEPS_PER_FUNCTION else f"{functions}x{steps}"
+    ballast = cache_dir() / "benchmarks" / "sources" / f"ballast{tag}.c"
     if not ballast.is_file() or ballast.read_text() != source:
         atomic_write(ballast, source.encode())
     inputs = [deny, ballast, ROOT / "compiler" / "proxywasm_build" / "zig.py"]
@@ -80,7 +113,7 @@ def build_c_series(functions: int) -> Path:
     def make(output: Path) -> Path:
         return compile_c_module([deny, ballast], output)
 
-    return _cached(f"deny_c-ballast{functions}", inputs, make)
+    return _cached(f"deny_c-ballast{tag}", inputs, make)
 
 
 def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
@@ -94,16 +127,16 @@ def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
 
 def section(results: dict[str, Any]) -> str:
     meta, fit = results["meta"], results["fit"]
-    lines = ["| module | code section | module size | functions in the module | Envoy time to ready (median) | min – max | Envoy CPU until ready | predicted by the line |",
+    lines = ["| module | code section | module size | functions (largest) | Envoy time to ready (median) | min – max | Envoy CPU until ready | predicted by the small-function line |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for point in results["points"]:
         predicted = (fit["ms_per_mb"] * point["code_size"] / MB + fit["intercept_ms"]) if point["code_size"] else None
         lines.append(
             f"| {point['label']} | {point['code_size'] / 1024:,.0f} KB | {point['size'] / 1024:,.0f} KB | "
-            f"{point['functions']:,} | {point['ready_ms']:,.0f} ms | "
+            f"{point['functions']:,} ({point.get('largest_function', 0) / 1024:,.1f} KB) | {point['ready_ms']:,.0f} ms | "
             f"{min(point['ready_ms_rounds']):,.0f} – {max(point['ready_ms_rounds']):,.0f} ms | "
             f"{point['ready_cpu_ms']:,.0f} ms | "
-            + (f"{predicted:,.0f} ms" if predicted is not None and point["kind"] == "python" else "")
+            + (f"{predicted:,.0f} ms" if predicted is not None and point["kind"] != "c" else "")
             + " |")
     python_sentences = []
     for point in results["points"]:
@@ -114,6 +147,10 @@ def section(results: dict[str, Any]) -> str:
             f"{point['label']}: {point['code_size'] / MB:.2f} MB of code, ready in "
             f"{point['ready_ms']:,.0f} ms where the C line predicts {predicted:,.0f} ms")
     python_text = ("; ".join(python_sentences) + ".") if python_sentences else ""
+    if fit.get("large_ms_per_mb") is not None:
+        python_text += (f" The same code in few large functions ({LARGE_STEPS} steps, about "
+                        f"{max(p.get('largest_function', 0) for p in results['points'] if p['kind'] == 'c-large') / 1024:.0f} KB each): "
+                        f"**{fit['large_ms_per_mb']:,.0f} ms per MB** (intercept {fit['large_intercept_ms']:,.0f} ms).")
     target_mb = (1000 - fit["intercept_ms"]) / fit["ms_per_mb"] if fit["ms_per_mb"] > 0 else None
     return f"""{START}
 ## Envoy time to ready against code-section size (issue 7)
@@ -164,9 +201,13 @@ def plot(results: dict[str, Any], path: Path = PLOT) -> None:
     fit = results["fit"]
     c_points = [p for p in results["points"] if p["kind"] == "c"]
     py_points = [p for p in results["points"] if p["kind"] == "python"]
+    large_points = [p for p in results["points"] if p["kind"] == "c-large"]
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    for points, colour, marker, label in ((c_points, "#4c72b0", "o", "C filter + N generated functions"),
+    for points, colour, marker, label in ((c_points, "#4c72b0", "o", "C filter + N small functions (~0.5 KB)"),
+                                          (large_points, "#55a868", "^", "C filter + N large functions (~50 KB)"),
                                           (py_points, "#dd8452", "s", None)):
+        if not points:
+            continue
         for p in points:
             x = p["code_size"] / MB
             low, high = min(p["ready_ms_rounds"]), max(p["ready_ms_rounds"])
@@ -180,6 +221,10 @@ def plot(results: dict[str, Any], path: Path = PLOT) -> None:
     xs = [0, largest * 1.05]
     ax.plot(xs, [fit["ms_per_mb"] * x + fit["intercept_ms"] for x in xs], "--", color="#4c72b0",
             alpha=0.6, label=f"fit: {fit['ms_per_mb']:,.0f} ms per MB + {fit['intercept_ms']:,.0f} ms")
+    if fit.get("large_ms_per_mb") is not None:
+        ax.plot(xs, [fit["large_ms_per_mb"] * x + fit["large_intercept_ms"] for x in xs], "--",
+                color="#55a868", alpha=0.6,
+                label=f"fit: {fit['large_ms_per_mb']:,.0f} ms per MB + {fit['large_intercept_ms']:,.0f} ms")
     ax.axhline(results["none_ready_ms"], color="#9e9e9e", linestyle=":",
                label=f"no filter: {results['none_ready_ms']:,.0f} ms")
     ax.axhline(1000, color="#c44e52", linestyle="-.", alpha=0.5, label="issue 7 target: 1.0 s")
@@ -204,10 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5, quick 2)")
     parser.add_argument("--quick", action="store_true",
                         help=f"counts {','.join(map(str, QUICK_SERIES))}, 2 rounds")
+    parser.add_argument("--no-large", dest="large", action="store_false",
+                        help=f"leave out the series of few large functions ({LARGE_STEPS} steps each)")
     parser.add_argument("--no-python", dest="python", action="store_false",
-                        help="leave out the Python filter's point")
-    parser.add_argument("--python-commit", default=None, metavar="REV",
-                        help="also plot the Python filter as commit REV built it")
+                        help="leave out the Python filter built from the working tree")
+    parser.add_argument("--python-commit", action="append", metavar="REV",
+                        help="also plot the Python filter as commit REV built it (repeatable)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
                         help="measure nothing: redraw the plot and the docs section from a results JSON")
@@ -227,18 +274,24 @@ def main(argv: list[str] | None = None) -> int:
     modules: list[dict[str, Any]] = []
     for functions in series:
         modules.append({"label": f"C + {functions:,} functions", "kind": "c", "path": build_c_series(functions)})
-    if args.python_commit:
-        modules.append({"label": f"Python filter at {args.python_commit}", "kind": "python",
-                        "path": build_python_at(args.python_commit)})
+    if args.large:
+        for functions in (LARGE_SERIES[-1:] if args.quick else LARGE_SERIES):
+            modules.append({"label": f"C + {functions:,} large functions", "kind": "c-large",
+                            "path": build_c_series(functions, LARGE_STEPS)})
+    for commit in args.python_commit or ():
+        modules.append({"label": f"Python filter at {commit} ({short_commit(commit)})", "kind": "python",
+                        "path": build_python_at(commit)})
     if args.python:
-        modules.append({"label": "Python filter (now)", "kind": "python", "path": build_python()})
+        modules.append({"label": "Python filter (working tree)", "kind": "python", "path": build_python()})
     from proxywasm_build.wasm_reader import read_module
 
     for module in modules:
         data = module["path"].read_bytes()
         info = read_module(data)
+        bodies = function_body_sizes(data)
         module.update(size=len(data), code_size=code_section_size(data),
-                      functions=info.defined_functions, ready_ms_rounds=[], ready_cpu_ms_rounds=[])
+                      functions=info.defined_functions, largest_function=max(bodies, default=0),
+                      bytes_in_functions_over_10kb=sum(b for b in bodies if b > 10_000), ready_ms_rounds=[], ready_cpu_ms_rounds=[])
     none_rounds: list[float] = []
 
     load_start = os.getloadavg()[0]
@@ -252,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             with BenchEnvoy(module["path"] if module else None) as envoy:
                 ready = envoy.start() * 1000
                 ready_cpu = envoy.ready_cpu_s * 1000
-                check_behaviour(envoy, ("c" if module["kind"] == "c" else "python") if module else "none")
+                check_behaviour(envoy, ("python" if module["kind"] == "python" else "c") if module else "none")
             (module["ready_ms_rounds"] if module else none_rounds).append(ready)
             if module:
                 module["ready_cpu_ms_rounds"].append(ready_cpu)
@@ -270,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     slope, intercept = fit_line(c_line)
     cpu_slope, cpu_intercept = fit_line([(p["code_size"] / MB, p["ready_cpu_ms"])
                                          for p in points if p["kind"] == "c"])
+    large = [(p["code_size"] / MB, p["ready_ms"]) for p in points if p["kind"] == "c-large"]
+    large_slope, large_intercept = fit_line(large) if len(large) > 1 else (None, None)
     mean_y = statistics.fmean(y for _, y in c_line)
     total = sum((y - mean_y) ** 2 for _, y in c_line)
     residual = sum((y - (slope * x + intercept)) ** 2 for x, y in c_line)
@@ -282,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         "none_ready_ms": statistics.median(none_rounds), "none_ready_ms_rounds": none_rounds,
         "points": points,
         "fit": {"ms_per_mb": slope, "intercept_ms": intercept, "r2": 1 - residual / total if total else 1.0,
-                "cpu_ms_per_mb": cpu_slope, "cpu_intercept_ms": cpu_intercept},
+                "cpu_ms_per_mb": cpu_slope, "cpu_intercept_ms": cpu_intercept,
+                "large_ms_per_mb": large_slope, "large_intercept_ms": large_intercept},
     }
     print(section(results))
     if not args.no_write:
