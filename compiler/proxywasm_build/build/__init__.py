@@ -15,7 +15,6 @@ import json
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxywasm import abi
@@ -28,22 +27,11 @@ from .freezer import (FilterSource, check_filter, freeze_closure, frozen_group_s
                       frozen_table_source, inittab_source, read_inittab, resolve_filter_source,
                       select_builtins)
 from .snapshot import snapshot
-from .toolchain import PYTHON_VERSION, TOOLCHAINS_DIR, Toolchain, ensure_toolchain, fetch_toolchain
+from .toolchain import PYTHON_VERSION, TOOLCHAINS_DIR, ensure_toolchain, fetch_toolchain
 
-__all__ = ["build", "build_python_filter", "fetch_toolchain", "BuildResult", "METADATA_SECTION"]
+__all__ = ["build", "build_python_filter", "fetch_toolchain", "METADATA_SECTION"]
 
 METADATA_SECTION = "proxywasm-python"
-
-
-@dataclass
-class BuildResult:
-    """What a build wrote and what it measured."""
-
-    output: Path
-    size: int
-    frozen_modules: list[str]
-    frozen_bytes: int
-    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _sdk_version() -> str:

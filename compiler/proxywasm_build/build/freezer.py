@@ -50,10 +50,6 @@ class FilterSource:
     module: str
     files: tuple[Path, ...]   # the filter's own .py files (checked, frozen with real names)
 
-    @property
-    def display_name(self) -> str:
-        return self.module
-
 
 def resolve_filter_source(source: Path) -> FilterSource:
     """Decide which module a path names; a UserError explains a path that names none."""
