@@ -18,7 +18,8 @@ the answer arrives:
 - 2xx: the request continues, carrying the `copy_headers` of the answer (a client cannot
   forge them: those names are removed from the incoming request first);
 - 401 or 403: the client gets that status (with the service's `www-authenticate`, if any);
-- any other status: 503, the service is broken; no answer at all (reset, timeout): 503 too.
+- any other status: 503, the service is broken; no answer at all (reset, timeout): 503 too,
+  and so when the callout cannot even be sent (Envoy has no such cluster).
 """
 
 import json
@@ -41,7 +42,12 @@ class Authorize(HttpContext):
             value = self.get_http_request_header(name)
             if value is not None:
                 headers.append((name, value))
-        self.dispatch_http_call(root.cluster, headers, timeout=root.timeout)
+        try:
+            self.dispatch_http_call(root.cluster, headers, timeout=root.timeout)
+        except proxywasm.HostError as err:  # e.g. Envoy has no such cluster
+            proxywasm.log_error(f"http-auth: cannot call cluster {root.cluster}: {err}")
+            self.deny(503, "authorization service unavailable\n")
+            return Action.PAUSE
         self.checking = True
         return Action.PAUSE  # held until on_http_call_response resumes or answers
 

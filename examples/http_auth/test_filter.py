@@ -63,6 +63,14 @@ def test_a_failed_callout_fails_closed_with_503():
     assert any("no answer from cluster auth" in m for m in host.log_messages())
 
 
+def test_a_cluster_envoy_does_not_know_answers_503_instead_of_crashing():
+    host = Host.load(FILTER, plugin_config=json.dumps(CONFIG).encode())  # no "auth" cluster
+    response = host.http_request(REQUEST, upstream=UPSTREAM)
+    assert response.status == 503
+    assert response.upstream_request is None
+    assert any("cannot call cluster auth" in m for m in host.log_messages())
+
+
 def test_a_broken_service_answer_is_a_503_not_an_allow():
     host = load()
     host.on_http_call("auth", (500, {}, b"oops"))
