@@ -264,6 +264,14 @@ def test_a_raising_callback_logs_a_traceback_and_fails_the_stream_with_500(built
 
 
 @pytest.mark.build
+def test_the_same_filter_builds_the_same_bytes(built, tmp_path):
+    # The snapshot's hash seed, random draws and clock reads come from the filter's content.
+    source = write(tmp_path / "filter.py", DENY_FILTER)
+    again = build_python_filter(source, tmp_path / "again.wasm")
+    assert again.read_bytes() == built[0].read_bytes()
+
+
+@pytest.mark.build
 def test_rebuilding_a_changed_filter_reuses_every_cached_object_but_the_filters(built, tmp_path):
     from proxywasm_build import cache
 

@@ -15,6 +15,9 @@
 extern PyObject *PyInit__proxywasm_host(void);
 extern const struct _frozen pw_frozen_modules[];
 extern const char pw_filter_module[];
+extern const unsigned long long pw_frozen_digest;   /* frozen.c: hash of every frozen module */
+extern int pw_deterministic_build;                  /* wasi_shims.c */
+extern unsigned long long pw_build_seed;
 
 extern int32_t pw_host_log(int32_t level, const char *message, size_t size);
 extern void __wasm_call_ctors(void);
@@ -26,8 +29,12 @@ static int pw_reseeded;       /* stays 0 in the snapshot, so the first callback 
 static PyObject *pw_dispatcher;
 extern PyObject *pw_callback_functions[];   /* one per callback export, in bridge.c */
 
-/* Constructors once. No Python here: Envoy allows no hostcalls during _initialize. */
+/* Constructors once. No Python here: Envoy allows no hostcalls during _initialize.
+ * A snapshot build does not export it: wizer would run it before wizer.initialize, outside
+ * the deterministic phase (wasi-libc's constructors read the clock). */
+#ifndef PW_SNAPSHOT_BUILD
 __attribute__((export_name("_initialize")))
+#endif
 void pw_initialize(void) {
     if (pw_ctors_done) return;
     pw_ctors_done = 1;
@@ -202,6 +209,7 @@ int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv
     return value;
 }
 
+#ifdef PW_SNAPSHOT_BUILD
 /* Frozen code of modules already imported is never read again (imports find them in
  * sys.modules): zero it, so the snapshot does not carry the same module twice, once as
  * marshalled bytes and once as live objects. Zeroed pages cost no data segment. */
@@ -217,7 +225,14 @@ static void pw_release_imported_frozen_code(void) {
 /* The snapshotter's entry point: start Python and import the filter, then memory is saved. */
 __attribute__((export_name("wizer.initialize")))
 void pw_wizer_initialize(void) {
-    if (!pw_start_python()) {
+    /* Python's hash seed, every random draw and clock read during start-up come from the
+     * filter's content, not from the build machine: the same filter gives the same module. */
+    pw_build_seed = pw_frozen_digest;
+    pw_deterministic_build = 1;
+    pw_initialize();
+    int started = pw_start_python();
+    pw_deterministic_build = 0;
+    if (!started) {
         fflush(stderr);
         __builtin_trap();
     }
@@ -225,3 +240,4 @@ void pw_wizer_initialize(void) {
     PyGC_Collect();
     pw_snapshotted = 1;
 }
+#endif

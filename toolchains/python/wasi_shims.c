@@ -7,6 +7,10 @@
  * environment and argv are empty, sockets and paths fail cleanly. Left as real imports:
  * fd_write, fd_close, clock_time_get, clock_res_get, random_get.
  * Signatures must match wasi-libc's declarations exactly (wasm-ld checks them).
+ *
+ * While the build snapshots the module (pw_deterministic_build set by runtime.c), randomness
+ * and the clocks are replaced by fixed values, so building the same filter twice gives the
+ * same bytes. The host's real functions serve every call after that.
  */
 #include <stdint.h>
 #include <string.h>
@@ -20,6 +24,37 @@
 #define WASI_FILETYPE_CHARACTER_DEVICE 2
 
 #define SHIM(name) __imported_wasi_snapshot_preview1_##name
+#define HOST(name) __attribute__((import_module("wasi_snapshot_preview1"), import_name(#name)))
+
+HOST(random_get) int32_t pw_host_random_get(int32_t buf, int32_t len);
+HOST(clock_time_get) int32_t pw_host_clock_time_get(int32_t id, int64_t precision, int32_t out);
+
+int pw_deterministic_build;
+uint64_t pw_build_seed;
+
+/* splitmix64: a fixed stream of bytes from the build's seed. */
+static uint64_t pw_next_random(void) {
+    uint64_t z = (pw_build_seed += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+int32_t SHIM(random_get)(int32_t buf, int32_t len) {
+    if (!pw_deterministic_build) return pw_host_random_get(buf, len);
+    uint8_t *out = (uint8_t *)buf;
+    for (int32_t i = 0; i < len; i += 8) {
+        uint64_t value = pw_next_random();
+        memcpy(out + i, &value, (size_t)(len - i < 8 ? len - i : 8));
+    }
+    return WASI_ESUCCESS;
+}
+
+int32_t SHIM(clock_time_get)(int32_t id, int64_t precision, int32_t out) {
+    if (!pw_deterministic_build) return pw_host_clock_time_get(id, precision, out);
+    *(uint64_t *)out = 0;
+    return WASI_ESUCCESS;
+}
 #define IS_STDIO(fd) ((fd) >= 0 && (fd) <= 2)
 
 int32_t SHIM(args_get)(int32_t argv, int32_t argv_buf) { return WASI_ESUCCESS; }

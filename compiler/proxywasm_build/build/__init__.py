@@ -137,7 +137,8 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     t = mark("freeze", t)
 
     objects = [
-        cc.compile_c(toolchain, (TOOLCHAINS_DIR / "runtime.c").read_text(), "runtime"),
+        cc.compile_c(toolchain, (TOOLCHAINS_DIR / "runtime.c").read_text(), "runtime",
+                     ("-DPW_SNAPSHOT_BUILD",) if snapshot_module else ()),
         cc.compile_c(toolchain, (TOOLCHAINS_DIR / "wasi_shims.c").read_text(), "wasi_shims"),
         cc.compile_c(toolchain, generate_bridge_source(abi.LATEST), "bridge"),
         cc.compile_c(toolchain, frozen_group_source(frozen, "stdlib"), "frozen_stdlib"),

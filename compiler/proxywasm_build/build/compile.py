@@ -67,6 +67,8 @@ def link(toolchain: Toolchain, objects: list[Path], output: Path, *, gc_sections
         # libpython's pthread stubs clash with wasi-libc's; the first definition (ours, then
         # libpython's) wins.
         *([] if gc_sections else ["--no-gc-sections"]),
+        # PROXYWASM_LINK_MAP=file writes wasm-ld's map (where every symbol landed): for weight work.
+        *([f"-Map={os.environ['PROXYWASM_LINK_MAP']}"] if os.environ.get("PROXYWASM_LINK_MAP") else []),
         "-o", str(output),
         *map(str, objects),
         str(lib / "libpython3.11.a"), str(lib / "libmpdec.a"), str(lib / "libexpat.a"),

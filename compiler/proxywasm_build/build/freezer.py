@@ -313,6 +313,11 @@ def frozen_table_source(frozen: FrozenSet, filter_module: str) -> str:
     lines.append("    {NULL, NULL, 0, 0, NULL},")
     lines.append("};")
     lines.append(f'const char pw_filter_module[] = "{filter_module}";')
+    digest = hashlib.sha256()
+    for module in frozen.modules:
+        digest.update(module.name.encode() + b"\0" + module.code)
+    digest.update(filter_module.encode())
+    lines.append(f"const unsigned long long pw_frozen_digest = 0x{digest.hexdigest()[:16]}ULL;")
     return "\n".join(lines) + "\n"
 
 
