@@ -189,17 +189,18 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     return output
 
 
-def build(source: Path, output: Path | None = None) -> Path:
-    """`proxywasm build`: Rust and AssemblyScript projects go to their toolchains, else Python."""
+def build(source: Path, output: Path | None = None, **python_options) -> Path:
+    """`proxywasm build`: a Rust or AssemblyScript project goes to its toolchain
+    (`proxywasm_build.lang_builds` decides what a directory is); anything else is a Python
+    filter, built with `build_python_filter(source, output, **python_options)`."""
     source = Path(source)
     if source.is_dir():
-        is_rust = (source / "Cargo.toml").exists()
-        is_as = (source / "package.json").exists() or (source / "asconfig.json").exists()
-        if is_rust or is_as:
-            from .. import lang_builds
+        from .. import lang_builds
 
+        language = lang_builds.detect_project_language(source)
+        if language in ("rust", "assemblyscript"):
             out = Path(output) if output is not None else source / f"{source.resolve().name}.wasm"
-            if is_rust:
+            if language == "rust":
                 return lang_builds.build_rust_project(source, out)
             return lang_builds.build_assemblyscript_project(source, out)
-    return build_python_filter(source, output)
+    return build_python_filter(source, output, **python_options)

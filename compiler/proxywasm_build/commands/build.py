@@ -21,18 +21,14 @@ import click
 def command(path: Path, output: Path | None, fetch_toolchain: bool, no_snapshot: bool,
             optimize: bool) -> None:
     """Build PATH (a filter .py, a filter directory, or a Rust/AssemblyScript project)."""
-    from ..build import build, build_python_filter, fetch_toolchain as fetch
+    from ..build import build, fetch_toolchain as fetch
 
     if fetch_toolchain:
         toolchain = fetch()
         click.echo(f"toolchain ready in {toolchain.python_root.parent}")
         return
     report: dict = {}
-    if _is_other_language(path):
-        written = build(path, output)
-    else:
-        written = build_python_filter(path, output, snapshot_module=not no_snapshot,
-                                      optimize=optimize, report=report)
+    written = build(path, output, snapshot_module=not no_snapshot, optimize=optimize, report=report)
     size = written.stat().st_size
     details = ""
     if report:
@@ -40,7 +36,3 @@ def command(path: Path, output: Path | None, fetch_toolchain: bool, no_snapshot:
                    f"{report['seconds']['total']:.1f} s")
     click.echo(f"wrote {written} ({size / 1e6:.1f} MB{details})")
 
-
-def _is_other_language(path: Path) -> bool:
-    return path.is_dir() and any((path / name).exists()
-                                 for name in ("Cargo.toml", "package.json", "asconfig.json"))
