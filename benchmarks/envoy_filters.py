@@ -116,7 +116,7 @@ def build_python() -> Path:
     return _cached("deny_python", inputs, lambda out: build_python_filter(source, out))
 
 
-def build_python_at(commit: str) -> Path:
+def build_python_at(commit: str, *, snapshot: bool = True) -> Path:
     """deny_python.py built by the SDK and build backend of an earlier `commit` (for "before").
 
     The commit's sdk/, compiler/ and toolchains/ are extracted with `git archive` into a scratch
@@ -127,7 +127,8 @@ def build_python_at(commit: str) -> Path:
     if sha.returncode != 0:
         sys.exit(f"envoy_filters: {commit!r} is not a commit of this repository")
     source = FILTERS / "deny_python.py"
-    output = cache_dir() / "benchmarks" / f"deny_python-at-{sha.stdout.strip()[:12]}-{_digest([source])}.wasm"
+    kind = "" if snapshot else "-nosnapshot"
+    output = cache_dir() / "benchmarks" / f"deny_python{kind}-at-{sha.stdout.strip()[:12]}-{_digest([source])}.wasm"
     if output.is_file():
         return output
     with locked(f"bench-{output.stem}"), tempfile.TemporaryDirectory(prefix="bench-at-") as scratch:
@@ -140,7 +141,8 @@ def build_python_at(commit: str) -> Path:
             "import sys; from pathlib import Path\n"
             f"sys.path[:0] = [{scratch + '/sdk'!r}, {scratch + '/compiler'!r}]\n"
             "from proxywasm_build.build import build_python_filter\n"
-            f"build_python_filter(Path({str(source)!r}), Path({str(output)!r}))\n"
+            f"build_python_filter(Path({str(source)!r}), Path({str(output)!r})"
+            + ("" if snapshot else ", snapshot_module=False") + ")\n"
         )
         started = time.monotonic()
         subprocess.run([sys.executable, "-c", program], check=True, cwd=scratch)

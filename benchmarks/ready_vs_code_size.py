@@ -152,6 +152,26 @@ def section(results: dict[str, Any]) -> str:
                         f"{max(p.get('largest_function', 0) for p in results['points'] if p['kind'] == 'c-large') / 1024:.0f} KB each): "
                         f"**{fit['large_ms_per_mb']:,.0f} ms per MB** (intercept {fit['large_intercept_ms']:,.0f} ms).")
     target_mb = (1000 - fit["intercept_ms"]) / fit["ms_per_mb"] if fit["ms_per_mb"] > 0 else None
+    python_fit_text = ""
+    if fit.get("python_ms_per_mb"):
+        python_target = (1000 - fit["python_intercept_ms"]) / fit["python_ms_per_mb"]
+        python_fit_text = (
+            f"\n\n**CPython's own code is not like the C series.** A line through the Python points "
+            f"({len({round(p['code_size'] / MB, 2) for p in results['points'] if p['kind'] == 'python'})} "
+            "code sizes, builds that differ in which C modules are linked): "
+            f"**{fit['python_ms_per_mb']:,.0f} ms of time to ready per MB of code** "
+            f"(intercept {fit['python_intercept_ms']:,.0f} ms), "
+            f"**{fit['python_cpu_ms_per_mb']:,.0f} ms of Envoy CPU per MB** (intercept "
+            f"{fit['python_cpu_intercept_ms']:,.0f} ms) — about "
+            f"{fit['python_cpu_ms_per_mb'] / max(fit['cpu_ms_per_mb'], 1):.0f}× the C series' cost per byte. "
+            "Envoy's debug log puts that time between \"Base Wasm created\" and the first "
+            "\"Thread-Local Wasm created\" (the module's compilation); each VM clone and its "
+            "`on_vm_start`/`on_configure` take milliseconds, and the module without a snapshot "
+            "(same code, half the data) needs the same CPU, so it is compilation of the code, not "
+            "the data or the snapshot. Every MB of CPython code removed saves about "
+            f"{fit['python_ms_per_mb'] / 1000:.1f} s of Envoy start-up here; if the line held that far, "
+            f"the 1.0 s target would need the code section below about {max(python_target, 0):.2f} MB.")
+
     return f"""{START}
 ## Envoy time to ready against code-section size (issue 7)
 
@@ -170,10 +190,10 @@ No filter at all: **{results['none_ready_ms']:,.0f} ms**.
 
 Least-squares line over the C series: **{fit['ms_per_mb']:,.0f} ms per MB of code section**
 (intercept {fit['intercept_ms']:,.0f} ms, r² {fit['r2']:.2f}); in Envoy CPU time until ready,
-{fit['cpu_ms_per_mb']:,.0f} ms per MB (intercept {fit['cpu_intercept_ms']:,.0f} ms). Every megabyte of code the
-Python module sheds buys about that much start-up, on every Envoy start and every new
-module or VM configuration. {python_text}
-{f"At this slope a module reaches the 1.0 s ready target below about {target_mb:.2f} MB of code (if it behaves like the C series)." if target_mb else ""}
+{fit['cpu_ms_per_mb']:,.0f} ms per MB (intercept {fit['cpu_intercept_ms']:,.0f} ms). For code like this
+every megabyte costs about that much start-up, on every Envoy start and every new module or
+VM configuration. {python_text}
+{f"At the C series' slope a module reaches the 1.0 s ready target below about {target_mb:.2f} MB of code." if target_mb else ""}{python_fit_text}
 
 ![Envoy time to ready against code-section size](benchmarks-ready-vs-code.png)
 
@@ -202,39 +222,47 @@ def plot(results: dict[str, Any], path: Path = PLOT) -> None:
     c_points = [p for p in results["points"] if p["kind"] == "c"]
     py_points = [p for p in results["points"] if p["kind"] == "python"]
     large_points = [p for p in results["points"] if p["kind"] == "c-large"]
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    for points, colour, marker, label in ((c_points, "#4c72b0", "o", "C filter + N small functions (~0.5 KB)"),
-                                          (large_points, "#55a868", "^", "C filter + N large functions (~50 KB)"),
-                                          (py_points, "#dd8452", "s", None)):
-        if not points:
-            continue
-        for p in points:
-            x = p["code_size"] / MB
-            low, high = min(p["ready_ms_rounds"]), max(p["ready_ms_rounds"])
-            ax.errorbar([x], [p["ready_ms"]], yerr=[[p["ready_ms"] - low], [high - p["ready_ms"]]],
-                        fmt=marker, color=colour, capsize=4,
-                        label=label if (label and p is points[0]) else (p["label"] if not label else None))
-            if not label:
-                ax.annotate(p["label"], (x, p["ready_ms"]), xytext=(6, -12), textcoords="offset points",
-                            fontsize=8, color=colour)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.8))
     largest = max(p["code_size"] for p in results["points"]) / MB
     xs = [0, largest * 1.05]
-    ax.plot(xs, [fit["ms_per_mb"] * x + fit["intercept_ms"] for x in xs], "--", color="#4c72b0",
-            alpha=0.6, label=f"fit: {fit['ms_per_mb']:,.0f} ms per MB + {fit['intercept_ms']:,.0f} ms")
-    if fit.get("large_ms_per_mb") is not None:
-        ax.plot(xs, [fit["large_ms_per_mb"] * x + fit["large_intercept_ms"] for x in xs], "--",
-                color="#55a868", alpha=0.6,
-                label=f"fit: {fit['large_ms_per_mb']:,.0f} ms per MB + {fit['large_intercept_ms']:,.0f} ms")
-    ax.axhline(results["none_ready_ms"], color="#9e9e9e", linestyle=":",
-               label=f"no filter: {results['none_ready_ms']:,.0f} ms")
-    ax.axhline(1000, color="#c44e52", linestyle="-.", alpha=0.5, label="issue 7 target: 1.0 s")
-    ax.set_xlabel("code section (MB)")
-    ax.set_ylabel("Envoy time to ready (ms), median; bars min–max")
+
+    def draw(ax, annotate: bool) -> None:
+        for points, colour, marker, label in (
+                (c_points, "#4c72b0", "o", "C filter + N small functions (~0.5 KB)"),
+                (large_points, "#55a868", "^", "C filter + N large functions (~50 KB)"),
+                (py_points, "#dd8452", "s", "Python filter (proxywasm build)")):
+            for p in points:
+                x = p["code_size"] / MB
+                low, high = min(p["ready_ms_rounds"]), max(p["ready_ms_rounds"])
+                ax.errorbar([x], [p["ready_ms"]], yerr=[[p["ready_ms"] - low], [high - p["ready_ms"]]],
+                            fmt=marker, color=colour, capsize=4, label=label if p is points[0] else None)
+                if annotate and points is py_points:
+                    ax.annotate(p["label"].replace("Python filter ", ""), (x, p["ready_ms"]),
+                                xytext=(6, -12), textcoords="offset points", fontsize=7, color=colour)
+        for key, intercept, colour, text in (
+                ("ms_per_mb", "intercept_ms", "#4c72b0", "small-function fit"),
+                ("large_ms_per_mb", "large_intercept_ms", "#55a868", "large-function fit"),
+                ("python_ms_per_mb", "python_intercept_ms", "#dd8452", "fit through the Python points")):
+            if fit.get(key) is not None:
+                ax.plot(xs, [fit[key] * x + fit[intercept] for x in xs], "--", color=colour, alpha=0.6,
+                        label=f"{text}: {fit[key]:,.0f} ms per MB")
+        ax.axhline(results["none_ready_ms"], color="#9e9e9e", linestyle=":",
+                   label=f"no filter: {results['none_ready_ms']:,.0f} ms")
+        ax.axhline(1000, color="#c44e52", linestyle="-.", alpha=0.5, label="issue 7 target: 1.0 s")
+        ax.set_xlabel("code section (MB)")
+        ax.set_ylabel("Envoy time to ready (ms), median; bars min–max")
+        ax.grid(alpha=0.3)
+
+    draw(axes[0], annotate=True)
+    axes[0].set_title("all modules", fontsize=10)
+    axes[0].legend(fontsize=7, loc="upper left")
+    draw(axes[1], annotate=False)
+    c_max = max([max(p["ready_ms_rounds"]) for p in c_points + large_points] + [1000])
+    axes[1].set_ylim(0, c_max * 1.15)
+    axes[1].set_title("zoom on the C series", fontsize=10)
     meta = results["meta"]
-    ax.set_title(f"Envoy {meta['envoy']} (V8) time to ready vs code size, {meta['rounds']} interleaved rounds "
-                 f"({meta['date'][:10]})", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    fig.suptitle(f"Envoy {meta['envoy']} (V8) time to ready against code-section size, medians of "
+                 f"{meta['rounds']} interleaved rounds ({meta['date'][:10]})", fontsize=11)
     fig.tight_layout()
     scratch = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
     fig.savefig(scratch, dpi=110)
@@ -255,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out the Python filter built from the working tree")
     parser.add_argument("--python-commit", action="append", metavar="REV",
                         help="also plot the Python filter as commit REV built it (repeatable)")
+    parser.add_argument("--python-no-snapshot", action="append", metavar="REV",
+                        help="also plot the Python filter as commit REV builds it with --no-snapshot "
+                             "(same code, less data: separates compile from instantiation)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
                         help="measure nothing: redraw the plot and the docs section from a results JSON")
@@ -279,8 +310,11 @@ def main(argv: list[str] | None = None) -> int:
             modules.append({"label": f"C + {functions:,} large functions", "kind": "c-large",
                             "path": build_c_series(functions, LARGE_STEPS)})
     for commit in args.python_commit or ():
-        modules.append({"label": f"Python filter at {commit} ({short_commit(commit)})", "kind": "python",
+        modules.append({"label": f"Python filter at {short_commit(commit)}", "kind": "python",
                         "path": build_python_at(commit)})
+    for commit in args.python_no_snapshot or ():
+        modules.append({"label": f"Python filter at {short_commit(commit)}, no snapshot",
+                        "kind": "python", "path": build_python_at(commit, snapshot=False)})
     if args.python:
         modules.append({"label": "Python filter (working tree)", "kind": "python", "path": build_python()})
     from proxywasm_build.wasm_reader import read_module
@@ -325,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
                                          for p in points if p["kind"] == "c"])
     large = [(p["code_size"] / MB, p["ready_ms"]) for p in points if p["kind"] == "c-large"]
     large_slope, large_intercept = fit_line(large) if len(large) > 1 else (None, None)
+    python_cpu = [(p["code_size"] / MB, p["ready_cpu_ms"]) for p in points if p["kind"] == "python"]
+    python_wall = [(p["code_size"] / MB, p["ready_ms"]) for p in points if p["kind"] == "python"]
+    distinct = len({round(x, 2) for x, _ in python_cpu}) > 1
+    python_slope, python_intercept = fit_line(python_wall) if distinct else (None, None)
+    python_cpu_slope, python_cpu_intercept = fit_line(python_cpu) if distinct else (None, None)
     mean_y = statistics.fmean(y for _, y in c_line)
     total = sum((y - mean_y) ** 2 for _, y in c_line)
     residual = sum((y - (slope * x + intercept)) ** 2 for x, y in c_line)
@@ -338,7 +377,9 @@ def main(argv: list[str] | None = None) -> int:
         "points": points,
         "fit": {"ms_per_mb": slope, "intercept_ms": intercept, "r2": 1 - residual / total if total else 1.0,
                 "cpu_ms_per_mb": cpu_slope, "cpu_intercept_ms": cpu_intercept,
-                "large_ms_per_mb": large_slope, "large_intercept_ms": large_intercept},
+                "large_ms_per_mb": large_slope, "large_intercept_ms": large_intercept,
+                "python_ms_per_mb": python_slope, "python_intercept_ms": python_intercept,
+                "python_cpu_ms_per_mb": python_cpu_slope, "python_cpu_intercept_ms": python_cpu_intercept},
     }
     print(section(results))
     if not args.no_write:
