@@ -285,3 +285,15 @@ def test_a_local_reply_after_the_response_headers_is_a_reset_in_both(tmp_path):
         b = envoy.http_request(REQUEST, upstream=upstream)
     assert (a.status, a.reset) == (b.status, b.reset) == (200, True)
     assert b.body == b""
+
+
+@pytest.mark.envoy
+def test_a_second_plugin_joins_the_chain_in_envoy(minimal_module):
+    emulator()
+    with EnvoyHost.load(minimal_module) as envoy:
+        envoy.add_plugin(root_id="second", plugin_config=b"{}")
+        r = envoy.http_request({**REQUEST, "x-pass": "1"})
+        # Both filters add their header: the upstream sees it twice.
+        assert r.upstream_request.headers.get_all("x-wat") == ["1", "1"]
+        assert [rec.message for rec in envoy.logs] == ["configured", "configured"]
+        assert envoy.envoy.config_yaml.count("name: envoy.filters.http.wasm") == 2

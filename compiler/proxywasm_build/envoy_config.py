@@ -25,7 +25,7 @@ import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import jinja2
 
@@ -108,13 +108,16 @@ def render_bootstrap(
     environment_variables: Mapping[str, str] | None = None,
     node_metadata: Mapping[str, str] | None = None,
     mark_local_replies: bool = False,
+    extra_plugins: Sequence[tuple[str, str, bytes | str]] = (),
 ) -> str:
     """Return an Envoy bootstrap YAML running one Proxy-Wasm module on 127.0.0.1.
 
     Exactly one of `module` (a local .wasm path) or `remote` (`(http_uri, sha256)`, fetched by
     Envoy at start) names the code. With `upstream=(host, port)` requests are forwarded to it;
     otherwise Envoy answers with `direct_response` (default `(200, "hello from upstream\\n")`).
-    `clusters` adds named clusters for the filter's HTTP callouts. `mark_local_replies`
+    `clusters` adds named clusters for the filter's HTTP callouts. `extra_plugins` adds more
+    plugins of the same module after the first, as `(plugin_name, root_id, plugin_config)`:
+    more filters in the chain sharing one VM (same VM configuration). `mark_local_replies`
     adds the header `LOCAL_REPLY_MARKER` to responses Envoy makes itself (local replies).
     """
     if (module is None) == (remote is None):
@@ -149,10 +152,10 @@ def render_bootstrap(
         remote_uri=remote_uri,
         remote_sha256=remote_sha256.lower(),
         remote_cluster=REMOTE_CODE_CLUSTER,
-        plugin_configuration=_any_value(plugin_config),
+        plugins=[{"name": plugin_name, "root_id": root_id, "configuration": _any_value(plugin_config)}]
+        + [{"name": name, "root_id": rid, "configuration": _any_value(config)}
+           for name, rid, config in extra_plugins],
         vm_configuration=_any_value(vm_config) if vm_config else "",
-        root_id=root_id,
-        plugin_name=plugin_name,
         vm_id=vm_id,
         listener_port=int(listener_port),
         admin_port=int(admin_port),

@@ -295,6 +295,14 @@ class EnvoyHost:
             self.tcp_upstream = self._envoy_kwargs["tcp_upstream"] = TcpUpstream()
         self._restart()
 
+    def add_plugin(self, *, root_id: str = "", plugin_config: bytes | str = b"", name: str = "") -> None:
+        """Add another plugin of the same module after the existing ones (another wasm filter
+        entry sharing the VM), as the emulator's `add_plugin` does. Restarts Envoy."""
+        extra = list(self._envoy_kwargs.get("extra_plugins", ()))
+        extra.append((name or f"proxywasm-{len(extra) + 2}", root_id, plugin_config))
+        self._envoy_kwargs["extra_plugins"] = extra
+        self._restart()
+
     # -- TCP --------------------------------------------------------------------------------
 
     def tcp_connection(self) -> "EnvoyTcpConnection":
