@@ -585,3 +585,35 @@ def test_typed_property_helpers(tmp_path: Path) -> None:
     host = Host.load(path, root_id="r1", properties={"node.metadata.zone": "z1", "source.port": 81})
     r = host.http_request({**GET, ":method": "PUT", ":path": "/x"})
     assert r.upstream_request.headers["x-props"] == repr(["/x", "PUT", 81, "r1", "z1", None])
+
+
+HOLD = '''
+import proxywasm
+from proxywasm import Action, HttpContext, RootContext
+
+class Hold(HttpContext):
+    def on_http_request_headers(self, n, eos):
+        self.dispatch_http_call("auth", [(":method", "GET"), (":path", "/"), (":authority", "a")])
+        return Action.PAUSE
+    def on_http_request_body(self, size, eos):
+        proxywasm.log_info(f"body {size} {eos}")
+        return Action.CONTINUE
+    def on_http_call_response(self, token, num_headers, body_size, num_trailers):
+        self.resume_http_request()
+
+proxywasm.set_root_context(RootContext)
+proxywasm.set_http_context(Hold)
+'''
+
+
+def test_paused_headers_hold_the_body_without_callbacks_until_resume(tmp_path: Path) -> None:
+    # Envoy 1.40 (measured): PAUSE from on_http_request_headers is StopAllIteration.
+    host = Host.load(write(tmp_path, HOLD), clusters=["auth"])
+    stream = host.http_stream()
+    stream.send_request_headers({**GET, ":method": "POST"})
+    stream.send_request_body(b"abc")
+    stream.send_request_body(b"def", end_of_stream=True)
+    assert host.log_messages() == [] and stream.upstream_request is None
+    host.respond_http_call(host.pending_http_calls[0], 200)
+    assert host.log_messages() == ["body 6 True"]
+    assert stream.upstream_request.body == b"abcdef"

@@ -207,6 +207,7 @@ class _Direction:
     trailers_arrived: bool = False
     trailers_passed: bool = False
     stopped: bool = False
+    stopped_all: bool = False
 
 
 @dataclass
@@ -222,6 +223,34 @@ class _ContextInfo(NamedTuple):
     plugin: Plugin
     stream: Any  # HttpStream | TcpConnection | None
     index: int
+
+
+class _Way(NamedTuple):
+    """One direction of an HTTP stream: where it goes and which callbacks it calls."""
+
+    name: str
+    step: int
+    on_headers: str
+    on_body: str
+    on_trailers: str
+
+    def end(self, n: int) -> int:
+        return n if self.step > 0 else -1
+
+    def state(self, f: "_FilterState") -> "_Direction":
+        return f.req if self.step > 0 else f.resp
+
+    def headers(self, stream: "HttpStream") -> Optional[Pairs]:
+        return stream.request_headers if self.step > 0 else stream.response_headers
+
+    def trailers(self, stream: "HttpStream") -> Optional[Pairs]:
+        return stream.request_trailers if self.step > 0 else stream.response_trailers
+
+
+_REQUEST = _Way("request", +1, "proxy_on_request_headers", "proxy_on_request_body",
+                "proxy_on_request_trailers")
+_RESPONSE = _Way("response", -1, "proxy_on_response_headers", "proxy_on_response_body",
+                 "proxy_on_response_trailers")
 
 
 class HttpStream:
@@ -363,59 +392,115 @@ class HttpStream:
         if not cond:
             raise EmulatorError(message)
 
+    # Both directions share one model of Envoy's filter iteration. PAUSE from a headers
+    # callback is StopAllIteration (Envoy 1.40's wasm filter, measured): body data and trailers
+    # wait at that filter WITHOUT callbacks until it resumes, and then go through this filter's
+    # own body/trailers callbacks first. PAUSE from a body callback is StopIterationAndBuffer:
+    # data keeps arriving, each call sees everything buffered so far.
     def _req_arrive(self, j: int, kind: str, data: bytes = b"", eos: bool = False) -> None:
-        if self.request_aborted or self.finished:
+        self._arrive(_REQUEST, j, kind, data, eos)
+
+    def _resp_arrive(self, k: int, kind: str, data: bytes = b"", eos: bool = False) -> None:
+        self._arrive(_RESPONSE, k, kind, data, eos)
+
+    def _req_flush(self, j: int) -> None:
+        self._resume(_REQUEST, j)
+
+    def _resp_flush(self, k: int) -> None:
+        self._resume(_RESPONSE, k)
+
+    def _closed_for(self, way: "_Way") -> bool:
+        return self.finished or (way is _REQUEST and self.request_aborted)
+
+    def _arrive(self, way: "_Way", i: int, kind: str, data: bytes = b"", eos: bool = False) -> None:
+        if self._closed_for(way):
             return
-        if j == len(self.filters):
-            self._upstream_receive(kind, data, eos)
+        if i == way.end(len(self.filters)):
+            (self._upstream_receive if way is _REQUEST else self._downstream_receive)(kind, data, eos)
             return
-        f = self.filters[j]
-        d = f.req
-        em = self._em
+        f = self.filters[i]
+        d = way.state(f)
         if kind == "headers":
             d.headers_arrived = True
             d.headers_eos = d.eos = eos
-            action = em._call("proxy_on_request_headers", f.context_id,
-                              len(self.request_headers or ()), int(eos))
+            action = self._em._call(way.on_headers, f.context_id, len(way.headers(self) or ()), int(eos))
+            held_all = True
+        elif d.stopped_all:
+            if kind == "data":
+                d.buffer += data
+                d.eos = eos
+            else:
+                d.trailers_arrived = d.eos = True
+            return
         elif kind == "data":
             d.buffer += data
             d.eos = eos
-            action = em._call("proxy_on_request_body", f.context_id, len(d.buffer), int(eos))
+            action = self._em._call(way.on_body, f.context_id, len(d.buffer), int(eos))
+            held_all = False
         else:
-            d.trailers_arrived = True
-            d.eos = True
-            action = em._call("proxy_on_request_trailers", f.context_id,
-                              len(self.request_trailers or ()))
-        if self.request_aborted or self.finished:
-            em._run_deferred()
-            return
-        if action == CONTINUE:
-            self._req_flush(j)
-        else:
-            d.stopped = True
-        em._run_deferred()
+            d.trailers_arrived = d.eos = True
+            action = self._em._call(way.on_trailers, f.context_id, len(way.trailers(self) or ()))
+            held_all = False
+        if not self._closed_for(way) and not (way is _RESPONSE and self.downstream_complete):
+            if action == CONTINUE:
+                self._pass_on(way, i)
+            else:
+                d.stopped = True
+                d.stopped_all = held_all
+        self._em._run_deferred()
 
-    def _req_flush(self, j: int) -> None:
-        """Filter j continues: pass on everything it holds."""
-        d = self.filters[j].req
+    def _resume(self, way: "_Way", i: int) -> None:
+        """`continue_stream` from filter i: what it held goes on (after its own callbacks, when
+        the headers callback had stopped everything)."""
+        f = self.filters[i]
+        d = way.state(f)
+        if not d.stopped or self._closed_for(way):
+            return
         d.stopped = False
+        if d.stopped_all:
+            d.stopped_all = False
+            self._pass_headers(way, i)
+            em = self._em
+            if d.buffer or (d.eos and not d.eos_passed and not d.trailers_arrived and not d.headers_eos):
+                end = d.eos and not d.trailers_arrived
+                action = em._call(way.on_body, f.context_id, len(d.buffer), int(end))
+                if self._closed_for(way):
+                    return
+                if action != CONTINUE:
+                    d.stopped = True
+                    return
+            if d.trailers_arrived and not d.trailers_passed:
+                action = em._call(way.on_trailers, f.context_id, len(way.trailers(self) or ()))
+                if self._closed_for(way):
+                    return
+                if action != CONTINUE:
+                    d.stopped = True
+                    return
+        self._pass_on(way, i)
+
+    def _pass_headers(self, way: "_Way", i: int) -> None:
+        d = way.state(self.filters[i])
         if d.headers_arrived and not d.headers_passed:
             d.headers_passed = True
-            headers_end = d.headers_eos
-            if headers_end:
+            if d.headers_eos:
                 d.eos_passed = True
-            self._req_arrive(j + 1, "headers", eos=headers_end)
+            self._arrive(way, i + way.step, "headers", eos=d.headers_eos)
+
+    def _pass_on(self, way: "_Way", i: int) -> None:
+        """Filter i continues: headers, buffered body and trailers go to the next filter."""
+        d = way.state(self.filters[i])
+        d.stopped = False
+        self._pass_headers(way, i)
         if d.buffer or (d.eos and not d.eos_passed and not d.trailers_arrived):
             data = bytes(d.buffer)
             d.buffer.clear()
             end = d.eos and not d.trailers_arrived
             if end:
                 d.eos_passed = True
-            self._req_arrive(j + 1, "data", data, end)
+            self._arrive(way, i + way.step, "data", data, end)
         if d.trailers_arrived and not d.trailers_passed:
-            d.trailers_passed = True
-            d.eos_passed = True
-            self._req_arrive(j + 1, "trailers", eos=True)
+            d.trailers_passed = d.eos_passed = True
+            self._arrive(way, i + way.step, "trailers", eos=True)
 
     def _upstream_receive(self, kind: str, data: bytes, eos: bool) -> None:
         if kind == "headers":
@@ -426,63 +511,6 @@ class HttpStream:
             self.upstream_trailers = list(self.request_trailers or [])
         if eos:
             self.upstream_complete = True
-
-    # --- the response path (encoder filters, in reverse order) ---------------------------
-    def _resp_arrive(self, k: int, kind: str, data: bytes = b"", eos: bool = False) -> None:
-        if self.finished:
-            return
-        if k < 0:
-            self._downstream_receive(kind, data, eos)
-            return
-        f = self.filters[k]
-        d = f.resp
-        em = self._em
-        if kind == "headers":
-            d.headers_arrived = True
-            d.headers_eos = d.eos = eos
-            action = em._call("proxy_on_response_headers", f.context_id,
-                              len(self.response_headers or ()), int(eos))
-        elif kind == "data":
-            d.buffer += data
-            d.eos = eos
-            action = em._call("proxy_on_response_body", f.context_id, len(d.buffer), int(eos))
-        else:
-            d.trailers_arrived = True
-            d.eos = True
-            action = em._call("proxy_on_response_trailers", f.context_id,
-                              len(self.response_trailers or ()))
-        if self.finished or self._replaced_response(f):
-            em._run_deferred()
-            return
-        if action == CONTINUE:
-            self._resp_flush(k)
-        else:
-            d.stopped = True
-        em._run_deferred()
-
-    def _replaced_response(self, f: _FilterState) -> bool:
-        return self.downstream_complete
-
-    def _resp_flush(self, k: int) -> None:
-        d = self.filters[k].resp
-        d.stopped = False
-        if d.headers_arrived and not d.headers_passed:
-            d.headers_passed = True
-            end = d.headers_eos
-            if end:
-                d.eos_passed = True
-            self._resp_arrive(k - 1, "headers", eos=end)
-        if d.buffer or (d.eos and not d.eos_passed and not d.trailers_arrived):
-            data = bytes(d.buffer)
-            d.buffer.clear()
-            end = d.eos and not d.trailers_arrived
-            if end:
-                d.eos_passed = True
-            self._resp_arrive(k - 1, "data", data, end)
-        if d.trailers_arrived and not d.trailers_passed:
-            d.trailers_passed = True
-            d.eos_passed = True
-            self._resp_arrive(k - 1, "trailers", eos=True)
 
     def _downstream_receive(self, kind: str, data: bytes, eos: bool) -> None:
         if self.downstream_complete:

@@ -53,10 +53,10 @@ class PythonModule:
         path = self.path
         if path.is_dir():
             init, single = path / "__init__.py", path / "filter.py"
-            if init.exists():
-                target, search_dir, is_package = init, path.parent, True
-            elif single.exists():
+            if single.exists():  # as `proxywasm build DIR` does: filter.py first
                 target, search_dir, is_package = single, path, False
+            elif init.exists():
+                target, search_dir, is_package = init, path.parent, True
             else:
                 raise FilterLoadError(f"{path} is a directory with neither __init__.py nor filter.py")
         else:
