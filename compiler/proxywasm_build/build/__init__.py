@@ -26,6 +26,7 @@ from .bridge import generate_bridge_source
 from .freezer import (FilterSource, check_filter, freeze_closure, frozen_group_source,
                       frozen_table_source, inittab_source, read_inittab, resolve_filter_source,
                       select_builtins)
+from .datasegments import split_zero_runs
 from .snapshot import snapshot
 from .toolchain import PYTHON_VERSION, TOOLCHAINS_DIR, ensure_toolchain, fetch_toolchain
 
@@ -155,6 +156,7 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         module = linked
         if snapshot_module:
             module = snapshot(toolchain, linked, Path(tmp) / "snapshot.wasm")
+            module.write_bytes(split_zero_runs(module.read_bytes()))
             t = mark("snapshot", t)
         stripped = Path(tmp) / "stripped.wasm"
         strip_args = ["strip", str(module), "-o", str(stripped)]
