@@ -105,6 +105,30 @@ def test_snapshot_stubs_cover_every_hostcall_with_its_signature():
         assert f'(export "{hostcall.name}") (param {params})' in wat or not params
 
 
+def test_cutting_zero_runs_out_of_data_segments_keeps_the_memory_image():
+    import wasmtime
+
+    from proxywasm_build.build.datasegments import split_zero_runs
+
+    zero = "\\00"
+    payload = "abc" + zero * 40 + "def" + zero * 5 + "gh"
+    wat = f'''(module (memory (export "memory") 1)
+        (data (i32.const 100) "{payload}")
+        (data "passive kept")
+        (data (i32.const 4000) "{zero * 30}"))'''
+    original = wasmtime.wat2wasm(wat)
+    cut = split_zero_runs(original)
+    assert len(cut) < len(original)
+
+    def memory(module: bytes) -> bytes:
+        store = wasmtime.Store()
+        instance = wasmtime.Instance(store, wasmtime.Module(store.engine, module), [])
+        mem = instance.exports(store)["memory"]
+        return bytes(mem.read(store, 0, mem.data_len(store)))
+
+    assert memory(cut) == memory(original)
+
+
 def test_a_syntax_error_names_file_and_line(tmp_path):
     bad = write(tmp_path / "bad.py", "import proxywasm\n\ndef broken(:\n    pass\n")
     with pytest.raises(UserError, match=r"bad\.py:3: syntax error"):
