@@ -44,6 +44,10 @@ _LEVELS = {"trace": "trace", "debug": "debug", "info": "info", "warning": "warn"
            "error": "error", "critical": "critical"}
 
 
+# Admin requests go straight to 127.0.0.1, whatever http_proxy says.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 class EnvoyError(UserError):
     """Envoy did not start, or rejected the configuration or the module.
 
@@ -134,6 +138,7 @@ class LocalEnvoy:
         return self
 
     def _launch(self) -> None:
+        self._workdir.mkdir(parents=True, exist_ok=True)
         config_path = self._workdir / "envoy.yaml"
         config_path.write_text(self.config_yaml)
         command = [
@@ -178,7 +183,7 @@ class LocalEnvoy:
 
     def _is_live(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/ready", timeout=1) as resp:
+            with _DIRECT.open(f"http://127.0.0.1:{self.admin_port}/ready", timeout=1) as resp:
                 return resp.status == 200 and resp.read().strip() == b"LIVE"
         except (urllib.error.URLError, OSError):
             return False
@@ -314,7 +319,7 @@ class LocalEnvoy:
     def admin(self, path: str, *, method: str = "GET", timeout: float = 5.0) -> str:
         """The text of an admin endpoint, e.g. `admin("/clusters")`."""
         request = urllib.request.Request(self.admin_url + path, method=method)
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
+        with _DIRECT.open(request, timeout=timeout) as resp:
             return resp.read().decode(errors="replace")
 
     def stats(self) -> dict[str, int]:
