@@ -156,8 +156,8 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         module = linked
         if snapshot_module:
             module = snapshot(toolchain, linked, Path(tmp) / "snapshot.wasm")
-            module.write_bytes(split_zero_runs(module.read_bytes()))
             t = mark("snapshot", t)
+        module.write_bytes(split_zero_runs(module.read_bytes()))
         stripped = Path(tmp) / "stripped.wasm"
         strip_args = ["strip", str(module), "-o", str(stripped)]
         if not keep_names:
