@@ -297,3 +297,12 @@ def test_a_second_plugin_joins_the_chain_in_envoy(minimal_module):
         assert r.upstream_request.headers.get_all("x-wat") == ["1", "1"]
         assert [rec.message for rec in envoy.logs] == ["configured", "configured"]
         assert envoy.envoy.config_yaml.count("name: envoy.filters.http.wasm") == 2
+
+
+@pytest.mark.envoy
+def test_pseudo_headers_the_test_never_sent_are_not_invented(envoy_minimal):
+    testing = emulator()
+    emulated = testing.Host.load(envoy_minimal.module)
+    a = emulated.http_request({"x-pass": "1"})
+    b = envoy_minimal.http_request({"x-pass": "1"})
+    assert a.upstream_request.headers == b.upstream_request.headers == {"x-pass": "1", "x-wat": "1"}

@@ -477,12 +477,13 @@ class EnvoyHost:
         pairs = _header_pairs(headers)
         pseudo = {k.lower(): v for k, v in pairs if k.startswith(":")}
         regular = [(k, v) for k, v in pairs if not k.startswith(":")]
-        method = pseudo.get(":method", "GET")
-        target = pseudo.get(":path", "/")
-        authority = pseudo.get(":authority") or next((v for k, v in regular if k.lower() == "host"), "example.com")
+        method = pseudo.get(":method", REQUEST_DEFAULTS[":method"])
+        target = pseudo.get(":path", REQUEST_DEFAULTS[":path"])
+        authority = pseudo.get(":authority") or next((v for k, v in regular if k.lower() == "host"),
+                                                     REQUEST_DEFAULTS[":authority"])
         payload = b"".join(_as_bytes(c) for c in body) if isinstance(body, list) else _as_bytes(body)
         request_trailers = _header_pairs(trailers) if trailers is not None else None
-        sent_names = [k for k, _ in regular]
+        sent_names = [k for k, _ in pairs]
 
         self.upstream.clear()
         self.upstream.errors.clear()
@@ -631,11 +632,12 @@ class EnvoyHttpStream:
         pairs = _header_pairs(headers)
         pseudo = {k.lower(): v for k, v in pairs if k.startswith(":")}
         regular = [(k, v) for k, v in pairs if not k.startswith(":") and k.lower() not in ("host", "transfer-encoding")]
-        self._sent_names = [k for k, _ in regular]
-        method = pseudo.get(":method", "GET")
-        authority = pseudo.get(":authority") or next((v for k, v in pairs if k.lower() == "host"), "example.com")
+        self._sent_names = [k for k, _ in pairs]
+        method = pseudo.get(":method", REQUEST_DEFAULTS[":method"])
+        authority = pseudo.get(":authority") or next((v for k, v in pairs if k.lower() == "host"),
+                                                     REQUEST_DEFAULTS[":authority"])
         has_length = any(k.lower() == "content-length" for k, _ in regular)
-        lines = [f"{method} {pseudo.get(':path', '/')} HTTP/1.1", f"host: {authority}"]
+        lines = [f"{method} {pseudo.get(':path', REQUEST_DEFAULTS[':path'])} HTTP/1.1", f"host: {authority}"]
         lines += [f"{k}: {v}" for k, v in regular]
         if end_of_stream and not has_length and method.upper() in ("POST", "PUT", "PATCH"):
             lines.append("content-length: 0")
@@ -662,12 +664,7 @@ class EnvoyHttpStream:
     @property
     def upstream_request(self):
         exchange = self._exchange()
-        if exchange is None:
-            return None
-        testing = _testing()
-        return testing.UpstreamRequest(
-            _make_headers(comparable_headers(_recorded_pairs(exchange), sent=self._sent_names)),
-            bytes(exchange.body), _make_headers(exchange.trailers))
+        return None if exchange is None else _upstream_request(exchange, self._sent_names)
 
     def _upstream_exchange(self):
         exchange = self._exchange()
@@ -888,12 +885,21 @@ def _recorded_pairs(seen) -> list[tuple[str, str]]:
     return pairs + [(k.lower(), v) for k, v in seen.headers.items() if k.lower() != "host"]
 
 
+#: What an HTTP/1.1 request line needs when the test gave no pseudo-header for it.
+REQUEST_DEFAULTS = {":method": "GET", ":path": "/", ":authority": "example.com"}
+
+
 def _upstream_request(seen, sent_names: Iterable[str]):
-    """A recorded request as a `proxywasm.testing.UpstreamRequest`, normalised."""
+    """A recorded request as a `proxywasm.testing.UpstreamRequest`, normalised. A pseudo-header
+    the test did not send and that still has the default the request line needed is left out,
+    as the emulator never had it."""
     testing = _testing()
+    sent = {name.lower() for name in sent_names}
+    pairs = [(k, v) for k, v in _recorded_pairs(seen)
+             if not (k in REQUEST_DEFAULTS and k not in sent and v == REQUEST_DEFAULTS[k])]
     return testing.UpstreamRequest(
-        _make_headers(comparable_headers(_recorded_pairs(seen), sent=sent_names)),
-        seen.body,
+        _make_headers(comparable_headers(pairs, sent=sent_names)),
+        bytes(seen.body),
         _make_headers(seen.trailers),
     )
 
