@@ -13,7 +13,7 @@ from proxywasm import abi
 
 from proxywasm_build.build import METADATA_SECTION, build_python_filter
 from proxywasm_build.build.bridge import generate_bridge_source
-from proxywasm_build.build.freezer import resolve_filter_source
+from proxywasm_build.build.freezer import check_filter, resolve_filter_source
 from proxywasm_build.build.snapshot import hostcall_stubs_wat
 from proxywasm_build.errors import UserError
 
@@ -146,6 +146,9 @@ def test_a_filter_without_set_root_context_is_refused(tmp_path):
     f = write(tmp_path / "f.py", "import proxywasm\n")
     with pytest.raises(UserError, match="never calls proxywasm.set_root_context"):
         build_python_filter(f)
+    # An HTTP context factory alone is enough: the SDK supplies a plain root context.
+    g = write(tmp_path / "g.py", "import proxywasm\nproxywasm.set_http_context(proxywasm.HttpContext)\n")
+    assert check_filter(resolve_filter_source(g)) == {"proxywasm"}
 
 
 def test_cli_reports_one_sentence_and_no_traceback(tmp_path):

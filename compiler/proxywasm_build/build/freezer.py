@@ -113,12 +113,17 @@ def _imported_names(tree: ast.Module) -> list[tuple[str, int]]:
     return out
 
 
-def _calls_set_root_context(tree: ast.Module) -> bool:
+#: Registrations that give Envoy something to run (the SDK supplies a plain root context when
+#: only an HTTP or stream factory is registered).
+_REGISTRATIONS = ("set_root_context", "set_http_context", "set_stream_context")
+
+
+def _registers_a_context(tree: ast.Module) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if name == "set_root_context":
+            if name in _REGISTRATIONS:
                 return True
     return False
 
@@ -136,7 +141,7 @@ def check_filter(filter_source: FilterSource) -> set[str]:
                 if candidate in forbidden:
                     raise UserError(f"{item.path}:{line} imports {candidate}, which a Proxy-Wasm "
                                     f"filter cannot use: {forbidden[candidate]}.")
-    if not any(_calls_set_root_context(item.tree) for item in parsed):
+    if not any(_registers_a_context(item.tree) for item in parsed):
         main = filter_source.files[0]
         raise UserError(f"{main} never calls proxywasm.set_root_context(...), so Envoy would have "
                         f"no root context to run.")
