@@ -257,12 +257,14 @@ def test_a_step_by_step_stream_with_a_held_callout_in_envoy(callout_module):
         stream.send_request_headers({**REQUEST, ":method": "POST"})
         stream.send_request_body(b'{"item": 1}', end_of_stream=True)
         assert stream.upstream_request is None  # Envoy holds headers and body while paused
+        assert stream.request_paused_at == 0
         (call,) = envoy.pending_http_calls
         assert (call.upstream, call.headers.get(":path"), call.timeout_ms) == ("auth", "/check", 5000)
         envoy.respond_http_call(call, 200, {"x-auth-user": "bob"}, b"bob")
         assert envoy.pending_http_calls == []
         up = stream.upstream_request
         assert up.headers.get("x-auth") == "bob" and up.body == b'{"item": 1}'
+        assert stream.request_paused_at is None and stream.response_paused_at is None
         assert stream.response.status is None
         stream.send_response_headers({":status": "200", "x-up": "1"})
         stream.send_response_body(b"part one, ")
@@ -306,3 +308,20 @@ def test_pseudo_headers_the_test_never_sent_are_not_invented(envoy_minimal):
     a = emulated.http_request({"x-pass": "1"})
     b = envoy_minimal.http_request({"x-pass": "1"})
     assert a.upstream_request.headers == b.upstream_request.headers == {"x-pass": "1", "x-wat": "1"}
+
+
+@pytest.mark.envoy
+def test_a_held_response_body_shows_as_paused_until_its_end(tmp_path):
+    from proxywasm_build.zig import compile_c_module
+
+    emulator()
+    module = compile_c_module([Path(__file__).with_name("envoy_late_reply_filter.c")], tmp_path / "late.wasm")
+    with EnvoyHost.load(module) as envoy:
+        stream = envoy.http_stream()
+        stream.send_request_headers(REQUEST, end_of_stream=True)
+        assert stream.request_paused_at is None and stream.upstream_request is not None
+        stream.send_response_headers({":status": "200"})
+        stream.send_response_body(b"held by the filter")
+        assert stream.response.status == 200 and stream.response.body == b""
+        assert stream.response_paused_at == 0
+        stream.complete()

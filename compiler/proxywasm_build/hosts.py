@@ -594,8 +594,8 @@ class EnvoyHttpStream:
     `HttpStream`: `send_request_headers/body/trailers` write as the client,
     `send_response_headers/body/trailers` answer as the upstream; `upstream_request` and
     `response` show what each side has received so far. After each step the host waits until
-    the network is quiet. Envoy does not say where a filter paused, so `request_paused_at` and
-    `response_paused_at` do not exist here.
+    the network is quiet. Envoy does not say where a filter paused: `request_paused_at` and
+    `response_paused_at` are inferred from what each side received (0 or None, one plugin only).
     """
 
     def __init__(self, host: EnvoyHost) -> None:
@@ -609,6 +609,9 @@ class EnvoyHttpStream:
         self._sent_names: list[str] = []
         self._answered_names: list[str] = []
         self._closed = False
+        self._request_sent: tuple[bool, int] | None = None  # (ended, body bytes) from the client
+        self._response_ended = False
+        self._response_body_sent = 0
 
     def _read_available(self) -> None:
         while not self._closed:
@@ -644,10 +647,12 @@ class EnvoyHttpStream:
         elif not end_of_stream and not has_length:
             self._chunked = True
             lines.append("transfer-encoding: chunked")
+        self._request_sent = (end_of_stream, 0)
         self._send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     def send_request_body(self, data: bytes, end_of_stream: bool = False) -> None:
         data = _as_bytes(data)
+        self._request_sent = (end_of_stream, (self._request_sent or (False, 0))[1] + len(data))
         out = (b"%x\r\n%s\r\n" % (len(data), data) if data else b"") if self._chunked else data
         if end_of_stream and self._chunked:
             out += b"0\r\n\r\n"
@@ -655,6 +660,7 @@ class EnvoyHttpStream:
 
     def send_request_trailers(self, trailers: HeadersArg) -> None:
         lines = "".join(f"{k}: {v}\r\n" for k, v in _header_pairs(trailers))
+        self._request_sent = (True, (self._request_sent or (False, 0))[1])
         self._send(b"0\r\n" + lines.encode("latin-1") + b"\r\n")
 
     def _exchange(self):
@@ -677,21 +683,25 @@ class EnvoyHttpStream:
         status = int(next((v for k, v in pairs if k == ":status"), 200))
         self._answered_names = [k for k, _ in pairs if not k.startswith(":")]
         self._upstream_exchange().send_headers(status, pairs, end_of_stream)
+        self._response_ended = end_of_stream
         self._host._settle([self])
 
     def send_response_body(self, data: bytes, end_of_stream: bool = False) -> None:
         self._upstream_exchange().send_body(_as_bytes(data), end_of_stream)
+        self._response_body_sent += len(data)
+        self._response_ended = end_of_stream
         self._host._settle([self])
 
     def send_response_trailers(self, trailers: HeadersArg) -> None:
         self._upstream_exchange().send_trailers(_header_pairs(trailers))
+        self._response_ended = True
         self._host._settle([self])
 
     @property
     def response(self):
         """What the client has received so far (`status` None before the response headers)."""
         self._read_available()
-        status, raw_headers, body, trailers = _parse_http_response(bytes(self._received))
+        status, raw_headers, body, trailers, _ = _parse_http_response(bytes(self._received))
         testing = _testing()
         local_reply = any(k.lower() == LOCAL_REPLY_MARKER for k, _ in raw_headers)
         raw_headers = [(k, v) for k, v in raw_headers if k.lower() != LOCAL_REPLY_MARKER]
@@ -712,18 +722,47 @@ class EnvoyHttpStream:
         self._closed = True
         self._host.upstream.hold = False
 
-    @property
-    def request_paused_at(self):
-        raise NotImplementedError("Envoy does not say where a filter paused; check upstream_request instead.")
+    # Envoy does not say where a stream stopped. With one plugin in the chain it can only be
+    # that plugin (index 0), so these answer from what each side has received after settling.
 
-    response_paused_at = request_paused_at
+    def _single_plugin(self) -> None:
+        if self._host._envoy_kwargs.get("extra_plugins"):
+            raise NotImplementedError("with several plugins Envoy does not say which one paused")
+
+    @property
+    def request_paused_at(self) -> int | None:
+        """0 when the request (as far as the client sent it) has not all reached the upstream."""
+        self._single_plugin()
+        if self._request_sent is None or self.response.status is not None:
+            return None
+        exchange = self._exchange()
+        if exchange is None:
+            return 0
+        ended, body = self._request_sent
+        if len(exchange.body) < body or (ended and not exchange.request_complete):
+            return 0
+        return None
+
+    @property
+    def response_paused_at(self) -> int | None:
+        """0 when the upstream's answer (as far as it was sent) has not all reached the client
+        (a filter that shortens a body it streams through looks paused until the end)."""
+        self._single_plugin()
+        exchange = self._exchange()
+        if exchange is None or not exchange.answered:
+            return None
+        status, _, body, _, complete = _parse_http_response(bytes(self._received))
+        if status is None or (not complete and (self._response_ended or len(body) < self._response_body_sent)):
+            return 0
+        return None
 
 
 def _parse_http_response(data: bytes) -> tuple:
-    """(status, headers, body, trailers) from the bytes of a (maybe partial) HTTP/1.1 response."""
+    """(status, headers, body, trailers, complete) from the bytes of a (maybe partial) HTTP/1.1
+    response."""
     head, sep, rest = data.partition(b"\r\n\r\n")
     if not sep:
-        return None, [], b"", []
+        return None, [], b"", [], False
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
     status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
@@ -734,25 +773,28 @@ def _parse_http_response(data: bytes) -> tuple:
     names = dict(headers)
     if "chunked" not in names.get("transfer-encoding", ""):
         length = names.get("content-length")
-        return status, headers, rest[: int(length)] if length and length.isdigit() else rest, []
+        if length and length.isdigit():
+            return status, headers, rest[: int(length)], [], len(rest) >= int(length)
+        return status, headers, rest, [], False
     body, trailers, pos = bytearray(), [], 0
     while True:
         end = rest.find(b"\r\n", pos)
         if end < 0:
-            break
+            return status, headers, bytes(body), trailers, False
         size = int(rest[pos:end].split(b";")[0] or b"0", 16)
         if size == 0:
-            for line in rest[end + 2:].decode("latin-1").split("\r\n"):
+            tail = rest[end + 2:]
+            for line in tail.decode("latin-1").split("\r\n"):
                 if not line:
                     break
                 name, _, value = line.partition(":")
                 trailers.append((name.strip().lower(), value.strip()))
-            break
+            return status, headers, bytes(body), trailers, tail.endswith(b"\r\n") and (
+                tail == b"\r\n" or tail.endswith(b"\r\n\r\n"))
         body += rest[end + 2:end + 2 + size]
         pos = end + 2 + size + 2
         if pos > len(rest):
-            break
-    return status, headers, bytes(body), trailers
+            return status, headers, bytes(body), trailers, False
 
 
 class EnvoyTcpConnection:
