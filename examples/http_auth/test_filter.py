@@ -54,6 +54,7 @@ def test_a_refusal_is_passed_to_the_client_and_the_upstream_never_sees_the_reque
     assert response.upstream_request is None
 
 
+@pytest.mark.emulator_only  # uses what only the emulator has (clock, step-by-step stream, internals)
 def test_a_failed_callout_fails_closed_with_503():
     host = load()
     host.on_http_call("auth", None)
@@ -77,6 +78,7 @@ def test_a_broken_service_answer_is_a_503_not_an_allow():
     assert host.http_request(REQUEST, upstream=UPSTREAM).status == 503
 
 
+@pytest.mark.emulator_only  # uses what only the emulator has (clock, step-by-step stream, internals)
 def test_the_request_and_its_body_are_held_while_the_callout_is_pending():
     host = load()
     stream = host.http_stream()

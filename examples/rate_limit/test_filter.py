@@ -38,6 +38,7 @@ def test_the_bucket_allows_its_capacity_then_answers_429_without_the_upstream():
     assert host.metrics["rate_limit.limited"] == 1
 
 
+@pytest.mark.emulator_only  # uses what only the emulator has (clock, step-by-step stream, internals)
 def test_each_tick_refills_the_bucket_by_the_configured_amount():
     host = load()
     assert statuses(host, 4) == [200, 200, 200, 429]
@@ -48,6 +49,7 @@ def test_each_tick_refills_the_bucket_by_the_configured_amount():
     assert statuses(host, 3) == [200, 200, 429]
 
 
+@pytest.mark.emulator_only  # uses what only the emulator has (clock, step-by-step stream, internals)
 def test_refills_never_exceed_the_capacity():
     host = load()
     statuses(host, 1)
@@ -65,6 +67,7 @@ def test_retry_after_counts_down_to_the_next_refill():
     assert host.http_request(REQUEST, upstream=UPSTREAM).headers["retry-after"] == "1"
 
 
+@pytest.mark.emulator_only  # uses what only the emulator has (clock, step-by-step stream, internals)
 def test_a_write_that_loses_a_race_reads_again_instead_of_overwriting(monkeypatch):
     races = [b"4 0"]  # another worker leaves 4 tokens between our read and our write
     real_get = Emulator.get_shared_data
@@ -83,6 +86,7 @@ def test_a_write_that_loses_a_race_reads_again_instead_of_overwriting(monkeypatc
     assert tokens(host) == 3
 
 
+@pytest.mark.emulator_only  # uses what only the emulator has (clock, step-by-step stream, internals)
 def test_several_workers_ticking_refill_once_per_period():
     host = load()
     host.add_plugin(plugin_config=json.dumps({"capacity": 3, "refill": 2}))  # a second worker
@@ -92,6 +96,7 @@ def test_several_workers_ticking_refill_once_per_period():
     assert tokens(host) == 2
 
 
+@pytest.mark.emulator_only  # uses what only the emulator has (clock, step-by-step stream, internals)
 def test_separate_buckets_do_not_share_tokens():
     host = load(capacity=1)
     host.add_plugin(plugin_config=json.dumps({"capacity": 5, "bucket": "other"}))

@@ -36,6 +36,7 @@ def test_connections_are_counted_and_the_gauge_follows_open_ones(host):
     assert host.metrics["tcp_metrics.connections_total"] == 2
 
 
+@pytest.mark.emulator_only  # uses what only the emulator has (clock, step-by-step stream, internals)
 def test_closing_logs_one_line_and_records_the_connection_size(host):
     connection = host.tcp_connection()
     connection.send_downstream(b"ping")

@@ -7,6 +7,12 @@ Fixtures:
   in wasmtime under the same emulator, `envoy` builds it and runs it in a real local Envoy.
   The `wasm` and `envoy` hosts come from the entry-point group `proxywasm.hosts`.
 - `proxywasm_host_kind`: the name of the host the current test runs against.
+
+With exactly one non-python host selected (`--proxywasm-hosts=wasm` or `=envoy`), tests that
+call `Host.load("filter.py", ...)` directly run against that host too: the `.py` filter is built
+and loaded there instead. Tests marked `@pytest.mark.emulator_only` (they use what only the
+emulator has: step-by-step streams, the clock, manual callout answers) are deselected for
+`envoy`. Running a suite once per host is how "the same test on three hosts" is checked.
 """
 
 from __future__ import annotations
@@ -26,6 +32,58 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--proxywasm-hosts", default=os.environ.get("PROXYWASM_HOSTS", "python"),
         help="comma-separated hosts to run `load_filter` tests against: python, wasm, envoy "
              "(default: python; env PROXYWASM_HOSTS)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "emulator_only: uses APIs only the emulator has; "
+                                       "deselected when the tests run against real Envoy")
+
+
+def _redirect_host(config: pytest.Config) -> str | None:
+    hosts = _selected_hosts(config)
+    return hosts[0] if len(hosts) == 1 and hosts[0] != "python" else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _redirect_host(config) != "envoy":
+        return
+    kept, dropped = [], []
+    for item in items:
+        (dropped if item.get_closest_marker("emulator_only") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def _proxywasm_redirect_host_load(request: pytest.FixtureRequest,
+                                  monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    kind = _redirect_host(request.config)
+    if kind is None or "load_filter" in request.fixturenames:
+        yield
+        return
+    from pathlib import Path
+
+    from .host import Host
+
+    factory = _factory(kind)
+    real_load = Host.load.__func__  # type: ignore[attr-defined]
+    opened: list[Any] = []
+
+    def load(cls: type, path: Any, *args: Any, **kwargs: Any) -> Any:
+        target = Path(path)
+        if target.suffix == ".py" or target.is_dir():
+            host = factory(target, *args, **kwargs)
+            opened.append(host)
+            return host
+        return real_load(cls, path, *args, **kwargs)
+
+    monkeypatch.setattr(Host, "load", classmethod(load))
+    yield
+    for host in opened:
+        close = getattr(host, "close", None)
+        if close is not None:
+            close()
 
 
 def _selected_hosts(config: pytest.Config) -> list[str]:
