@@ -17,6 +17,7 @@ is retried with new ports.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,17 @@ _LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\]\[(\d+)\]\[
 _WASM_LOG = re.compile(r"^wasm log(?: [^:]*)?: (.*)$", re.S)
 _LEVELS = {"trace": "trace", "debug": "debug", "info": "info", "warning": "warn", "warn": "warn",
            "error": "error", "critical": "critical"}
+
+
+# Every running LocalEnvoy, so none outlives the Python process that started it (Envoy runs in
+# its own session, so it would not get the terminal's signals).
+_RUNNING: "weakref.WeakSet[LocalEnvoy]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for envoy in list(_RUNNING):
+        envoy.stop(timeout=2.0)
 
 
 # Admin requests go straight to 127.0.0.1, whatever http_proxy says.
@@ -162,6 +175,7 @@ class LocalEnvoy:
             raise EnvoyError(f"could not start envoy: {err}.") from err
         finally:
             log_file.close()
+        _RUNNING.add(self)
         deadline = started + self.ready_timeout
         while True:
             if self._proc.poll() is not None:
