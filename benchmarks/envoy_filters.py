@@ -53,7 +53,7 @@ import yaml
 
 from proxywasm_build.cache import atomic_write, cache_dir, locked
 from proxywasm_build.envoy import free_port
-from proxywasm_build.envoy_config import envoy_binary, render_bootstrap
+from proxywasm_build.envoy_config import envoy_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 FILTERS = ROOT / "benchmarks" / "filters"
@@ -199,18 +199,54 @@ def code_section_size(data: bytes) -> int:
 
 
 def bootstrap(module: Path | None, listener_port: int, admin_port: int) -> str:
-    """The bootstrap every variant shares; `module=None` drops the wasm filter, nothing else."""
-    text = render_bootstrap(module=module or "/dev/null", listener_port=listener_port,
-                            admin_port=admin_port, direct_response=(200, DIRECT_BODY))
+    """The bootstrap every variant shares; `module=None` drops the wasm filter, nothing else.
+
+    Written here rather than through `envoy_config.render_bootstrap` so that the benchmark's
+    Envoy setup stays fixed while the project's template evolves.
+    """
+    http_filters: list[dict[str, Any]] = []
     if module is not None:
-        return text
-    config = yaml.safe_load(text)
-    for listener in config["static_resources"]["listeners"]:
-        for chain in listener["filter_chains"]:
-            for network_filter in chain["filters"]:
-                http_filters = network_filter.get("typed_config", {}).get("http_filters")
-                if http_filters is not None:
-                    http_filters[:] = [f for f in http_filters if f["name"] != "envoy.filters.http.wasm"]
+        http_filters.append({
+            "name": "envoy.filters.http.wasm",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+                "config": {
+                    "name": "bench", "root_id": "",
+                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
+                                      "value": ""},
+                    "vm_config": {"vm_id": "", "runtime": "envoy.wasm.runtime.v8",
+                                  "code": {"local": {"filename": str(Path(module).resolve())}}},
+                },
+            },
+        })
+    http_filters.append({
+        "name": "envoy.filters.http.router",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+                         "suppress_envoy_headers": True},
+    })
+    config = {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "static_resources": {"listeners": [{
+            "name": "bench",
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": listener_port}},
+            "filter_chains": [{"filters": [{
+                "name": "envoy.filters.network.http_connection_manager",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.network."
+                             "http_connection_manager.v3.HttpConnectionManager",
+                    "stat_prefix": "bench",
+                    "codec_type": "AUTO",
+                    "route_config": {"name": "local", "virtual_hosts": [{
+                        "name": "all", "domains": ["*"],
+                        "routes": [{"match": {"prefix": "/"},
+                                    "direct_response": {"status": 200,
+                                                        "body": {"inline_string": DIRECT_BODY}}}],
+                    }]},
+                    "http_filters": http_filters,
+                },
+            }]}],
+        }]},
+    }
     return yaml.safe_dump(config, sort_keys=False)
 
 
