@@ -63,10 +63,13 @@ PLOT = ROOT / "docs" / "benchmarks-envoy.png"
 START, END = "<!-- envoy-filters:start -->", "<!-- envoy-filters:end -->"
 
 VARIANTS = ("none", "c", "assemblyscript", "python")
+#: With `--python-before REV`, the Python filter as commit REV built it runs in the same rounds.
+BEFORE = "python_before"
 LABELS = {"none": "no filter", "c": "C (zig)", "assemblyscript": "AssemblyScript",
           "python": "Python (proxywasm)"}
 #: The value of `x-filter` each variant adds to allowed responses (None: no filter).
-FILTER_HEADER = {"none": None, "c": "c", "assemblyscript": "assemblyscript", "python": "python"}
+FILTER_HEADER = {"none": None, "c": "c", "assemblyscript": "assemblyscript", "python": "python",
+                 BEFORE: "python"}
 DIRECT_BODY = "hello from envoy\n"
 MB = 1024 * 1024
 
@@ -154,6 +157,11 @@ def build_python_at(commit: str, *, snapshot: bool = True) -> Path:
 def short_commit(commit: str) -> str:
     return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", f"{commit}^{{commit}}"],
                           capture_output=True, text=True).stdout.strip()
+
+
+def describe_commit(commit: str) -> str:
+    short = short_commit(commit)
+    return f"commit {short}" if commit == short else f"commit {commit} = {short}"
 
 
 def build_c() -> Path:
@@ -749,11 +757,26 @@ def rows(results: dict[str, Any]) -> list[tuple[str, list[str], str | None]]:
     ]
 
 
+def label(results: dict[str, Any], variant: str) -> str:
+    return results.get("meta", {}).get("labels", {}).get(variant) or LABELS.get(variant, variant)
+
+
+def before_view(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The same run seen with the `--python-before` module as "python" (for before/after)."""
+    if BEFORE not in results["variants"]:
+        return None
+    view = json.loads(json.dumps(results))
+    view["variants"]["python"] = view["variants"].pop(BEFORE)
+    view["meta"]["python_built_from"] = view["meta"].get("python_before_from", "before")
+    summarise(view)
+    return view
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     variants = list(results["variants"])
     ratios = results.get("python_ratios", {})
     ratio_columns = [other for other in ("c", "assemblyscript") if other in ratios]
-    header = ["", *(LABELS[v] for v in variants),
+    header = ["", *(label(results, v) for v in variants),
               *(f"Python / {LABELS[o].split(' ')[0]}" for o in ratio_columns)]
     lines = ["| " + " | ".join(header) + " |",
              "|---|" + "---:|" * (len(header) - 1)]
@@ -765,7 +788,7 @@ def markdown_table(results: dict[str, Any]) -> str:
 
 def spread_table(results: dict[str, Any]) -> str:
     variants = results["variants"]
-    lines = ["| min – max over rounds | " + " | ".join(LABELS[v] for v in variants) + " |",
+    lines = ["| min – max over rounds | " + " | ".join(label(results, v) for v in variants) + " |",
              "|---|" + "---:|" * len(variants)]
     def span(name: str, fmt: Callable[[float], str], *keys: str) -> str:
         found = range_of(variants[name]["rounds"], *keys)
@@ -863,7 +886,13 @@ def section(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     meta = results["meta"]
     variants = results["variants"]
     before = ""
-    if baseline is not None:
+    same_run = before_view(results)
+    if same_run is not None:
+        before = (f"\n**Before / after in the same rounds.** \"{label(results, BEFORE)}\" is the Python "
+                  f"filter built by the {same_run['meta']['python_built_from']} (`--python-before`), "
+                  "measured interleaved with the others.\n")
+        baseline = same_run
+    elif baseline is not None:
         before = ("\n**Before / after.** `--baseline` compared this run with "
                   f"`{meta['baseline_path']}` (Python module from the {python_source(baseline)}, "
                   f"measured {baseline['meta']['date']} with `{baseline['meta']['command']}`).\n")
@@ -923,8 +952,9 @@ def plot(results: dict[str, Any], path: Path = PLOT) -> None:
 
     variants = results["variants"]
     names = list(variants)
-    labels = [LABELS[n].replace(" (", "\n(") for n in names]
-    colours = {"none": "#9e9e9e", "c": "#4c72b0", "assemblyscript": "#55a868", "python": "#dd8452"}
+    labels = [label(results, n).replace(" (", "\n(") for n in names]
+    colours = {"none": "#9e9e9e", "c": "#4c72b0", "assemblyscript": "#55a868", "python": "#dd8452",
+               BEFORE: "#8c564b"}
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
 
     def bars(ax, values, errors=None, *, title, unit, log=False, fmt="{:.0f}"):
@@ -1031,6 +1061,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--python-commit", default=None, metavar="REV",
                         help="build the Python variant with the SDK and build backend of commit REV "
                              "(a 'before' run); default: the working tree")
+    parser.add_argument("--python-before", default=None, metavar="REV",
+                        help="also run the Python filter as commit REV built it, in the same rounds "
+                             "(before/after side by side)")
     parser.add_argument("--label", default=None, help="also save results/envoy_filters-LABEL.json")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="an earlier results JSON to show as 'before' in docs/benchmarks.md")
@@ -1047,9 +1080,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.soak is None:
         args.soak = 0 if args.quick else 60
     args.variant_list = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = [v for v in args.variant_list if v not in VARIANTS]
+    unknown = [v for v in args.variant_list if v not in VARIANTS and v != BEFORE]
     if unknown or not args.variant_list:
         parser.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    if args.python_before:
+        args.variant_list.append(BEFORE)
     if args.soak and "python" not in args.variant_list:
         args.soak = 0
     if args.rounds < 1 or args.duration < 1 or args.connections < 1:
@@ -1074,11 +1109,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv[1:] if argv is None else argv)
     baseline = load_baseline(args.baseline)
     # Keep the order of VARIANTS in tables, whatever order they were asked in.
-    chosen = [v for v in VARIANTS if v in args.variant_list]
+    chosen = [v for v in (*VARIANTS, BEFORE) if v in args.variant_list]
 
     results: dict[str, Any] = {"meta": {}, "variants": {}}
     if args.python_commit:
         BUILDERS["python"] = lambda: build_python_at(args.python_commit)
+    if args.python_before:
+        BUILDERS[BEFORE] = lambda: build_python_at(args.python_before)
     for name in chosen:
         module = BUILDERS[name]() if name in BUILDERS else None
         data = module.read_bytes() if module else b""
@@ -1121,8 +1158,11 @@ def main(argv: list[str] | None = None) -> int:
         "connections": args.connections, "wrk": f"wrk -t1 -c{args.connections} -d{args.duration:g}s",
         "seconds": round(time.monotonic() - started, 1),
         "baseline_path": str(args.baseline) if args.baseline else None,
-        "python_built_from": (f"commit {args.python_commit} = {short_commit(args.python_commit)}"
-                              if args.python_commit else "working tree"),
+        "python_built_from": describe_commit(args.python_commit) if args.python_commit else "working tree",
+        "python_before_from": describe_commit(args.python_before) if args.python_before else None,
+        "labels": ({"python": f"Python ({short_commit(args.python_commit) if args.python_commit else 'now'})",
+                    BEFORE: f"Python before ({short_commit(args.python_before)})"}
+                   if args.python_before else {}),
     }
     summarise(results)
     print_summary(results)
