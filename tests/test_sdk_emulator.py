@@ -617,3 +617,30 @@ def test_paused_headers_hold_the_body_without_callbacks_until_resume(tmp_path: P
     host.respond_http_call(host.pending_http_calls[0], 200)
     assert host.log_messages() == ["body 6 True"]
     assert stream.upstream_request.body == b"abcdef"
+
+
+def test_sys_exit_in_a_callback_fails_closed_too(tmp_path: Path) -> None:
+    path = write(tmp_path, '''
+        import sys
+        import proxywasm
+        from proxywasm import HttpContext
+        class Quit(HttpContext):
+            def on_http_request_headers(self, n, eos):
+                sys.exit(3)
+        proxywasm.set_root_context(proxywasm.RootContext)
+        proxywasm.set_http_context(Quit)
+    ''')
+    host = Host.load(path)
+    assert host.http_request(GET).status == 500
+    assert any("SystemExit: 3" in rec.message for rec in host.logs)
+
+
+def test_the_sdk_core_stays_light() -> None:
+    # Every module the SDK imports is frozen into each compiled filter and lives in its heap.
+    code = ("import sys, proxywasm, proxywasm.dispatcher; "
+            "print(sorted(m for m in ('dataclasses', 'inspect', 'logging', 'datetime', 'traceback', "
+            "'re', 'ast', 'typing') if m in sys.modules))")
+    sdk = str(Path(__file__).resolve().parents[1] / "sdk")  # -S: no site, which imports re itself
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         check=True, env={"PYTHONPATH": sdk})
+    assert out.stdout.strip() == "[]"

@@ -115,4 +115,3 @@ class Histogram(_Metric):
         hostcalls.record_metric(self.id, value)
 
 
-_logging.install()

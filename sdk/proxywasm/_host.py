@@ -7,7 +7,9 @@ See docs/architecture.md for the calling convention.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing imports re: annotations only, never at run time
+if TYPE_CHECKING:
+    from typing import Any
 
 try:  # inside a Proxy-Wasm module
     import _proxywasm_host as raw  # type: ignore[import-not-found]

@@ -6,7 +6,7 @@ binding, the C-bridge generator and the validator all read it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 from enum import IntEnum
 
 # ---------------------------------------------------------------------------
@@ -111,12 +111,12 @@ NO_GRPC_STATUS = -1
 # Signatures
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(namedtuple("Signature", "params results")):
     """A wasm function type: value types of params and results ("i32", "i64")."""
 
-    params: tuple[str, ...]
-    results: tuple[str, ...]
+    __slots__ = ()
+    # params: tuple[str, ...]
+    # results: tuple[str, ...]
 
     def __str__(self) -> str:
         return f"({', '.join(self.params)}) -> ({', '.join(self.results)})"
@@ -127,14 +127,14 @@ def _sig(n_params: int, n_results: int, *, i64_at: tuple[int, ...] = ()) -> Sign
     return Signature(params, ("i32",) * n_results)
 
 
-@dataclass(frozen=True)
-class Hostcall:
+class Hostcall(namedtuple("Hostcall", "name params i64_params returns_status", defaults=((), True))):
     """One `env.proxy_*` import: its wasm signature and its parameter names."""
 
-    name: str
-    params: tuple[str, ...]
-    i64_params: tuple[str, ...] = ()
-    returns_status: bool = True
+    __slots__ = ()
+    # name: str
+    # params: tuple[str, ...]
+    # i64_params: tuple[str, ...] = ()
+    # returns_status: bool = True
 
     @property
     def signature(self) -> Signature:
@@ -183,26 +183,26 @@ class Hostcall:
         return tuple((s.name, s.kind[len("out-"):]) for s in self.slots if s.kind.startswith("out-"))
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(namedtuple("Slot", "kind name wasm_params")):
     """One raw-interface argument or result and the wasm parameters that carry it.
 
     kind: "in-int" (i32, unsigned), "in-i64" (signed), "in-bytes" (data, size),
     "out-bytes" (return_data, return_size), "out-u32", "out-u64" (return pointer).
     """
 
-    kind: str
-    name: str
-    wasm_params: tuple[str, ...]
+    __slots__ = ()
+    # kind: str
+    # name: str
+    # wasm_params: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Callback:
+class Callback(namedtuple("Callback", "name params returns")):
     """One `proxy_on_*` export the host may call: wasm signature and parameter names."""
 
-    name: str
-    params: tuple[str, ...]
-    returns: str | None  # None, "action", "bool", "ptr"
+    __slots__ = ()
+    # name: str
+    # params: tuple[str, ...]
+    # returns: str | None  # None, "action", "bool", "ptr"
 
     @property
     def signature(self) -> Signature:
@@ -348,12 +348,12 @@ START_EXPORTS: dict[str, Signature] = {
 }
 
 
-@dataclass(frozen=True)
-class AbiVersion:
-    version: str
-    marker: str
-    hostcalls: dict[str, Hostcall]
-    callbacks: dict[str, Callback]
+class AbiVersion(namedtuple("AbiVersion", "version marker hostcalls callbacks")):
+    __slots__ = ()
+    # version: str
+    # marker: str
+    # hostcalls: dict[str, Hostcall]
+    # callbacks: dict[str, Callback]
 
 
 def _abi(version: str, hostcalls: tuple[Hostcall, ...], callbacks: tuple[Callback, ...]) -> AbiVersion:

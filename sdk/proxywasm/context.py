@@ -7,12 +7,17 @@ lets traffic through. Methods that reach the host are thin wrappers over `proxyw
 from __future__ import annotations
 
 import struct
-from datetime import timedelta
-from typing import Optional, Sequence
+TYPE_CHECKING = False  # typing imports re: annotations only, never at run time
+if TYPE_CHECKING:
+    from typing import Optional, Sequence
 
 from . import hostcalls as hc
 from .abi import Action, BufferType, GrpcStatus, MapType, MetricType, PeerType, StreamType
-from .hostcalls import HeaderPairs, Text
+
+if TYPE_CHECKING:  # datetime costs the module snapshot heap; accept any .total_seconds()
+    from datetime import timedelta
+
+    from .hostcalls import HeaderPairs, Text
 
 _U32_MAX = 0xFFFFFFFF
 
@@ -252,7 +257,7 @@ class HttpContext(Context):
     """One HTTP stream (request and response) passing through the plugin."""
 
     #: None inherits the root context's choice.
-    fail_open: Optional[bool] = None
+    fail_open: "Optional[bool]" = None
 
     def __init__(self, context_id: int, root: RootContext | None = None) -> None:
         super().__init__(context_id)
@@ -426,7 +431,7 @@ class HttpContext(Context):
 class StreamContext(Context):
     """One TCP connection passing through a network-filter plugin."""
 
-    fail_open: Optional[bool] = None
+    fail_open: "Optional[bool]" = None
 
     def __init__(self, context_id: int, root: RootContext | None = None) -> None:
         super().__init__(context_id)
@@ -476,6 +481,7 @@ class StreamContext(Context):
 
 
 def _millis(value: float | timedelta) -> int:
-    if isinstance(value, timedelta):
-        return int(value.total_seconds() * 1000)
+    total_seconds = getattr(value, "total_seconds", None)
+    if total_seconds is not None:
+        return int(total_seconds() * 1000)
     return int(value * 1000)

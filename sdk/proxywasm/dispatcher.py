@@ -8,16 +8,22 @@ it is logged with its traceback through `proxy_log`, and an HTTP stream fails cl
 
 from __future__ import annotations
 
-import traceback
-from typing import Callable, Optional
+TYPE_CHECKING = False  # typing imports re: annotations only, never at run time
+if TYPE_CHECKING:
+    from typing import Callable, Optional
 
+from . import _logging
 from . import hostcalls as hc
 from .abi import Action, LogLevel, PeerType, StreamType
 from .context import Context, HttpContext, RootContext, StreamContext
 
-RootFactory = Callable[[int], RootContext]
-HttpFactory = Callable[[int, RootContext], HttpContext]
-StreamFactory = Callable[[int, RootContext], StreamContext]
+if TYPE_CHECKING:
+    RootFactory = Callable[[int], RootContext]
+    HttpFactory = Callable[[int, RootContext], HttpContext]
+    StreamFactory = Callable[[int, RootContext], StreamContext]
+
+#: What a callback may raise without escaping into the host: sys.exit() included.
+_CAUGHT = (Exception, SystemExit)
 
 FAIL_CLOSED_STATUS = 500
 FAIL_CLOSED_BODY = b"internal filter error\n"
@@ -54,17 +60,20 @@ def activate(vm: VM) -> None:
 def set_root_context(factory: RootFactory) -> None:
     """Register the plugin's root context: `factory(context_id)` is called per plugin."""
     _vm.root_factory = factory
+    _logging.install_if_used()
 
 
 def set_http_context(factory: HttpFactory) -> None:
     """Register `factory(context_id, root)` for HTTP streams (used when the root's
     `create_http_context` returns None)."""
     _vm.http_factory = factory
+    _logging.install_if_used()
 
 
 def set_stream_context(factory: StreamFactory) -> None:
     """Register `factory(context_id, root)` for TCP connections."""
     _vm.stream_factory = factory
+    _logging.install_if_used()
 
 
 def register_callout(token: int, context_id: int) -> None:
@@ -82,10 +91,12 @@ def register_grpc_stream(token: int, context_id: int) -> None:
 # --- failure handling -------------------------------------------------------------------
 
 def _log_exception(where: str, context_id: int) -> None:
+    import traceback  # only when something failed: it pulls in linecache/tokenize/re
+
     text = traceback.format_exc()
     try:
         hc.log(LogLevel.ERROR, f"python exception in {where} (context {context_id}):\n{text}")
-    except Exception:  # the host refused even the log line: nothing more we can do
+    except _CAUGHT:  # the host refused even the log line: nothing more we can do
         pass
 
 
@@ -105,7 +116,7 @@ def _fail_http(ctx: Context | None, where: str, context_id: int) -> int:
         return Action.CONTINUE
     try:
         hc.send_local_response(FAIL_CLOSED_STATUS, [], FAIL_CLOSED_BODY, b"python_exception")
-    except Exception:
+    except _CAUGHT:
         _log_exception(f"{where} (sending the 500 reply)", context_id)
     return Action.PAUSE
 
@@ -116,7 +127,7 @@ def _fail_tcp(ctx: Context | None, where: str, context_id: int) -> int:
         return Action.CONTINUE
     try:
         hc.close_stream(StreamType.DOWNSTREAM)
-    except Exception:
+    except _CAUGHT:
         pass
     return Action.PAUSE
 
@@ -128,7 +139,7 @@ def _resume_or_fail(ctx: Context | None, where: str, context_id: int) -> None:
         if action == Action.CONTINUE:
             try:
                 hc.continue_stream(StreamType.HTTP_REQUEST)
-            except Exception:
+            except _CAUGHT:
                 pass
     else:
         _log_exception(where, context_id)
@@ -150,6 +161,7 @@ def _wants_stream_contexts(root: RootContext) -> bool:
 
 def proxy_on_context_create(context_id: int, parent_context_id: int) -> None:
     vm = _vm
+    _logging.install_if_used()
     try:
         if parent_context_id == 0:
             factory = vm.root_factory or RootContext
@@ -169,7 +181,7 @@ def proxy_on_context_create(context_id: int, parent_context_id: int) -> None:
             if ctx is None:
                 ctx = (vm.http_factory or HttpContext)(context_id, root)
         vm.contexts[context_id] = ctx
-    except Exception:
+    except _CAUGHT:
         _log_exception("context creation", context_id)
 
 
@@ -179,7 +191,7 @@ def proxy_on_vm_start(root_context_id: int, vm_configuration_size: int) -> int:
         return 1
     try:
         return int(bool(root.on_vm_start(vm_configuration_size)))
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_vm_start", root_context_id)
         return 0
 
@@ -190,7 +202,7 @@ def proxy_on_configure(root_context_id: int, plugin_configuration_size: int) -> 
         return 1
     try:
         return int(bool(root.on_configure(plugin_configuration_size)))
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_configure", root_context_id)
         return 0
 
@@ -201,7 +213,7 @@ def proxy_on_tick(root_context_id: int) -> None:
         return
     try:
         root.on_tick()  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_tick", root_context_id)
 
 
@@ -211,7 +223,7 @@ def proxy_on_queue_ready(root_context_id: int, queue_id: int) -> None:
         return
     try:
         root.on_queue_ready(queue_id)  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_queue_ready", root_context_id)
 
 
@@ -221,7 +233,7 @@ def proxy_on_foreign_function(root_context_id: int, function_id: int, arguments_
         return
     try:
         root.on_foreign_function(function_id, arguments_size)  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_foreign_function", root_context_id)
 
 
@@ -231,7 +243,7 @@ def proxy_on_done(context_id: int) -> int:
         return 1
     try:
         return int(bool(ctx.on_done()))
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_done", context_id)
         return 1
 
@@ -242,7 +254,7 @@ def proxy_on_log(context_id: int) -> None:
         return
     try:
         ctx.on_log()  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_log", context_id)
 
 
@@ -252,7 +264,7 @@ def proxy_on_delete(context_id: int) -> None:
         return
     try:
         ctx.on_delete()
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_delete", context_id)
 
 
@@ -264,7 +276,7 @@ def proxy_on_request_headers(context_id: int, num_headers: int, end_of_stream: i
         return Action.CONTINUE
     try:
         return int(ctx.on_http_request_headers(num_headers, bool(end_of_stream)))  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         return _fail_http(ctx, "on_http_request_headers", context_id)
 
 
@@ -274,7 +286,7 @@ def proxy_on_request_body(context_id: int, body_size: int, end_of_stream: int) -
         return Action.CONTINUE
     try:
         return int(ctx.on_http_request_body(body_size, bool(end_of_stream)))  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         return _fail_http(ctx, "on_http_request_body", context_id)
 
 
@@ -284,7 +296,7 @@ def proxy_on_request_trailers(context_id: int, num_trailers: int) -> int:
         return Action.CONTINUE
     try:
         return int(ctx.on_http_request_trailers(num_trailers))  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         return _fail_http(ctx, "on_http_request_trailers", context_id)
 
 
@@ -294,7 +306,7 @@ def proxy_on_response_headers(context_id: int, num_headers: int, end_of_stream: 
         return Action.CONTINUE
     try:
         return int(ctx.on_http_response_headers(num_headers, bool(end_of_stream)))  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         return _fail_http(ctx, "on_http_response_headers", context_id)
 
 
@@ -304,7 +316,7 @@ def proxy_on_response_body(context_id: int, body_size: int, end_of_stream: int) 
         return Action.CONTINUE
     try:
         return int(ctx.on_http_response_body(body_size, bool(end_of_stream)))  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         return _fail_http(ctx, "on_http_response_body", context_id)
 
 
@@ -314,7 +326,7 @@ def proxy_on_response_trailers(context_id: int, num_trailers: int) -> int:
         return Action.CONTINUE
     try:
         return int(ctx.on_http_response_trailers(num_trailers))  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         return _fail_http(ctx, "on_http_response_trailers", context_id)
 
 
@@ -328,7 +340,7 @@ def proxy_on_http_call_response(context_id: int, call_id: int, num_headers: int,
         if target != context_id:
             hc.set_effective_context(target)
         ctx.on_http_call_response(call_id, num_headers, body_size, num_trailers)
-    except Exception:
+    except _CAUGHT:
         _resume_or_fail(ctx, "on_http_call_response", target)
 
 
@@ -349,7 +361,7 @@ def proxy_on_grpc_receive_initial_metadata(context_id: int, call_id: int, num_el
         ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=False)
         if ctx is not None:
             ctx.on_grpc_stream_initial_metadata(call_id, num_elements)
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_grpc_stream_initial_metadata", context_id)
 
 
@@ -364,7 +376,7 @@ def proxy_on_grpc_receive(context_id: int, call_id: int, message_size: int) -> N
             ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=False)
             if ctx is not None:
                 ctx.on_grpc_stream_message(call_id, message_size)
-    except Exception:
+    except _CAUGHT:
         _resume_or_fail(ctx, "on_grpc_receive", context_id)
 
 
@@ -373,7 +385,7 @@ def proxy_on_grpc_receive_trailing_metadata(context_id: int, call_id: int, num_e
         ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=False)
         if ctx is not None:
             ctx.on_grpc_stream_trailing_metadata(call_id, num_elements)
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_grpc_stream_trailing_metadata", context_id)
 
 
@@ -388,7 +400,7 @@ def proxy_on_grpc_close(context_id: int, call_id: int, status_code: int) -> None
             ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=True)
             if ctx is not None:
                 ctx.on_grpc_stream_close(call_id, status_code)
-    except Exception:
+    except _CAUGHT:
         _resume_or_fail(ctx, "on_grpc_close", context_id)
 
 
@@ -400,7 +412,7 @@ def proxy_on_new_connection(context_id: int) -> int:
         return Action.CONTINUE
     try:
         return int(ctx.on_new_connection())  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         return _fail_tcp(ctx, "on_new_connection", context_id)
 
 
@@ -410,7 +422,7 @@ def proxy_on_downstream_data(context_id: int, data_size: int, end_of_stream: int
         return Action.CONTINUE
     try:
         return int(ctx.on_downstream_data(data_size, bool(end_of_stream)))  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         return _fail_tcp(ctx, "on_downstream_data", context_id)
 
 
@@ -420,7 +432,7 @@ def proxy_on_upstream_data(context_id: int, data_size: int, end_of_stream: int) 
         return Action.CONTINUE
     try:
         return int(ctx.on_upstream_data(data_size, bool(end_of_stream)))  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         return _fail_tcp(ctx, "on_upstream_data", context_id)
 
 
@@ -430,7 +442,7 @@ def proxy_on_downstream_connection_close(context_id: int, peer_type: int) -> Non
         return
     try:
         ctx.on_downstream_close(PeerType(peer_type))  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_downstream_close", context_id)
 
 
@@ -440,5 +452,5 @@ def proxy_on_upstream_connection_close(context_id: int, peer_type: int) -> None:
         return
     try:
         ctx.on_upstream_close(PeerType(peer_type))  # type: ignore[attr-defined]
-    except Exception:
+    except _CAUGHT:
         _log_exception("on_upstream_close", context_id)

@@ -6,7 +6,9 @@ else in the SDK talks to the host. Context methods are thin sugar over these fun
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence, Union
+TYPE_CHECKING = False  # typing imports re: annotations only, never at run time
+if TYPE_CHECKING:
+    from typing import Iterable, Sequence, Union
 
 from . import _host
 from .abi import (
@@ -21,8 +23,9 @@ from .abi import (
     serialize_map,
 )
 
-Text = Union[str, bytes]
-HeaderPairs = Iterable[tuple[Text, Text]]
+if TYPE_CHECKING:
+    Text = Union[str, bytes]
+    HeaderPairs = Iterable[tuple[Text, Text]]
 
 
 class HostError(Exception):
