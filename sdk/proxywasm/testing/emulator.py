@@ -194,28 +194,28 @@ class Plugin:
     next_tick_ns: int = 0
 
 
-@dataclass
 class _Direction:
     """One filter's view of one direction (request or response) of a stream."""
 
-    headers_arrived: bool = False
-    headers_eos: bool = False
-    headers_passed: bool = False
-    buffer: bytearray = field(default_factory=bytearray)
-    eos: bool = False
-    eos_passed: bool = False
-    trailers_arrived: bool = False
-    trailers_passed: bool = False
-    stopped: bool = False
-    stopped_all: bool = False
+    __slots__ = ("headers_arrived", "headers_eos", "headers_passed", "buffer", "eos", "eos_passed",
+                 "trailers_arrived", "trailers_passed", "stopped", "stopped_all")
+
+    def __init__(self) -> None:
+        self.headers_arrived = self.headers_eos = self.headers_passed = False
+        self.buffer = bytearray()
+        self.eos = self.eos_passed = False
+        self.trailers_arrived = self.trailers_passed = False
+        self.stopped = self.stopped_all = False
 
 
-@dataclass
 class _FilterState:
-    context_id: int
-    plugin: Plugin
-    req: _Direction = field(default_factory=_Direction)
-    resp: _Direction = field(default_factory=_Direction)
+    __slots__ = ("context_id", "plugin", "req", "resp")
+
+    def __init__(self, context_id: int, plugin: "Plugin") -> None:
+        self.context_id = context_id
+        self.plugin = plugin
+        self.req = _Direction()
+        self.resp = _Direction()
 
 
 class _ContextInfo(NamedTuple):
@@ -413,17 +413,22 @@ class HttpStream:
         return self.finished or (way is _REQUEST and self.request_aborted)
 
     def _arrive(self, way: "_Way", i: int, kind: str, data: bytes = b"", eos: bool = False) -> None:
-        if self._closed_for(way):
+        request = way is _REQUEST
+        if self.finished or (request and self.request_aborted):
             return
-        if i == way.end(len(self.filters)):
-            (self._upstream_receive if way is _REQUEST else self._downstream_receive)(kind, data, eos)
+        if request and i == len(self.filters):
+            self._upstream_receive(kind, data, eos)
+            return
+        if not request and i < 0:
+            self._downstream_receive(kind, data, eos)
             return
         f = self.filters[i]
-        d = way.state(f)
+        d = f.req if request else f.resp
         if kind == "headers":
             d.headers_arrived = True
             d.headers_eos = d.eos = eos
-            action = self._em._call(way.on_headers, f.context_id, len(way.headers(self) or ()), int(eos))
+            headers = self.request_headers if request else self.response_headers
+            action = self._em._call(way.on_headers, f.context_id, len(headers or ()), int(eos))
             held_all = True
         elif d.stopped_all:
             if kind == "data":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping, Union
+from typing import Iterable, Iterator, Mapping, Optional, Union
 
 HeadersLike = Union[Mapping[str, str], Iterable[tuple[str, str]], "Headers", None]
 
@@ -14,26 +14,40 @@ class Headers:
     Equality with a dict compares the first value of each name.
     """
 
-    __slots__ = ("_pairs",)
+    __slots__ = ("_decoded", "_raw")
 
     def __init__(self, items: HeadersLike = None) -> None:
-        self._pairs: list[tuple[str, str]] = []
+        self._raw: Optional[list[tuple[bytes, bytes]]] = None
+        self._decoded: list[tuple[str, str]] = []
         if items is None:
             return
         if isinstance(items, Headers):
-            self._pairs = list(items._pairs)
+            self._decoded = list(items._pairs)
             return
         if isinstance(items, Mapping):
             items = items.items()
-        for k, v in items:
-            self._pairs.append((_s(k).lower(), _s(v)))
+        self._decoded = [(_s(k).lower(), _s(v)) for k, v in items]
 
     @classmethod
     def from_bytes_pairs(cls, pairs: Iterable[tuple[bytes, bytes]]) -> "Headers":
-        h = cls()
-        h._pairs = [(k.decode("utf-8", "replace").lower(), v.decode("utf-8", "replace"))
-                    for k, v in pairs]
+        """Wrap host-side pairs; they are decoded only if the test looks at them."""
+        h = cls.__new__(cls)
+        h._raw = list(pairs)
+        h._decoded = []
         return h
+
+    @property
+    def _pairs(self) -> list[tuple[str, str]]:
+        if self._raw is not None:
+            self._decoded = [(k.decode("utf-8", "replace").lower(), v.decode("utf-8", "replace"))
+                             for k, v in self._raw]
+            self._raw = None
+        return self._decoded
+
+    @_pairs.setter
+    def _pairs(self, value: list[tuple[str, str]]) -> None:
+        self._raw = None
+        self._decoded = value
 
     def get(self, name: str, default: str | None = None) -> str | None:
         key = name.lower()
@@ -80,7 +94,7 @@ class Headers:
     def without(self, *names: str) -> "Headers":
         drop = {n.lower() for n in names}
         h = Headers()
-        h._pairs = [(k, v) for k, v in self._pairs if k not in drop]
+        h._decoded = [(k, v) for k, v in self._pairs if k not in drop]
         return h
 
     def __eq__(self, other: object) -> bool:
