@@ -365,3 +365,69 @@ def test_an_exception_escaping_the_dispatcher_is_printed_and_never_traps(built):
     assert reports and "Traceback" in reports[0] and "LookupError: escaped the dispatcher" in reports[0]
     assert host.http_request({":method": "GET", ":path": "/", ":authority": "x"},
                              upstream=(200, {}, b"hello")).status == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Weight: CPython's parser and compiler are left out when the filter's import does not need them
+
+EVAL_FILTER = '''
+    import collections
+    import proxywasm
+    from proxywasm import Action, HttpContext, RootContext
+    {extra_import}
+
+    Point = collections.namedtuple("Point", "x y")   # namedtuple evals a lambda's source text
+    ORIGIN = Point(0, 0)
+
+    class Probe(HttpContext):
+        def on_http_request_headers(self, num_headers, end_of_stream):
+            try:
+                answer = str(eval(self.get_http_request_header("x-expr") or "6*7"))
+            except RuntimeError as error:
+                answer = "refused: " + str(error)
+            self.send_http_response(200, [("x-origin", repr(ORIGIN))], answer.encode())
+            return Action.PAUSE
+
+    proxywasm.set_root_context(RootContext)
+    proxywasm.set_http_context(Probe)
+'''
+
+
+def _metadata_and_names(path: Path) -> tuple[dict, bytes]:
+    info = _module_info(path)
+    return json.loads(info.custom_section(METADATA_SECTION)), info.custom_section("name") or b""
+
+
+@pytest.mark.build
+def test_the_default_module_has_no_compiler_and_eval_serves_only_build_time_texts(built, tmp_path):
+    from proxywasm.testing import Host
+
+    metadata, names = _metadata_and_names(built[0])
+    assert metadata["compiler"] is False
+    assert b"_PyPegen_run_parser" not in names and b"compiler_visit_expr" not in names
+    assert "_ast" not in metadata["builtin_modules"] and "ast" not in metadata["frozen_modules"]
+
+    source = write(tmp_path / "probe.py", EVAL_FILTER.format(extra_import=""))
+    module = build_python_filter(source, tmp_path / "probe.wasm")
+    assert _metadata_and_names(module)[0]["compiler"] is False
+    response = Host.load(module).http_request({":method": "GET", ":path": "/", ":authority": "x",
+                                               "x-expr": "6*7"})
+    assert response.headers.get("x-origin") == "Point(x=0, y=0)"   # the cached lambda worked
+    assert response.body.startswith(b"refused: compiling source text not seen at build time (6*7)")
+
+
+@pytest.mark.build
+def test_a_filter_whose_import_needs_ast_gets_the_full_interpreter(tmp_path):
+    from proxywasm.testing import Host
+
+    source = write(tmp_path / "probe.py", EVAL_FILTER.format(extra_import="import dataclasses"))
+    report: dict = {}
+    module = build_python_filter(source, tmp_path / "probe.wasm", report=report)
+    metadata, names = _metadata_and_names(module)
+    assert metadata["compiler"] is True and report["compiler"] is True
+    assert "_ast" in metadata["builtin_modules"] and b"_PyPegen_run_parser" in names
+    response = Host.load(module).http_request({":method": "GET", ":path": "/", ":authority": "x",
+                                               "x-expr": "6*7"})
+    assert response.body == b"42"
+    with pytest.raises(UserError, match="without Python's compiler: its import needs the ast module"):
+        build_python_filter(source, tmp_path / "never.wasm", compiler=False)

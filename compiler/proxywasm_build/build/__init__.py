@@ -22,8 +22,9 @@ from proxywasm import abi
 from .. import cache
 from ..errors import UserError
 from . import compile as cc
+from . import nocompiler
 from .bridge import generate_bridge_source
-from .freezer import (FilterSource, check_filter, freeze_closure, frozen_group_source,
+from .freezer import (FilterSource, FrozenSet, check_filter, freeze_closure, frozen_group_source,
                       frozen_table_source, inittab_source, read_inittab, resolve_filter_source,
                       select_builtins)
 from .datasegments import split_zero_runs
@@ -108,7 +109,7 @@ def _optimize(module: Path, output: Path) -> Path:
 
 def build_python_filter(source: Path, output: Path | None = None, *, snapshot_module: bool = True,
                         keep_names: bool = True, all_builtins: bool = False, optimize: bool = False,
-                        report: dict | None = None) -> Path:
+                        compiler: bool | None = None, report: dict | None = None) -> Path:
     """Build a Python filter (a .py file or a filter directory) into one Proxy-Wasm module.
 
     Returns the written `.wasm` path (default: next to the source). Raises `UserError` with one
@@ -116,7 +117,9 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     `set_root_context`) and refuses to write a module the validator rejects.
     `all_builtins` links every C module of libpython (CPython's own table) instead of only the
     ones the import closure names. `optimize` runs binaryen's wasm-opt -Oz (npm `binaryen`;
-    minutes, cached): about 17% less code, so V8 compiles it faster. `report`, if given, receives sizes and timings of each step.
+    minutes, cached): about 17% less code, so V8 compiles it faster. `compiler`: None (default)
+    leaves CPython's parser and compiler out when the filter's import does not need them
+    (build/nocompiler.py), True always links them, False refuses to. `report`, if given, receives sizes and timings of each step.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -137,26 +140,58 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     builtins = inittab if all_builtins else select_builtins(inittab, frozen)
     t = mark("freeze", t)
 
-    objects = [
+    record = None if compiler else nocompiler.record_compiled_sources(filter_source)
+    if compiler is False and (record is None or not record.usable):
+        why = "its import needs the ast module" if record else "it could not be imported on this machine"
+        raise UserError(f"the filter cannot be built without Python's compiler: {why}.")
+    without_compiler = record is not None and record.usable
+    t = mark("record", t)
+
+    common = [
         cc.compile_c(toolchain, (TOOLCHAINS_DIR / "runtime.c").read_text(), "runtime",
                      ("-DPW_SNAPSHOT_BUILD",) if snapshot_module else ()),
         cc.compile_c(toolchain, (TOOLCHAINS_DIR / "wasi_shims.c").read_text(), "wasi_shims"),
         cc.compile_c(toolchain, generate_bridge_source(abi.LATEST), "bridge"),
-        cc.compile_c(toolchain, frozen_group_source(frozen, "stdlib"), "frozen_stdlib"),
         cc.compile_c(toolchain, frozen_group_source(frozen, "site"), "frozen_site"),
         cc.compile_c(toolchain, frozen_group_source(frozen, "app"), "frozen_app"),
-        cc.compile_c(toolchain, frozen_table_source(frozen, filter_source.module), "frozen_table"),
-        cc.compile_c(toolchain, inittab_source(builtins), "inittab"),
     ]
     t = mark("compile", t)
 
-    with tempfile.TemporaryDirectory(prefix="proxywasm-build-") as tmp:
-        linked = cc.link(toolchain, objects, Path(tmp) / "linked.wasm")
+    def make_module(tmp: Path, without_compiler: bool) -> tuple[Path, dict[str, str], FrozenSet]:
+        nonlocal t
+        linked_builtins = ({k: v for k, v in builtins.items() if k not in nocompiler.COMPILER_BUILTINS}
+                           if without_compiler else builtins)
+        # stdlib modules that cannot be imported without `_ast` are not worth their bytes
+        embedded = (FrozenSet([m for m in frozen.modules if m.group != "stdlib"
+                               or m.name not in nocompiler.COMPILER_MODULES], frozen.referenced, frozen.eager)
+                    if without_compiler else frozen)
+        objects = [*common, cc.compile_c(toolchain, inittab_source(linked_builtins), "inittab"),
+                   cc.compile_c(toolchain, frozen_group_source(embedded, "stdlib"), "frozen_stdlib"),
+                   cc.compile_c(toolchain, frozen_table_source(embedded, filter_source.module), "frozen_table")]
+        libpython = None
+        if without_compiler:
+            objects += [cc.compile_c(toolchain, (TOOLCHAINS_DIR / "nocompiler.c").read_text(), "nocompiler"),
+                        cc.compile_c(toolchain, nocompiler.source_cache_source(record), "source_cache")]
+            libpython = nocompiler.libpython_without_compiler(toolchain)
+        linked = cc.link(toolchain, objects, tmp / "linked.wasm", libpython=libpython)
         t = mark("link", t)
         module = linked
         if snapshot_module:
-            module = snapshot(toolchain, linked, Path(tmp) / "snapshot.wasm")
+            module = snapshot(toolchain, linked, tmp / "snapshot.wasm")
             t = mark("snapshot", t)
+        return module, linked_builtins, embedded
+
+    with tempfile.TemporaryDirectory(prefix="proxywasm-build-") as tmp:
+        try:
+            module, builtins, frozen = make_module(Path(tmp), without_compiler)
+        except UserError as error:
+            # The filter's import inside the module compiled a text the build machine did not
+            # see, or needed `_ast`: the full interpreter serves it (unless asked not to).
+            if not without_compiler or compiler is False or not (
+                    nocompiler.MARKER in str(error) or "_ast" in str(error) or "_tokenize" in str(error)):
+                raise
+            without_compiler = False
+            module, builtins, frozen = make_module(Path(tmp), without_compiler)
         module.write_bytes(split_zero_runs(module.read_bytes()))
         stripped = Path(tmp) / "stripped.wasm"
         strip_args = ["strip", str(module), "-o", str(stripped)]
@@ -176,6 +211,7 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         "filter": filter_source.module,
         "snapshot": snapshot_module,
         "optimized": optimize,
+        "compiler": not without_compiler,
         "frozen_modules": frozen.names(),
         "builtin_modules": sorted([*builtins, "_proxywasm_host"]),
     }
@@ -187,7 +223,8 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     if report is not None:
         report.update(size=len(data), frozen_modules=len(frozen.modules),
                       frozen_bytes=frozen.size(), frozen_stdlib_bytes=frozen.size("stdlib"),
-                      frozen_app_bytes=frozen.size("app"), seconds=timings)
+                      frozen_app_bytes=frozen.size("app"), compiler=not without_compiler,
+                      seconds=timings)
     return output
 
 

@@ -56,8 +56,10 @@ def compile_c(toolchain: Toolchain, source: str, name: str, extra_flags: tuple[s
     return obj
 
 
-def link(toolchain: Toolchain, objects: list[Path], output: Path, *, gc_sections: bool = True) -> Path:
-    """Link our objects, libpython and zig's wasi-libc into one reactor module."""
+def link(toolchain: Toolchain, objects: list[Path], output: Path, *, gc_sections: bool = True,
+         libpython: Path | None = None) -> Path:
+    """Link our objects, libpython (or a reduced copy of it) and zig's wasi-libc into one
+    reactor module."""
     lib = toolchain.python_root / "lib"
     cmd = toolchain.zig(
         "wasm-ld", "--no-entry", "--export-memory", "--stack-first",
@@ -71,7 +73,7 @@ def link(toolchain: Toolchain, objects: list[Path], output: Path, *, gc_sections
         *([f"-Map={os.environ['PROXYWASM_LINK_MAP']}"] if os.environ.get("PROXYWASM_LINK_MAP") else []),
         "-o", str(output),
         *map(str, objects),
-        str(lib / "libpython3.11.a"), str(lib / "libmpdec.a"), str(lib / "libexpat.a"),
+        str(libpython or lib / "libpython3.11.a"), str(lib / "libmpdec.a"), str(lib / "libexpat.a"),
         *map(str, toolchain.libc_inputs),
     )
     _run(cmd, "linking the module", toolchain.zig_env())
