@@ -325,3 +325,18 @@ def test_a_held_response_body_shows_as_paused_until_its_end(tmp_path):
         assert stream.response.status == 200 and stream.response.body == b""
         assert stream.response_paused_at == 0
         stream.complete()
+
+
+@pytest.mark.envoy
+def test_the_reuse_pool_keeps_only_a_few_idle_envoys(minimal_module, monkeypatch):
+    emulator()
+    monkeypatch.setenv("PROXYWASM_ENVOY_POOL", "1")
+    first = EnvoyHost.load(minimal_module, reuse=True, plugin_config=b"one")
+    second = EnvoyHost.load(minimal_module, reuse=True, plugin_config=b"two")
+    first.close()
+    second.close()  # the pool holds one idle Envoy: the older one stops
+    try:
+        assert not first.envoy.running and second.envoy.running
+        assert EnvoyHost.load(minimal_module, reuse=True, plugin_config=b"two") is second
+    finally:
+        second._shutdown()

@@ -240,6 +240,7 @@ class EnvoyHost:
                         tuple(sorted(set(named))), repr(sorted(real_clusters.items())), level)
             while _POOL.get(pool_key):
                 pooled = _POOL[pool_key].pop()
+                _IDLE.remove(pooled)
                 if pooled.envoy.running:
                     return pooled._checkout()
                 pooled._shutdown()
@@ -564,6 +565,13 @@ class EnvoyHost:
         self._closed = True
         if self._pool_key is not None and self.envoy.running:
             _POOL.setdefault(self._pool_key, []).append(self)
+            _IDLE.append(self)
+            # Each idle Envoy keeps its compiled module in memory (~230 MB for a CPython one):
+            # keep only the most recently used few.
+            while len(_IDLE) > _max_idle():
+                oldest = _IDLE.pop(0)
+                _POOL[oldest._pool_key].remove(oldest)
+                oldest._shutdown()
             return
         self._shutdown()
 
@@ -877,6 +885,15 @@ class EnvoyTcpConnection:
 
 
 _POOL: dict[tuple, list[EnvoyHost]] = {}
+_IDLE: list[EnvoyHost] = []  # pooled and unused, least recently returned first
+
+
+def _max_idle() -> int:
+    """How many idle Envoys the reuse pool keeps: `PROXYWASM_ENVOY_POOL` (default 3)."""
+    try:
+        return max(0, int(os.environ.get("PROXYWASM_ENVOY_POOL", "3")))
+    except ValueError:
+        return 3
 _PLUGIN_START_ERROR: type | None = None
 
 
@@ -961,6 +978,7 @@ def _stop_pooled_envoys() -> None:
         for host in hosts:
             host._shutdown()
     _POOL.clear()
+    _IDLE.clear()
 
 
 class _TrailerKeepingResponse(http.client.HTTPResponse):
