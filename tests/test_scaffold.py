@@ -330,6 +330,5 @@ def test_bindings_do_callouts_resume_and_body_writes_in_the_emulator_and_envoy(t
     assert any(record.message == "auth: allowed" for record in host.logs)
 
     with EnvoyHost.load(module, callouts=("auth",)) as envoy:
-        envoy.callout_servers["auth"].handler = lambda request: (
-            (200, {}, b"alice") if request.headers.get("x-token") == "good" else (401, {}, b""))
+        envoy.on_http_call("auth", answer)  # the same responder, answered by a real server
         _check_auth(envoy)
