@@ -34,12 +34,14 @@ class ConnectionMeter(StreamContext):
 
     def on_downstream_data(self, data_size: int, end_of_stream: bool) -> Action:
         self.received += data_size
-        self.root.bytes_received.increment(data_size)
+        if data_size:  # a half-close arrives as 0 bytes; Envoy refuses counter increments of 0
+            self.root.bytes_received.increment(data_size)
         return Action.CONTINUE
 
     def on_upstream_data(self, data_size: int, end_of_stream: bool) -> Action:
         self.sent += data_size
-        self.root.bytes_sent.increment(data_size)
+        if data_size:
+            self.root.bytes_sent.increment(data_size)
         return Action.CONTINUE
 
     def on_downstream_close(self, peer_type: PeerType) -> None:

@@ -45,7 +45,7 @@ def test_closing_logs_one_line_and_records_the_connection_size(host):
     connection.close()
     lines = [r.message for r in host.logs
              if r.level == LogLevel.INFO and r.message.startswith("tcp-metrics:")]
-    assert lines == ["tcp-metrics: connection 1 closed by downstream (remote) after 250 ms: "
+    assert lines == ["tcp-metrics: connection 1 closed by downstream (local) after 250 ms: "
                      "4 bytes received, 5 bytes sent"]
     assert host.histogram("tcp_metrics.connection_bytes") == [9]
 

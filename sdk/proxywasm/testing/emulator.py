@@ -678,11 +678,19 @@ class TcpConnection:
             paused[i] = False
             self._pass(direction, i)
 
-    def close(self, peer: PeerType = PeerType.REMOTE, side: str = "downstream") -> None:
-        """Close the connection from `side` ("downstream" or "upstream")."""
+    def close(self, peer: PeerType = PeerType.LOCAL, side: str = "downstream") -> None:
+        """`side` ("downstream" or "upstream") closes its half: as in Envoy 1.40 (measured),
+        the filters first get that direction's data callback with 0 bytes and end_of_stream,
+        then both close callbacks. Envoy's TCP proxy then closes the connection itself, so
+        the reported peer is LOCAL unless the test says otherwise."""
         if self.closed:
             return
-        self._finish(side, peer)
+        if side == "downstream":
+            self._arrive("down", 0, b"", True)
+        else:
+            self._arrive("up", len(self.filters) - 1, b"", True)
+        if not self.closed:
+            self._finish(side, peer)
         self._em._after_operation()
 
     def _finish(self, side: str, peer: PeerType) -> None:
@@ -1465,8 +1473,9 @@ class Emulator:
             return self._violation(f"increment_metric: no metric {metric_id}", NOT_FOUND)
         if metric[0] == MetricType.HISTOGRAM:
             return self._violation(f"increment_metric on histogram {metric[1]!r}: record it instead")
-        if metric[0] == MetricType.COUNTER and offset < 0:
-            return self._violation(f"increment_metric: counter {metric[1]!r} cannot go down")
+        if metric[0] == MetricType.COUNTER and offset <= 0:  # Envoy 1.40: BadArgument, even for 0
+            return self._violation(f"increment_metric: counter {metric[1]!r} takes only positive "
+                                   f"increments (Envoy answers BadArgument for {offset})")
         metric[2] += offset
         return OK
 
