@@ -385,7 +385,10 @@ EVAL_FILTER = '''
                 answer = str(eval(self.get_http_request_header("x-expr") or "6*7"))
             except RuntimeError as error:
                 answer = "refused: " + str(error)
-            self.send_http_response(200, [("x-origin", repr(ORIGIN))], answer.encode())
+            import datetime   # pure Python when the import did not need the C `_datetime`
+            tomorrow = datetime.date(2024, 2, 29) + datetime.timedelta(days=1)
+            self.send_http_response(200, [("x-origin", repr(ORIGIN)), ("x-date", tomorrow.isoformat())],
+                                    answer.encode())
             return Action.PAUSE
 
     proxywasm.set_root_context(RootContext)
@@ -409,10 +412,12 @@ def test_the_default_module_has_no_compiler_and_eval_serves_only_build_time_text
 
     source = write(tmp_path / "probe.py", EVAL_FILTER.format(extra_import=""))
     module = build_python_filter(source, tmp_path / "probe.wasm")
-    assert _metadata_and_names(module)[0]["compiler"] is False
+    metadata = _metadata_and_names(module)[0]
+    assert metadata["compiler"] is False and "_datetime" not in metadata["builtin_modules"]
     response = Host.load(module).http_request({":method": "GET", ":path": "/", ":authority": "x",
                                                "x-expr": "6*7"})
     assert response.headers.get("x-origin") == "Point(x=0, y=0)"   # the cached lambda worked
+    assert response.headers.get("x-date") == "2024-03-01"
     assert response.body.startswith(b"refused: compiling source text not seen at build time (6*7)")
 
 

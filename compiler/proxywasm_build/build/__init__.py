@@ -109,7 +109,8 @@ def _optimize(module: Path, output: Path) -> Path:
 
 def build_python_filter(source: Path, output: Path | None = None, *, snapshot_module: bool = True,
                         keep_names: bool = True, all_builtins: bool = False, optimize: bool = False,
-                        compiler: bool | None = None, report: dict | None = None) -> Path:
+                        compiler: bool | None = None, all_accelerators: bool = False,
+                        report: dict | None = None) -> Path:
     """Build a Python filter (a .py file or a filter directory) into one Proxy-Wasm module.
 
     Returns the written `.wasm` path (default: next to the source). Raises `UserError` with one
@@ -119,7 +120,9 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     ones the import closure names. `optimize` runs binaryen's wasm-opt -Oz (npm `binaryen`;
     minutes, cached): about 17% less code, so V8 compiles it faster. `compiler`: None (default)
     leaves CPython's parser and compiler out when the filter's import does not need them
-    (build/nocompiler.py), True always links them, False refuses to. `report`, if given, receives sizes and timings of each step.
+    (build/nocompiler.py), True always links them, False refuses to. `all_accelerators` links
+    C accelerators with a pure-Python twin (`_datetime`) even when the filter's import does not
+    import them. `report`, if given, receives sizes and timings of each step.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -140,11 +143,14 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     builtins = inittab if all_builtins else select_builtins(inittab, frozen)
     t = mark("freeze", t)
 
-    record = None if compiler else nocompiler.record_compiled_sources(filter_source)
+    record = nocompiler.record_compiled_sources(filter_source)
     if compiler is False and (record is None or not record.usable):
         why = "its import needs the ast module" if record else "it could not be imported on this machine"
         raise UserError(f"the filter cannot be built without Python's compiler: {why}.")
-    without_compiler = record is not None and record.usable
+    without_compiler = compiler is not True and record is not None and record.usable
+    if not all_accelerators and record is not None:
+        builtins = {name: func for name, func in builtins.items()
+                    if name not in nocompiler.PURE_PYTHON_FALLBACKS or name in record.imported}
     t = mark("record", t)
 
     common = [

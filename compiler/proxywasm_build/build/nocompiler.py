@@ -34,6 +34,9 @@ COMPILER_MEMBERS = (
 COMPILER_BUILTINS = ("_ast", "_tokenize", "_symtable")
 #: Stdlib modules whose import needs `_ast` (left out of a module without the compiler).
 COMPILER_MODULES = ("ast", "inspect", "symtable", "dataclasses", "pydoc")
+#: C accelerators whose Python module carries a complete pure-Python implementation: linked
+#: only when the filter's import (on the build machine) imports them.
+PURE_PYTHON_FALLBACKS = {"_datetime": "datetime"}
 #: Text in the error a module without a compiler raises (nocompiler.c, PW_NO_COMPILER_MARKER).
 MARKER = "this module was built without Python's compiler"
 
@@ -66,7 +69,7 @@ __import__(module)
 needs_ast = sorted(m for m in ("_ast", "_tokenize", "_symtable") if m in sys.modules)
 import json
 with open(out, "w") as fh:
-    json.dump({"sources": seen, "needs_ast": needs_ast}, fh)
+    json.dump({"sources": seen, "needs_ast": needs_ast, "imported": sorted(sys.modules)}, fh)
 """
 
 
@@ -76,6 +79,7 @@ class SourceRecord:
 
     sources: tuple[tuple[str, str, str], ...]   # (mode, text, filename)
     needs_ast: tuple[str, ...]
+    imported: frozenset[str] = frozenset()      # sys.modules after the import
 
     @property
     def usable(self) -> bool:
@@ -108,7 +112,7 @@ def record_compiled_sources(filter_source: FilterSource, timeout: float = 120.0)
             return None
         data = json.loads(out.read_text())
     sources = tuple(dict.fromkeys((m, t, f) for m, t, f in data["sources"] if m in _MODES))
-    return SourceRecord(sources, tuple(data["needs_ast"]))
+    return SourceRecord(sources, tuple(data["needs_ast"]), frozenset(data["imported"]))
 
 
 def source_cache_source(record: SourceRecord) -> str:
