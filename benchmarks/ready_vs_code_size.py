@@ -158,7 +158,7 @@ def section(results: dict[str, Any]) -> str:
         python_fit_text = (
             f"\n\n**CPython's own code is not like the C series.** A line through the Python points "
             f"({len({round(p['code_size'] / MB, 2) for p in results['points'] if p['kind'] == 'python'})} "
-            "code sizes, builds that differ in which C modules are linked): "
+            "code sizes: builds that differ in how much of CPython they link): "
             f"**{fit['python_ms_per_mb']:,.0f} ms of time to ready per MB of code** "
             f"(intercept {fit['python_intercept_ms']:,.0f} ms), "
             f"**{fit['python_cpu_ms_per_mb']:,.0f} ms of Envoy CPU per MB** (intercept "
@@ -167,7 +167,7 @@ def section(results: dict[str, Any]) -> str:
             "Envoy's debug log puts that time between \"Base Wasm created\" and the first "
             "\"Thread-Local Wasm created\" (the module's compilation); each VM clone and its "
             "`on_vm_start`/`on_configure` take milliseconds, and the module without a snapshot "
-            "(same code, half the data) needs the same CPU, so it is compilation of the code, not "
+            "(same code, less data) needs about the same CPU, so it is compilation of the code, not "
             "the data or the snapshot. Every MB of CPython code removed saves about "
             f"{fit['python_ms_per_mb'] / 1000:.1f} s of Envoy start-up here; if the line held that far, "
             f"the 1.0 s target would need the code section below about {max(python_target, 0):.2f} MB.")
