@@ -126,16 +126,26 @@ def section(results: dict[str, Any]) -> str:
            f"{m['git_commit']}; load average {results['load'][0]:.1f} at start and "
            f"{results['load'][1]:.1f} at the end. {results['rounds']} rounds; each starts every "
            "variant fresh in a random order (`--concurrency 1`, direct response, both filter paths "
-           "checked, 50 more requests, then RSS). The filter is benchmarks/filters/deny_python.py; "
-           "each row changes one build option against the first two. Medians over rounds.", "",
-           "| build | module | gzip | code | data | name section | ready | CPU until ready | RSS | RSS over no filter |",
+           "checked, 50 more requests, then RSS). The filter is benchmarks/filters/deny_python.py "
+           "built by `build_python_filter`: the first row is the build before this issue's levers "
+           "(parser and compiler linked, every accelerator), then one lever at a time, then options "
+           "on top of the default that are not the default. The two C rows are the probe of what "
+           "module bytes alone cost: the C filter, and the same module with 5 MB of custom section "
+           "that nothing reads. Medians over rounds (ready-time spread: the JSON and the chart).", "",
+           "| build | module | gzip | code | data | name section | ready (median, min) | CPU until ready | RSS | RSS over no filter |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def size(n: float | None) -> str:
+        n = n or 0
+        return f"{n / 1e6:.2f} MB" if n >= 100_000 else f"{n / 1e3:.1f} KB"
+
     for name, row in rows.items():
         s = row["static"]
         out.append(
-            f"| {row['label']} | {s['size'] / 1e6:.2f} MB | {s['gzip'] / 1e6:.2f} MB | "
-            f"{s['code'] / 1e6:.2f} MB | {(s['data'] or 0) / 1e6:.2f} MB | {(s['names'] or 0) / 1e3:.0f} KB | "
-            f"{row['ready_median']:.2f} s | {row['ready_cpu_median']:.2f} s | "
+            f"| {row['label']} | {size(s['size'])} | {size(s['gzip'])} | "
+            f"{size(s['code'])} | {size(s['data'])} | {(s['names'] or 0) / 1e3:.0f} KB | "
+            f"{row['ready_median']:.2f} s, {min(x['ready_s'] for x in row['samples']):.2f} s | "
+            f"{row['ready_cpu_median']:.2f} s | "
             f"{row['rss_median'] / MB:.0f} MB | +{(row['rss_median'] - none_rss) / MB:.0f} MB |")
     out.append(f"| no filter | – | – | – | – | – | {results['none']['ready_median']:.2f} s | "
                f"{results['none']['ready_cpu_median']:.2f} s | {none_rss / MB:.0f} MB | – |")
@@ -193,7 +203,7 @@ def plot(results: dict[str, Any], path: Path = PLOT) -> None:
             (axes[2], "rss", "Envoy RSS over no filter", "MB", 1 / MB, TARGET_RSS_OVER_NONE / MB)):
         values = [[(s[key + "_s"] if key == "ready" else s["rss"] - none_rss) * scale for s in r["samples"]]
                   for r in rows.values()]
-        ax.boxplot(values, labels=labels, showfliers=True)
+        ax.boxplot(values, tick_labels=labels, showfliers=True)
         ax.axhline(target, color="red", linestyle="--", label=f"target {target:g} {unit}")
         ax.set_ylabel(unit)
         ax.set_title(title)
@@ -215,7 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--optimize", action="store_true", help="add the wasm-opt -Oz variant (minutes)")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs or results")
+    parser.add_argument("--from-json", type=Path, help="rewrite the section and chart from a results file")
     args = parser.parse_args(argv)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+        write_section(section(results))
+        plot(results)
+        return 0
     command = "python benchmarks/weight_levers.py" + (f" --rounds {args.rounds}" if args.rounds != 3 else "") \
         + (" --optimize" if args.optimize else "")
     variants = dict(VARIANTS, **(OPTIONAL if args.optimize else {}))
