@@ -436,3 +436,18 @@ def test_a_filter_whose_import_needs_ast_gets_the_full_interpreter(tmp_path):
     assert response.body == b"42"
     with pytest.raises(UserError, match="without Python's compiler: its import needs the ast module"):
         build_python_filter(source, tmp_path / "never.wasm", compiler=False)
+
+
+@pytest.mark.build
+def test_a_text_only_the_module_compiles_at_import_falls_back_to_the_full_interpreter(tmp_path):
+    from proxywasm.testing import Host
+
+    # The build machine's import never evaluates this text (its sys.platform is not wasi), so
+    # the snapshot without a compiler meets it: the build links the full interpreter instead.
+    source = write(tmp_path / "probe.py", EVAL_FILTER.format(
+        extra_import="import sys\n    SEVEN = eval('3+4') if sys.platform == 'wasi' else 7"))
+    report: dict = {}
+    module = build_python_filter(source, tmp_path / "probe.wasm", report=report)
+    assert report["compiler"] is True
+    response = Host.load(module).http_request({":method": "GET", ":path": "/", ":authority": "x"})
+    assert response.body == b"42"

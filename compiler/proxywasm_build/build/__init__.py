@@ -147,7 +147,10 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     if compiler is False and (record is None or not record.usable):
         why = "its import needs the ast module" if record else "it could not be imported on this machine"
         raise UserError(f"the filter cannot be built without Python's compiler: {why}.")
-    without_compiler = compiler is not True and record is not None and record.usable
+    # Without a snapshot the import first runs inside Envoy, where a text the build machine
+    # did not see could no longer be answered by relinking: keep the compiler unless asked.
+    without_compiler = (compiler is False or (compiler is None and snapshot_module)) \
+        and record is not None and record.usable
     if not all_accelerators and record is not None:
         builtins = {name: func for name, func in builtins.items()
                     if name not in nocompiler.PURE_PYTHON_FALLBACKS or name in record.imported}
