@@ -1,0 +1,3 @@
+module example.com/proxywasm/gofilter
+
+go 1.24
