@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from proxywasm import abi
+from proxywasm.testing import Host
 from proxywasm_build.errors import UserError
 from proxywasm_build.gobuild import build_go_module
 from proxywasm_build.validate import validate_module
@@ -85,3 +86,20 @@ def test_go_compile_error_is_reported_with_its_first_line(tmp_path: Path) -> Non
     with pytest.raises(UserError, match=r"go could not build .*undefined: undefinedName"):
         build_go_module(tmp_path, tmp_path / "out.wasm")
     assert not (tmp_path / "out.wasm").exists()
+
+
+@pytest.mark.toolchain
+def test_proxywasm_build_builds_a_go_project_directory(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    project = tmp_path / "gofilter"
+    shutil.copytree(Path(__file__).parent / "go_module", project)
+    done = subprocess.run([sys.executable, "-m", "proxywasm_build.cli", "build", str(project)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    module = project / "build" / "filter.wasm"
+    assert module.read_bytes()[:4] == b"\0asm"
+    host = Host.load(module)
+    assert host.http_request({":method": "GET", ":path": "/", ":authority": "a", "x-deny": "1"}).status == 403

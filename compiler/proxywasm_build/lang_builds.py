@@ -157,12 +157,14 @@ def write_rust_binding(project_dir: Path) -> Path:
 
 
 def detect_project_language(directory: Path) -> str | None:
-    """"assemblyscript", "rust", "python" or None, from the files a project keeps at its top."""
+    """"assemblyscript", "rust", "go", "python" or None, from the files a project keeps at its top."""
     directory = Path(directory)
     if not directory.is_dir():
         return None
     if (directory / "Cargo.toml").is_file():
         return "rust"
+    if (directory / "go.mod").is_file():
+        return "go"
     package_json = directory / "package.json"
     if package_json.is_file():
         try:
@@ -328,7 +330,7 @@ def ensure_built(directory: Path, output: Path | None = None) -> Path:
 
 
 def build_project(directory: Path, output: Path | None = None) -> Path:
-    """Build an AssemblyScript or Rust project; `output` defaults to `build/filter.wasm` inside it."""
+    """Build an AssemblyScript, Rust or Go project; `output` defaults to `build/filter.wasm` inside it."""
     directory = Path(directory)
     language = detect_project_language(directory)
     output = Path(output) if output is not None else directory / "build" / "filter.wasm"
@@ -336,4 +338,8 @@ def build_project(directory: Path, output: Path | None = None) -> Path:
         return build_assemblyscript_project(directory, output)
     if language == "rust":
         return build_rust_project(directory, output)
-    raise UserError(f"{directory} is neither an AssemblyScript nor a Rust filter project.")
+    if language == "go":
+        from .gobuild import build_go_module
+
+        return build_go_module(directory, output)
+    raise UserError(f"{directory} is neither an AssemblyScript, a Rust nor a Go filter project.")

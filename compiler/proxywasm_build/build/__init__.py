@@ -238,17 +238,14 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
 
 
 def build(source: Path, output: Path | None = None, **python_options) -> Path:
-    """`proxywasm build`: a Rust or AssemblyScript project goes to its toolchain
-    (`proxywasm_build.lang_builds` decides what a directory is); anything else is a Python
-    filter, built with `build_python_filter(source, output, **python_options)`."""
+    """`proxywasm build`: a Rust, AssemblyScript or Go project goes to its toolchain and
+    defaults to `build/filter.wasm` inside it (`proxywasm_build.lang_builds` decides what a
+    directory is); anything else is a Python filter, built with
+    `build_python_filter(source, output, **python_options)`."""
     source = Path(source)
     if source.is_dir():
         from .. import lang_builds
 
-        language = lang_builds.detect_project_language(source)
-        if language in ("rust", "assemblyscript"):
-            out = Path(output) if output is not None else source / f"{source.resolve().name}.wasm"
-            if language == "rust":
-                return lang_builds.build_rust_project(source, out)
-            return lang_builds.build_assemblyscript_project(source, out)
+        if lang_builds.detect_project_language(source) in ("rust", "assemblyscript", "go"):
+            return lang_builds.build_project(source, output)
     return build_python_filter(source, output, **python_options)

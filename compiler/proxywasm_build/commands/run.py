@@ -23,7 +23,7 @@ def resolve_module(target: str, workdir: Path) -> Path:
             from ..lang_builds import build_project, detect_project_language
 
             language = detect_project_language(path)
-            if language in ("assemblyscript", "rust"):
+            if language in ("assemblyscript", "rust", "go"):
                 click.echo(f"building the {language} project {path} ...", err=True)
                 return build_project(path, workdir / "filter.wasm")
         if path.suffix == ".py" or path.is_dir():
