@@ -379,6 +379,15 @@ EVAL_FILTER = '''
     Point = collections.namedtuple("Point", "x y")   # namedtuple evals a lambda's source text
     ORIGIN = Point(0, 0)
 
+    class _Vault:
+        __slots__ = ("__secret",)   # type() mangles slot names with _Py_Mangle (nocompiler.c)
+
+        def __init__(self, secret):
+            self.__secret = secret  # the compiler mangled this at build time: both must agree
+
+        def reveal(self):
+            return self.__secret
+
     class Probe(HttpContext):
         def on_http_request_headers(self, num_headers, end_of_stream):
             try:
@@ -387,8 +396,8 @@ EVAL_FILTER = '''
                 answer = "refused: " + str(error)
             import datetime   # pure Python when the import did not need the C `_datetime`
             tomorrow = datetime.date(2024, 2, 29) + datetime.timedelta(days=1)
-            self.send_http_response(200, [("x-origin", repr(ORIGIN)), ("x-date", tomorrow.isoformat())],
-                                    answer.encode())
+            self.send_http_response(200, [("x-origin", repr(ORIGIN)), ("x-date", tomorrow.isoformat()),
+                                          ("x-vault", _Vault("kept").reveal())], answer.encode())
             return Action.PAUSE
 
     proxywasm.set_root_context(RootContext)
@@ -418,6 +427,7 @@ def test_the_default_module_has_no_compiler_and_eval_serves_only_build_time_text
                                                "x-expr": "6*7"})
     assert response.headers.get("x-origin") == "Point(x=0, y=0)"   # the cached lambda worked
     assert response.headers.get("x-date") == "2024-03-01"
+    assert response.headers.get("x-vault") == "kept"
     assert response.body.startswith(b"refused: compiling source text not seen at build time (6*7)")
 
 
