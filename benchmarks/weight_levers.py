@@ -82,7 +82,38 @@ def static_facts(path: Path) -> dict[str, Any]:
         "data": info.section_size("data") if callable(getattr(info, "section_size", None)) else None,
         "names": len(info.custom_section("name") or b"") if callable(getattr(info, "custom_section", None)) else None,
         "initial_pages": initial_pages,
+        "vm_start_ms": vm_start_ms(path),
     }
+
+
+def vm_start_ms(path: Path, starts: int = 30) -> float | None:
+    """Median ms to start one VM in wasmtime, the module compiled once: instantiate,
+    `_initialize` if exported, `proxy_on_context_create(1, 0)`, `proxy_on_vm_start(1, 0)`;
+    every `env` hostcall answers 0 (OK). None for modules without `proxy_on_vm_start`."""
+    import wasmtime
+
+    engine = wasmtime.Engine()
+    module = wasmtime.Module.from_file(engine, str(path))
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    for imp in module.imports:
+        if imp.module == "env" and isinstance(imp.type, wasmtime.FuncType):
+            returns = len(imp.type.results)
+            linker.define_func("env", imp.name, imp.type, lambda *args, _r=returns: 0 if _r else None)
+    times = []
+    for _ in range(starts):
+        store = wasmtime.Store(engine)
+        store.set_wasi(wasmtime.WasiConfig())
+        started = time.perf_counter()
+        exports = linker.instantiate(store, module).exports(store)
+        if "proxy_on_vm_start" not in exports:
+            return None
+        if "_initialize" in exports:
+            exports["_initialize"](store)
+        exports["proxy_on_context_create"](store, 1, 0)
+        exports["proxy_on_vm_start"](store, 1, 0)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
 
 
 def requests_after_start(envoy: BenchEnvoy, count: int = 50) -> None:
@@ -115,6 +146,10 @@ def median(samples: list[dict[str, Any]], key: str) -> float:
     return statistics.median(s[key] for s in samples)
 
 
+def vm_start_text(ms: float | None) -> str:
+    return "–" if ms is None else f"{ms:.2f} ms"
+
+
 def section(results: dict[str, Any]) -> str:
     m = results["machine"]
     rows = results["variants"]
@@ -131,9 +166,11 @@ def section(results: dict[str, Any]) -> str:
            "(parser and compiler linked, every accelerator), then one lever at a time, then options "
            "on top of the default that are not the default. The two C rows are the probe of what "
            "module bytes alone cost: the C filter, and the same module with 5 MB of custom section "
-           "that nothing reads. Medians over rounds (ready-time spread: the JSON and the chart).", "",
-           "| build | module | gzip | code | data | name section | ready (median, min) | ready / before (per round) | CPU until ready | RSS | RSS over no filter |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "that nothing reads. Medians over rounds (ready-time spread: the JSON and the chart). "
+           "VM start: median of 30 starts in wasmtime, the module compiled once (`vm_start_ms`)."
+           + (f" {results['note']}" if results.get("note") else ""), "",
+           "| build | module | gzip | code | data | name section | ready (median, min) | ready / before (per round) | CPU until ready | RSS | RSS over no filter | VM start in wasmtime |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
     def paired_ratio(row: dict[str, Any]) -> str:
         # samples are in round order, so index i of two variants shares round i's load
@@ -153,9 +190,10 @@ def section(results: dict[str, Any]) -> str:
             f"{size(s['code'])} | {size(s['data'])} | {(s['names'] or 0) / 1e3:.0f} KB | "
             f"{row['ready_median']:.2f} s, {min(x['ready_s'] for x in row['samples']):.2f} s | "
             f"{paired_ratio(row)} | {row['ready_cpu_median']:.2f} s | "
-            f"{row['rss_median'] / MB:.0f} MB | +{(row['rss_median'] - none_rss) / MB:.0f} MB |")
+            f"{row['rss_median'] / MB:.0f} MB | +{(row['rss_median'] - none_rss) / MB:.0f} MB | "
+            f"{vm_start_text(s.get('vm_start_ms'))} |")
     out.append(f"| no filter | – | – | – | – | – | {results['none']['ready_median']:.2f} s | – | "
-               f"{results['none']['ready_cpu_median']:.2f} s | {none_rss / MB:.0f} MB | – |")
+               f"{results['none']['ready_cpu_median']:.2f} s | {none_rss / MB:.0f} MB | – | – |")
     d = rows["default"]
     rss_over = d["rss_median"] - none_rss
 
@@ -169,6 +207,9 @@ def section(results: dict[str, Any]) -> str:
             f"{verdict(d['ready_median'], TARGET_READY_S)} |",
             f"| RSS ≤ +40 MB over no filter | +{(full['rss_median'] - none_rss) / MB:.0f} MB | "
             f"+{rss_over / MB:.0f} MB | {verdict(rss_over, TARGET_RSS_OVER_NONE)} |",
+            f"| Python start per VM ≤ 1 ms (wasmtime) | {vm_start_text(full['static'].get('vm_start_ms'))} | "
+            f"{vm_start_text(d['static'].get('vm_start_ms'))} | "
+            f"{verdict(d['static']['vm_start_ms'], 1.0) if d['static'].get('vm_start_ms') is not None else '–'} |",
             ""]
     if "c" in rows and "c_pad5" in rows:
         pad_cost = (rows["c_pad5"]["rss_median"] - rows["c"]["rss_median"]) / MB
