@@ -27,8 +27,9 @@ import sys
 import time
 from pathlib import Path
 
+import docs_section
+
 from proxywasm.testing import Host
-from proxywasm_build.cache import atomic_write, locked
 
 ROOT = Path(__file__).resolve().parent.parent
 FILTER = ROOT / "examples" / "allow_deny" / "filter.py"
@@ -165,15 +166,7 @@ a loaded machine the best round is the closest to what an idle core does.
 
 def write_section(text: str, path: Path = DOCS) -> None:
     """Replace this benchmark's section of docs/benchmarks.md, leaving every other one alone."""
-    with locked("docs-benchmarks-md"):
-        current = path.read_text() if path.exists() else "# Benchmarks\n"
-        if START in current and END in current:
-            before, rest = current.split(START, 1)
-            after = rest.split(END, 1)[1]
-            updated = before + text + after
-        else:
-            updated = current.rstrip("\n") + "\n\n" + text + "\n"
-        atomic_write(path, updated.encode())
+    docs_section.write(START, END, text, path)
 
 
 def main(argv: list[str] | None = None) -> int:

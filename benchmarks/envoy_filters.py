@@ -47,6 +47,8 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import docs_section
 from typing import Any, Callable, Iterable, Sequence
 
 import yaml
@@ -934,14 +936,7 @@ Machine-readable: benchmarks/results/envoy_filters.json (every round). Compare w
 
 def write_section(text: str, path: Path = DOCS) -> None:
     """Replace this benchmark's section of docs/benchmarks.md, leaving every other one alone."""
-    with locked("docs-benchmarks-md"):
-        current = path.read_text() if path.exists() else "# Benchmarks\n"
-        if START in current and END in current:
-            before, rest = current.split(START, 1)
-            updated = before + text + rest.split(END, 1)[1]
-        else:
-            updated = current.rstrip("\n") + "\n\n" + text + "\n"
-        atomic_write(path, updated.encode())
+    docs_section.write(START, END, text, path)
 
 
 def plot(results: dict[str, Any], path: Path = PLOT) -> None:

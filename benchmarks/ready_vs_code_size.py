@@ -27,6 +27,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+import docs_section
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,7 +36,7 @@ from envoy_filters import (FILTERS, MB, BenchEnvoy, _cached, build_python,  # no
                            build_python_at, check_behaviour, code_section_size, machine_info,
                            short_commit)
 
-from proxywasm_build.cache import atomic_write, cache_dir, locked  # noqa: E402
+from proxywasm_build.cache import atomic_write, cache_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -202,14 +204,8 @@ Machine-readable: benchmarks/results/ready_vs_code_size.json.
 
 
 def write_section(text: str, path: Path = DOCS) -> None:
-    with locked("docs-benchmarks-md"):
-        current = path.read_text() if path.exists() else "# Benchmarks\n"
-        if START in current and END in current:
-            before, rest = current.split(START, 1)
-            updated = before + text + rest.split(END, 1)[1]
-        else:
-            updated = current.rstrip("\n") + "\n\n" + text + "\n"
-        atomic_write(path, updated.encode())
+    """Replace this benchmark's section of docs/benchmarks.md, leaving every other one alone."""
+    docs_section.write(START, END, text, path)
 
 
 def plot(results: dict[str, Any], path: Path = PLOT) -> None:

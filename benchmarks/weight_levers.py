@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import docs_section
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,7 +40,7 @@ from envoy_filters import (FILTERS, BenchEnvoy, build_c, check_behaviour, machin
                            TARGET_READY_S, TARGET_RSS_OVER_NONE, TARGET_SIZE)
 
 from proxywasm_build.build import build_python_filter, custom_section  # noqa: E402
-from proxywasm_build.cache import atomic_write, locked  # noqa: E402
+from proxywasm_build.cache import atomic_write  # noqa: E402
 from proxywasm_build.wasm_reader import read_module  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,14 +233,8 @@ def section(results: dict[str, Any]) -> str:
 
 
 def write_section(text: str, path: Path = DOCS) -> None:
-    with locked("docs-benchmarks-md"):
-        current = path.read_text() if path.exists() else "# Benchmarks\n"
-        if START in current and END in current:
-            before, rest = current.split(START, 1)
-            updated = before + text + rest.split(END, 1)[1]
-        else:
-            updated = current.rstrip("\n") + "\n\n" + text + "\n"
-        atomic_write(path, updated.encode())
+    """Replace this benchmark's section of docs/benchmarks.md, leaving every other one alone."""
+    docs_section.write(START, END, text, path)
 
 
 def plot(results: dict[str, Any], path: Path = PLOT) -> None:
