@@ -37,6 +37,7 @@ from envoy_filters import (FILTERS, MB, BenchEnvoy, _cached, build_python,  # no
                            short_commit)
 
 from proxywasm_build.cache import atomic_write, cache_dir  # noqa: E402
+from proxywasm_build.leb128 import read_unsigned  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -53,16 +54,6 @@ LARGE_SERIES = (10, 20, 40)
 LARGE_STEPS = 2400
 
 
-def _leb128(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
-
 
 def function_body_sizes(data: bytes) -> list[int]:
     """The size of every function body in the code section."""
@@ -71,10 +62,10 @@ def function_body_sizes(data: bytes) -> list[int]:
     code = next((s for s in read_module(data).sections if s.kind == "code"), None)
     if code is None:
         return []
-    count, pos = _leb128(data, code.offset)
+    count, pos = read_unsigned(data, code.offset)
     sizes = []
     for _ in range(count):
-        size, pos = _leb128(data, pos)
+        size, pos = read_unsigned(data, pos)
         sizes.append(size)
         pos += size
     return sizes

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from proxywasm_build.build import custom_section
+
 REGISTRY_BINARY = "docker-registry"
 
 
@@ -183,19 +185,8 @@ def local_reply_module(path: Path) -> Path:
 def module_variant(module: Path, label: str, directory: Path) -> Path:
     """A copy of `module` made unique by a trailing custom section, so its blobs are its own
     (registries share blobs by digest: tampering with a shared one would hit other tests)."""
-    name = b"proxywasm-test-variant"
-    payload = bytes([len(name)]) + name + label.encode()
-    section = b"\x00" + _leb128(len(payload)) + payload
+    section = custom_section("proxywasm-test-variant", label.encode())
     out = directory / f"{module.stem}-{label}.wasm"
     out.write_bytes(module.read_bytes() + section)
     return out
 
-
-def _leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)

@@ -21,6 +21,7 @@ from proxywasm import abi
 
 from .. import cache
 from ..errors import UserError
+from ..leb128 import encode_unsigned
 from . import compile as cc
 from . import nocompiler
 from .bridge import generate_bridge_source
@@ -42,21 +43,12 @@ def _sdk_version() -> str:
     return getattr(proxywasm, "__version__", "0")
 
 
-def _leb128(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
 
 def custom_section(name: str, payload: bytes) -> bytes:
     """Encode a wasm custom section (id 0); appending one to a module keeps it valid."""
     encoded = name.encode()
-    body = _leb128(len(encoded)) + encoded + payload
-    return b"\x00" + _leb128(len(body)) + body
+    body = encode_unsigned(len(encoded)) + encoded + payload
+    return b"\x00" + encode_unsigned(len(body)) + body
 
 
 def default_output(source: Path, filter_source: FilterSource) -> Path:

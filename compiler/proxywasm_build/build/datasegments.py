@@ -11,65 +11,26 @@ from __future__ import annotations
 
 import re
 
+from ..leb128 import encode_signed, encode_unsigned, read_signed, read_unsigned
+
 #: V8 refuses modules with more than 100,000 data segments; stay well below.
 MAX_SEGMENTS = 90_000
 #: An extra segment costs about 9 bytes of header: shorter zero runs are cheaper to keep.
 MIN_ZERO_RUN = 12
 
 
-def _uleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
 
 
-def _sleb(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            if byte & 0x40:
-                result -= 1 << shift
-            return result, pos
-
-
-def _uleb_bytes(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _sleb_bytes(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        done = (n == 0 and not byte & 0x40) or (n == -1 and byte & 0x40)
-        out.append(byte | (0 if done else 0x80))
-        if done:
-            return bytes(out)
 
 
 def _active(offset: int, payload: bytes) -> bytes:
     # flags 0: active, memory 0, offset `i32.const offset; end`
     signed = offset - (1 << 32) if offset >= 1 << 31 else offset
-    return b"\x00\x41" + _sleb_bytes(signed) + b"\x0b" + _uleb_bytes(len(payload)) + payload
+    return b"\x00\x41" + encode_signed(signed) + b"\x0b" + encode_unsigned(len(payload)) + payload
 
 
 def _section(section_id: int, body: bytes) -> bytes:
-    return bytes([section_id]) + _uleb_bytes(len(body)) + body
+    return bytes([section_id]) + encode_unsigned(len(body)) + body
 
 
 def split_zero_runs(module: bytes, min_zero_run: int = MIN_ZERO_RUN) -> bytes:
@@ -79,31 +40,31 @@ def split_zero_runs(module: bytes, min_zero_run: int = MIN_ZERO_RUN) -> bytes:
     pos = 8
     while pos < len(module):
         section_id = module[pos]
-        size, body = _uleb(module, pos + 1)
+        size, body = read_unsigned(module, pos + 1)
         sections.append((section_id, pos, body, body + size))
         pos = body + size
     data_sections = [s for s in sections if s[0] == 11]
     if len(data_sections) != 1:
         return module
     _, _, start, end = data_sections[0]
-    count, pos = _uleb(module, start)
+    count, pos = read_unsigned(module, start)
     kept: list[bytes] = []
     extra: list[bytes] = []
     zero_run = re.compile(b"\x00{%d,}" % min_zero_run)
     for _ in range(count):
         segment_start = pos
-        flags, pos = _uleb(module, pos)
+        flags, pos = read_unsigned(module, pos)
         if flags == 1:  # passive: kept as it is
-            size, pos = _uleb(module, pos)
+            size, pos = read_unsigned(module, pos)
             pos += size
             kept.append(module[segment_start:pos])
             continue
         if flags != 0 or module[pos] != 0x41:
             return module
-        offset, pos = _sleb(module, pos + 1)
+        offset, pos = read_signed(module, pos + 1)
         if module[pos] != 0x0B:
             return module
-        size, pos = _uleb(module, pos + 1)
+        size, pos = read_unsigned(module, pos + 1)
         payload = module[pos:pos + size]
         pos += size
         base = offset & 0xFFFFFFFF
@@ -122,13 +83,13 @@ def split_zero_runs(module: bytes, min_zero_run: int = MIN_ZERO_RUN) -> bytes:
     total = len(kept) + len(extra)
     if not extra or total > MAX_SEGMENTS:
         return module
-    body = _uleb_bytes(total) + b"".join(kept) + b"".join(extra)
+    body = encode_unsigned(total) + b"".join(kept) + b"".join(extra)
     out = bytearray(module[:8])
     for section_id, header_start, _, section_end in sections:
         if section_id == 11:
             out += _section(11, body)
         elif section_id == 12:  # data count must match the data section
-            out += _section(12, _uleb_bytes(total))
+            out += _section(12, encode_unsigned(total))
         else:
             out += module[header_start:section_end]
     return bytes(out)
