@@ -49,21 +49,26 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # silence stderr
         pass
 
+    def _read_chunked(self, on_chunk: Callable[[bytes], None]) -> list[tuple[str, str]]:
+        """Read a chunked body, handing each chunk to `on_chunk`; return its trailers."""
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                break
+            on_chunk(self.rfile.read(size))
+            self.rfile.readline()
+        trailers = []
+        while True:
+            line = self.rfile.readline().rstrip(b"\r\n")
+            if not line:
+                return trailers
+            name, _, value = line.decode("latin-1").partition(":")
+            trailers.append((name.strip().lower(), value.strip()))
+
     def _read_body(self) -> tuple[bytes, list[tuple[str, str]]]:
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            chunks, trailers = [], []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while True:
-                line = self.rfile.readline().rstrip(b"\r\n")
-                if not line:
-                    break
-                name, _, value = line.decode("latin-1").partition(":")
-                trailers.append((name.strip().lower(), value.strip()))
+            chunks: list[bytes] = []
+            trailers = self._read_chunked(chunks.append)
             return b"".join(chunks), trailers
         length = int(self.headers.get("content-length") or 0)
         return (self.rfile.read(length) if length else b""), []
@@ -116,18 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.owner._add_live(exchange)
         try:
             if "chunked" in self.headers.get("transfer-encoding", "").lower():
-                while True:
-                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                    if size == 0:
-                        break
-                    exchange._arrive(self.rfile.read(size))
-                    self.rfile.readline()
-                while True:
-                    line = self.rfile.readline().rstrip(b"\r\n")
-                    if not line:
-                        break
-                    name, _, value = line.decode("latin-1").partition(":")
-                    exchange.trailers.append((name.strip().lower(), value.strip()))
+                exchange.trailers.extend(self._read_chunked(exchange._arrive))
             else:
                 remaining = int(self.headers.get("content-length") or 0)
                 while remaining > 0:

@@ -211,15 +211,18 @@ class _Reader:
         self.pos += 1
         return b
 
-    def u32(self) -> int:
+    def _unsigned(self, max_bytes: int) -> int:
         result = shift = 0
-        for _ in range(5):
+        for _ in range(max_bytes):
             b = self.byte()
             result |= (b & 0x7F) << shift
             if not b & 0x80:
                 return result
             shift += 7
         raise _Malformed("integer too long")
+
+    def u32(self) -> int:
+        return self._unsigned(5)
 
     def s32(self) -> int:
         result = shift = 0
@@ -240,14 +243,7 @@ class _Reader:
         return value if self.byte() == 0x0B else None
 
     def u64(self) -> int:
-        result = shift = 0
-        for _ in range(10):
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-        raise _Malformed("integer too long")
+        return self._unsigned(10)
 
     def bytes(self, n: int) -> bytes:
         if n > self.end - self.pos:
