@@ -12,7 +12,7 @@ TYPE_CHECKING = False  # typing imports re: annotations only, never at run time
 if TYPE_CHECKING:
     from typing import Callable, Optional
 
-from . import _logging
+from . import _logging, _traceback
 from . import hostcalls as hc
 from .abi import Action, LogLevel, PeerType, StreamType
 from .context import Context, HttpContext, RootContext, StreamContext
@@ -40,6 +40,8 @@ class VM:
         self.callouts: dict[int, int] = {}
         self.grpc_calls: dict[int, int] = {}
         self.grpc_streams: dict[int, int] = {}
+        #: root context id -> whether its children are TCP stream contexts (decided once)
+        self.root_kinds: dict[int, bool] = {}
 
 
 _vm = VM()
@@ -91,9 +93,7 @@ def register_grpc_stream(token: int, context_id: int) -> None:
 # --- failure handling -------------------------------------------------------------------
 
 def _log_exception(where: str, context_id: int) -> None:
-    import traceback  # only when something failed: it pulls in linecache/tokenize/re
-
-    text = traceback.format_exc()
+    text = _traceback.format_exc()
     try:
         hc.log(LogLevel.ERROR, f"python exception in {where} (context {context_id}):\n{text}")
     except _CAUGHT:  # the host refused even the log line: nothing more we can do
@@ -159,20 +159,24 @@ def _wants_stream_contexts(root: RootContext) -> bool:
     return _vm.stream_factory is not None and _vm.http_factory is None and not overrides_http
 
 
-def proxy_on_context_create(context_id: int, parent_context_id: int) -> None:
+def proxy_on_context_create(context_id: int, parent_context_id: int) -> int:
+    """Create the context; returns its class's `answered_in_c_mask` (the C bridge keeps it)."""
     vm = _vm
-    _logging.install_if_used()
+    if not _logging._installed:
+        _logging.install_if_used()
     try:
         if parent_context_id == 0:
             factory = vm.root_factory or RootContext
-            vm.contexts[context_id] = factory(context_id)
-            return
+            ctx = vm.contexts[context_id] = factory(context_id)
+            return _answered_in_c_mask(ctx)
         root = vm.contexts.get(parent_context_id)
         if not isinstance(root, RootContext):
             hc.log(LogLevel.ERROR, f"context {context_id} created under unknown root {parent_context_id}")
-            return
-        ctx: Context | None
-        if _wants_stream_contexts(root):
+            return 0
+        wants_stream = vm.root_kinds.get(parent_context_id)
+        if wants_stream is None:
+            wants_stream = vm.root_kinds[parent_context_id] = _wants_stream_contexts(root)
+        if wants_stream:
             ctx = root.create_stream_context(context_id)
             if ctx is None:
                 ctx = (vm.stream_factory or StreamContext)(context_id, root)
@@ -181,8 +185,10 @@ def proxy_on_context_create(context_id: int, parent_context_id: int) -> None:
             if ctx is None:
                 ctx = (vm.http_factory or HttpContext)(context_id, root)
         vm.contexts[context_id] = ctx
+        return _answered_in_c_mask(ctx)
     except _CAUGHT:
         _log_exception("context creation", context_id)
+        return 0
 
 
 def proxy_on_vm_start(root_context_id: int, vm_configuration_size: int) -> int:
@@ -259,6 +265,7 @@ def proxy_on_log(context_id: int) -> None:
 
 
 def proxy_on_delete(context_id: int) -> None:
+    _vm.root_kinds.pop(context_id, None)
     ctx = _vm.contexts.pop(context_id, None)
     if ctx is None:
         return
@@ -454,3 +461,65 @@ def proxy_on_upstream_connection_close(context_id: int, peer_type: int) -> None:
         ctx.on_upstream_close(PeerType(peer_type))  # type: ignore[attr-defined]
     except _CAUGHT:
         _log_exception("on_upstream_close", context_id)
+
+
+# --- callbacks a compiled module answers in C ------------------------------------------
+#
+# Calling into Python costs thousands of wasm instructions even for a callback that does
+# nothing. For these callbacks, a context whose class keeps the SDK's default method gets the
+# default answer straight from the C bridge (bridge.c, generated from this table), and its
+# proxy_on_delete only queues the id: the bridge hands the queue to `_forget_contexts` in
+# batches, and before any other callback could see a forgotten context.
+# Decided from the context's class when the context is created (a method assigned on an
+# instance is not seen), and only while the dispatcher's own function still serves the
+# callback (the bridge checks that the module's globals did not change).
+
+#: (ABI callback, context method, the int the default method makes the callback return
+#: (None: the callback returns nothing)). Bit i of a mask is entry i.
+ANSWERED_IN_C: tuple[tuple[str, str, Optional[int]], ...] = (
+    ("proxy_on_request_headers", "on_http_request_headers", int(Action.CONTINUE)),
+    ("proxy_on_request_body", "on_http_request_body", int(Action.CONTINUE)),
+    ("proxy_on_request_trailers", "on_http_request_trailers", int(Action.CONTINUE)),
+    ("proxy_on_response_headers", "on_http_response_headers", int(Action.CONTINUE)),
+    ("proxy_on_response_body", "on_http_response_body", int(Action.CONTINUE)),
+    ("proxy_on_response_trailers", "on_http_response_trailers", int(Action.CONTINUE)),
+    ("proxy_on_log", "on_log", None),
+    ("proxy_on_done", "on_done", 1),
+    ("proxy_on_delete", "on_delete", None),
+    ("proxy_on_new_connection", "on_new_connection", int(Action.CONTINUE)),
+    ("proxy_on_downstream_data", "on_downstream_data", int(Action.CONTINUE)),
+    ("proxy_on_upstream_data", "on_upstream_data", int(Action.CONTINUE)),
+)
+
+#: The dispatcher functions the bridge may stand in for, in ANSWERED_IN_C order: the bridge
+#: answers a callback in C only while the module's global of that name is still this object.
+ANSWERED_IN_C_FUNCTIONS = tuple(globals()[name] for name, _method, _default in ANSWERED_IN_C)
+
+_SDK_DEFAULT_METHODS = tuple(
+    tuple(cls.__dict__[method] for cls in (Context, RootContext, HttpContext, StreamContext)
+          if method in cls.__dict__)
+    for _name, method, _default in ANSWERED_IN_C)
+
+_masks_by_class: dict[type, int] = {}
+
+
+def _answered_in_c_mask(ctx: object) -> int:
+    """Bit i set: the class of `ctx` keeps the SDK default of ANSWERED_IN_C[i]'s method."""
+    cls = type(ctx)
+    mask = _masks_by_class.get(cls)
+    if mask is None:
+        mask = 0
+        for bit, defaults in enumerate(_SDK_DEFAULT_METHODS):
+            if getattr(cls, ANSWERED_IN_C[bit][1], None) in defaults:
+                mask |= 1 << bit
+        _masks_by_class[cls] = mask
+    return mask
+
+
+def _forget_contexts(context_ids: tuple[int, ...]) -> None:
+    """proxy_on_delete for contexts the bridge deleted in C (their class keeps `on_delete`)."""
+    contexts = _vm.contexts
+    root_kinds = _vm.root_kinds
+    for context_id in context_ids:
+        contexts.pop(context_id, None)
+        root_kinds.pop(context_id, None)

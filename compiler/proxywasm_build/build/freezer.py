@@ -180,7 +180,7 @@ def freeze_closure(filter_source: FilterSource, stdlib_dir: Path, direct_imports
                 if not any(w == name or w.startswith(name + ".") for w in wanted)]
     excludes += ["proxywasm.testing", "_proxywasm_host"]
     site_dirs = _site_packages()
-    finder = modulefinder.ModuleFinder(
+    finder = _Finder(
         path=[str(filter_source.root), str(SDK_DIR), str(stdlib_dir), *map(str, site_dirs)],
         excludes=excludes)
     roots = [filter_source.module, *SDK_ROOTS, *manifest["startup"]]
@@ -225,6 +225,46 @@ def freeze_closure(filter_source: FilterSource, stdlib_dir: Path, direct_imports
     return frozen
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+
+
+class _WithoutTypeCheckingBlocks(ast.NodeTransformer):
+    """`if TYPE_CHECKING:` bodies never run, but their imports are in the bytecode, where the
+    import-closure scan would find them (typing, datetime, ... for annotations only)."""
+
+    def visit_If(self, node: ast.If):
+        if _is_type_checking(node.test):
+            return [self.visit(n) for n in node.orelse] or ast.Pass()
+        return self.generic_visit(node)
+
+
+def _parse_for_freezing(source: bytes | str, filename: str) -> ast.Module:
+    tree = _WithoutTypeCheckingBlocks().visit(ast.parse(source, filename=filename))
+    return ast.fix_missing_locations(tree)
+
+
+class _SourceTree:
+    """What ModuleFinder reads as a source file: the parsed tree (compile() takes one)."""
+
+    def __init__(self, text: str, filename: str) -> None:
+        self.tree = _parse_for_freezing(text, filename)
+
+    def read(self) -> ast.Module:
+        return self.tree
+
+
+class _Finder(modulefinder.ModuleFinder):
+    """ModuleFinder that scans the code the module will run, without TYPE_CHECKING blocks."""
+
+    def load_module(self, fqname, fp, pathname, file_info):
+        if file_info[2] == modulefinder._PY_SOURCE:
+            fp = _SourceTree(fp.read(), pathname)
+        return super().load_module(fqname, fp, pathname, file_info)
+
+
 def _site_packages() -> list[Path]:
     """The build interpreter's site-packages: pure-Python dependencies of a filter come from
     there (after the filter's own directory, the SDK and the stdlib, which win)."""
@@ -260,13 +300,14 @@ def _imports_of(code, *, nested: bool) -> set[str]:
 def _marshalled(source: bytes, filename: str, optimize: int, file: Path) -> bytes:
     """Marshalled code for `source`, cached by content: marshal's output depends on reference
     counts, so the same source must map to the same bytes for object caching to work."""
-    key = hashlib.sha256(b"\0".join([sys.version.encode(), filename.encode(),
+    key = hashlib.sha256(b"\0".join([b"no-type-checking", sys.version.encode(), filename.encode(),
                                       str(optimize).encode(), source])).hexdigest()[:24]
     cached = cache.cache_dir() / "marshal" / f"{key}.bin"
     if cached.exists():
         return cached.read_bytes()
     try:
-        code = compile(source, filename, "exec", dont_inherit=True, optimize=optimize)
+        code = compile(_parse_for_freezing(source, filename), filename, "exec",
+                       dont_inherit=True, optimize=optimize)
     except SyntaxError as err:
         raise UserError(f"{file}:{err.lineno}: syntax error: {err.msg}.") from None
     data = marshal.dumps(code)

@@ -1,0 +1,75 @@
+"""Format an exception the way `traceback.format_exception` does, without importing it.
+
+The stdlib's `traceback` pulls in linecache, tokenize, re, textwrap and more: inside a
+compiled filter those modules would be frozen into every module only to print an error.
+This keeps the same layout (chained causes and contexts, "File ..., line N, in name", the
+final "Type: message" line). Source lines are shown when `linecache` is already imported
+(the emulator's in-process filters); a compiled filter has no source files to show.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
+
+
+def format_exception(exc: BaseException) -> str:
+    """The text `traceback.format_exception(exc)` would join to, chains included."""
+    chain = []
+    seen = set()
+    current: BaseException | None = exc
+    link = ""
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append((current, link))
+        if current.__cause__ is not None:
+            current, link = current.__cause__, _CAUSE
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, link = current.__context__, _CONTEXT
+        else:
+            current = None
+    parts = []
+    for current, link in reversed(chain):
+        parts.append(_format_one(current))
+        parts.append(link)
+    return "".join(parts)
+
+
+def format_exc() -> str:
+    """`traceback.format_exc()` for the exception being handled."""
+    exc = sys.exc_info()[1]
+    return format_exception(exc) if exc is not None else "NoneType: None\n"
+
+
+def _format_one(exc: BaseException) -> str:
+    lines = []
+    tb = exc.__traceback__
+    if tb is not None:
+        lines.append("Traceback (most recent call last):\n")
+    linecache = sys.modules.get("linecache")
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        lineno = tb.tb_lineno
+        lines.append(f'  File "{code.co_filename}", line {lineno}, in {code.co_name}\n')
+        if linecache is not None:
+            source = linecache.getline(code.co_filename, lineno).strip()
+            if source:
+                lines.append(f"    {source}\n")
+        tb = tb.tb_next
+    lines.append(_exception_line(exc))
+    return "".join(lines)
+
+
+def _exception_line(exc: BaseException) -> str:
+    cls = type(exc)
+    name = cls.__qualname__
+    module = cls.__module__
+    if module not in ("builtins", "__main__"):
+        name = f"{module}.{name}"
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the error itself
+        message = "<exception str() failed>"
+    return f"{name}: {message}\n" if message else f"{name}\n"
