@@ -222,6 +222,19 @@ def measure_variant(name: str, module: Path | None, args: argparse.Namespace) ->
     return sample
 
 
+def interpreter_start_text(results: dict[str, Any]) -> str:
+    values = [ms for sample in results["variants"][PROBE]["rounds"]
+              for ms in sample["evidence"]["interpreter_start_ms"]]
+    return f"{min(values):.0f}–{max(values):.0f} ms" if values else "(not measured)"
+
+
+def probe_memory_mib(probe: Path) -> float:
+    from proxywasm_build.wasm_reader import read_module
+
+    memories = read_module(probe.read_bytes()).memories
+    return memories[0].initial_bytes / MB if memories else 0.0
+
+
 def node_compile_seconds(module: Path) -> float:
     """Seconds node's V8 needs for `new WebAssembly.Module(bytes)`, TurboFan only, one thread."""
     program = ("const b=require('fs').readFileSync(process.argv[1]);"
@@ -230,7 +243,8 @@ def node_compile_seconds(module: Path) -> float:
     proc = subprocess.run(["node", *NODE_FLAGS, "-e", program, str(module)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
-        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "node failed")
+        errors = [line for line in proc.stderr.splitlines() if "Error:" in line]
+        raise RuntimeError(errors[0].strip() if errors else proc.stderr.strip() or "node failed")
     return float(proc.stdout.strip())
 
 
@@ -322,6 +336,26 @@ NODE_LABELS = {"python": "CPython filter (proxywasm build)",
                "assemblyscript": "AssemblyScript filter"}
 
 
+def cpu_per_code_mb(variant: dict[str, Any]) -> float:
+    return variant["over_none"]["ready_cpu_s"] / (variant["code_size"] / 1e6)
+
+
+def micropython_code_saving(results: dict[str, Any]) -> str:
+    modules = results["node"]["modules"]
+    npm, probe = modules["micropython_npm"]["code_size"], modules[PROBE]["code_size"]
+    return f"{(npm - probe) / npm:.0%}"
+
+
+def function_counts(probe: Path) -> dict[str, int]:
+    """Functions defined by MicroPython's module and by the glue, in the probe."""
+    from proxywasm_build.wasm_reader import read_module
+
+    interpreter = read_module(micropython_wasm().read_bytes())
+    merged = read_module(probe.read_bytes())
+    return {"micropython": interpreter.defined_functions,
+            "glue": merged.defined_functions - interpreter.defined_functions}
+
+
 def section(results: dict[str, Any]) -> str:
     meta, variants = results["meta"], results["variants"]
     probe = variants[PROBE]
@@ -334,9 +368,11 @@ def section(results: dict[str, Any]) -> str:
 **V8 compile time without Envoy.** node {node['node']} `{' '.join(node['flags'])}`,
 `new WebAssembly.Module(bytes)`, median of {node['repeats']} fresh processes: the same TurboFan
 compile Envoy does, on one thread, without Envoy's start-up around it, so a quiet, deterministic
-stand-in. Node 20's V8 predates the exception-handling encoding the probe's glue uses
-(`try_table`), so it times the interpreter as npm ships it, whose code is the probe's less 6 KB
-of glue.
+stand-in. This node's V8 predates the exception-handling encoding the probe's glue uses
+(`try_table`, opcode 0x1f), so the interpreter as npm ships it stands in for the probe: the same
+{results['probe_functions']['micropython']:,} functions, which binaryen's read-and-write in
+`wasm-merge` (no optimisation pass) writes {micropython_code_saving(results)} smaller, plus
+{results['probe_functions']['glue']} small glue functions.
 
 {node_markdown(node)}
 """
@@ -347,9 +383,10 @@ of glue.
 rounds (random order), Envoy {meta['envoy']} `--concurrency 1`, load average
 {meta['load_start']:.1f} → {meta['load_end']:.1f}, {meta['seconds_per_round']:.0f} s per round.
 
-**What the probe is.** MicroPython {evidence['version']}'s own WebAssembly build, byte for byte
-the interpreter of npm `{MICROPYTHON_PACKAGE}@{MICROPYTHON_VERSION}` (MicroPython's web port,
-emscripten), merged by binaryen's `wasm-merge` with a small glue module
+**What the probe is.** MicroPython {evidence['version']}'s own WebAssembly build: the
+interpreter of npm `{MICROPYTHON_PACKAGE}@{MICROPYTHON_VERSION}` (MicroPython's web port,
+emscripten), all {results['probe_functions']['micropython']:,} of its functions unchanged (binaryen
+re-encodes them, no optimisation pass), merged by binaryen's `wasm-merge` with a small glue module
 (benchmarks/micropython/glue.wat) into one Proxy-Wasm 0.2.1 module that imports only Proxy-Wasm
 and WASI functions Envoy provides and that `proxywasm validate` accepts. The glue answers
 emscripten's imports (setjmp/longjmp trampolines as `call_indirect` inside a Wasm exception
@@ -359,6 +396,13 @@ calls the snippet's `on_request()` and adds its result as `{REQUEST_HEADER}`, so
 request includes one Python call. **What it is not:** a filter SDK (the Python code cannot call
 the host: no headers, no local replies), CPython (MicroPython implements a subset of the language
 and a small standard library), or a size-tuned build (it carries the web port's JavaScript bridge).
+
+The interpreter's own start (mp_js_init, running the snippet, on_start()) took
+{interpreter_start_text(results)} per VM, from the timestamps of the glue's log lines (Envoy
+starts {evidence['vm_starts']} VMs at `--concurrency 1`): the probe's time to ready is V8 compiling
+its code. Memory: MicroPython's build declares {results['probe_memory_mib']:.1f} MiB of initial
+linear memory; the glue starts MicroPython with loadMicroPython's defaults (1 MiB GC heap, 2048-word
+Python stack).
 
 **Proof it ran in Envoy**, every round: Envoy's log shows `{evidence['start_log']}` (the snippet's
 `on_start()` through proxy_log), a request got `{REQUEST_HEADER}: {evidence['header']}`, and after
@@ -373,9 +417,12 @@ filter (envoy-filters section); the probe's per-request work is a different, sma
 Python call, one header), so compare its CPU per request with care.
 
 Against issue 7's targets (module ≤ 2.5 MB, ready ≤ 1 s, RSS ≤ +40 MB over no filter): the probe
-is {probe['size'] / 1e6:.2f} MB, ready in {_ms(probe['median']['ready_s'])} ms, +{probe['over_none']['rss_bytes'] / MB:.0f} MB;
+is {probe['size'] / 1e6:.2f} MB, ready in {_ms(probe['median']['ready_s'])} ms (median under the load
+above; {_ms(probe['range']['ready_s'][0])} ms at best), +{probe['over_none']['rss_bytes'] / MB:.0f} MB;
 the CPython filter {python['size'] / 1e6:.2f} MB, {_ms(python['median']['ready_s'])} ms,
-+{python['over_none']['rss_bytes'] / MB:.0f} MB (no filter: {_ms(none['median']['ready_s'])} ms).
++{python['over_none']['rss_bytes'] / MB:.0f} MB (no filter: {_ms(none['median']['ready_s'])} ms). Envoy's
+CPU until ready above no filter, per MB of code: {cpu_per_code_mb(probe):.1f} s for the probe,
+{cpu_per_code_mb(python):.1f} s for the CPython filter.
 {node_text}
 Machine-readable: benchmarks/results/micropython_probe.json.
 {END}"""
@@ -396,6 +443,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="seed of the random order")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 2 s: about a minute")
     parser.add_argument("--no-write", action="store_true", help="print only: no docs or JSON")
+    parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="measure nothing: rewrite the docs section from a results JSON")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.duration = args.duration or (2.0 if args.quick else 3.0)
@@ -412,6 +461,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+        summarise(results)
+        print(envoy_table(results))
+        if not args.no_write:
+            docs_section.write(START, END, section(results))
+        return 0
     command = ".venv/bin/python benchmarks/micropython_probe.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
     results: dict[str, Any] = {"meta": {}, "variants": {}}
@@ -425,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
         }
     probe_module = Path(results["variants"][PROBE]["module"])
     results["probe_imports"] = module_imports(probe_module)
+    results["probe_functions"] = function_counts(probe_module)
+    results["probe_memory_mib"] = probe_memory_mib(probe_module)
     print(f"probe: {probe_module} ({probe_module.stat().st_size:,} bytes), imports "
           f"{', '.join(results['probe_imports'])}", file=sys.stderr)
 
