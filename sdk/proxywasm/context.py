@@ -21,6 +21,30 @@ if TYPE_CHECKING:  # datetime costs the module snapshot heap; accept any .total_
 
 _U32_MAX = 0xFFFFFFFF
 
+# The enum values the methods pass, as plain ints: inside a module an IntEnum class attribute
+# costs ~1,600 wasm instructions per lookup, a module global ~50.
+_BUFFER_DOWNSTREAM_DATA = int(BufferType.DOWNSTREAM_DATA)
+_BUFFER_FOREIGN_FUNCTION_ARGUMENTS = int(BufferType.FOREIGN_FUNCTION_ARGUMENTS)
+_BUFFER_GRPC_CALL_MESSAGE = int(BufferType.GRPC_CALL_MESSAGE)
+_BUFFER_HTTP_CALL_RESPONSE_BODY = int(BufferType.HTTP_CALL_RESPONSE_BODY)
+_BUFFER_HTTP_REQUEST_BODY = int(BufferType.HTTP_REQUEST_BODY)
+_BUFFER_HTTP_RESPONSE_BODY = int(BufferType.HTTP_RESPONSE_BODY)
+_BUFFER_PLUGIN_CONFIGURATION = int(BufferType.PLUGIN_CONFIGURATION)
+_BUFFER_UPSTREAM_DATA = int(BufferType.UPSTREAM_DATA)
+_BUFFER_VM_CONFIGURATION = int(BufferType.VM_CONFIGURATION)
+_MAP_GRPC_CALL_INITIAL_METADATA = int(MapType.GRPC_CALL_INITIAL_METADATA)
+_MAP_GRPC_CALL_TRAILING_METADATA = int(MapType.GRPC_CALL_TRAILING_METADATA)
+_MAP_HTTP_CALL_RESPONSE_HEADERS = int(MapType.HTTP_CALL_RESPONSE_HEADERS)
+_MAP_HTTP_CALL_RESPONSE_TRAILERS = int(MapType.HTTP_CALL_RESPONSE_TRAILERS)
+_MAP_HTTP_REQUEST_HEADERS = int(MapType.HTTP_REQUEST_HEADERS)
+_MAP_HTTP_REQUEST_TRAILERS = int(MapType.HTTP_REQUEST_TRAILERS)
+_MAP_HTTP_RESPONSE_HEADERS = int(MapType.HTTP_RESPONSE_HEADERS)
+_MAP_HTTP_RESPONSE_TRAILERS = int(MapType.HTTP_RESPONSE_TRAILERS)
+_STREAM_DOWNSTREAM = int(StreamType.DOWNSTREAM)
+_STREAM_HTTP_REQUEST = int(StreamType.HTTP_REQUEST)
+_STREAM_HTTP_RESPONSE = int(StreamType.HTTP_RESPONSE)
+_STREAM_UPSTREAM = int(StreamType.UPSTREAM)
+
 
 class Context:
     """Base of every context: what any context may do (Rust SDK's `Context` trait)."""
@@ -108,19 +132,19 @@ class Context:
         """The answer (or failure: no `:status` header) to `dispatch_http_call`."""
 
     def get_http_call_response_headers(self) -> list[tuple[str, str]]:
-        return hc.get_map(MapType.HTTP_CALL_RESPONSE_HEADERS)
+        return hc.get_map(_MAP_HTTP_CALL_RESPONSE_HEADERS)
 
     def get_http_call_response_headers_bytes(self) -> list[tuple[bytes, bytes]]:
-        return hc.get_map_bytes(MapType.HTTP_CALL_RESPONSE_HEADERS)
+        return hc.get_map_bytes(_MAP_HTTP_CALL_RESPONSE_HEADERS)
 
     def get_http_call_response_header(self, name: Text) -> str | None:
-        return hc.get_map_value(MapType.HTTP_CALL_RESPONSE_HEADERS, name)
+        return hc.get_map_value(_MAP_HTTP_CALL_RESPONSE_HEADERS, name)
 
     def get_http_call_response_body(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
-        return hc.get_buffer(BufferType.HTTP_CALL_RESPONSE_BODY, start, max_size)
+        return hc.get_buffer(_BUFFER_HTTP_CALL_RESPONSE_BODY, start, max_size)
 
     def get_http_call_response_trailers(self) -> list[tuple[str, str]]:
-        return hc.get_map(MapType.HTTP_CALL_RESPONSE_TRAILERS)
+        return hc.get_map(_MAP_HTTP_CALL_RESPONSE_TRAILERS)
 
     # --- gRPC ---------------------------------------------------------------------------
     def dispatch_grpc_call(self, upstream: Text, service: Text, method: Text,
@@ -138,7 +162,7 @@ class Context:
         """A unary gRPC call finished: status 0 with a message, or an error status."""
 
     def get_grpc_call_response_body(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
-        return hc.get_buffer(BufferType.GRPC_CALL_MESSAGE, start, max_size)
+        return hc.get_buffer(_BUFFER_GRPC_CALL_MESSAGE, start, max_size)
 
     def cancel_grpc_call(self, token_id: int) -> None:
         hc.cancel_grpc(token_id)
@@ -174,13 +198,13 @@ class Context:
         pass
 
     def get_grpc_stream_initial_metadata(self) -> list[tuple[str, str]]:
-        return hc.get_map(MapType.GRPC_CALL_INITIAL_METADATA)
+        return hc.get_map(_MAP_GRPC_CALL_INITIAL_METADATA)
 
     def get_grpc_stream_trailing_metadata(self) -> list[tuple[str, str]]:
-        return hc.get_map(MapType.GRPC_CALL_TRAILING_METADATA)
+        return hc.get_map(_MAP_GRPC_CALL_TRAILING_METADATA)
 
     def get_grpc_stream_message(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
-        return hc.get_buffer(BufferType.GRPC_CALL_MESSAGE, start, max_size)
+        return hc.get_buffer(_BUFFER_GRPC_CALL_MESSAGE, start, max_size)
 
     def get_grpc_status(self) -> tuple[int, str]:
         code, message = hc.get_status()
@@ -217,10 +241,10 @@ class RootContext(Context):
         return True
 
     def get_vm_configuration(self) -> bytes | None:
-        return hc.get_buffer(BufferType.VM_CONFIGURATION)
+        return hc.get_buffer(_BUFFER_VM_CONFIGURATION)
 
     def get_plugin_configuration(self) -> bytes | None:
-        return hc.get_buffer(BufferType.PLUGIN_CONFIGURATION)
+        return hc.get_buffer(_BUFFER_PLUGIN_CONFIGURATION)
 
     def set_tick_period(self, period: float | timedelta) -> None:
         """Call `on_tick` every `period` seconds (a float or timedelta); 0 stops the ticks."""
@@ -239,7 +263,7 @@ class RootContext(Context):
         pass
 
     def get_foreign_function_arguments(self) -> bytes | None:
-        return hc.get_buffer(BufferType.FOREIGN_FUNCTION_ARGUMENTS)
+        return hc.get_buffer(_BUFFER_FOREIGN_FUNCTION_ARGUMENTS)
 
     def on_log(self) -> None:
         pass
@@ -287,133 +311,133 @@ class HttpContext(Context):
 
     # --- request ------------------------------------------------------------------------
     def get_http_request_headers(self) -> list[tuple[str, str]]:
-        return hc.get_map(MapType.HTTP_REQUEST_HEADERS)
+        return hc.get_map(_MAP_HTTP_REQUEST_HEADERS)
 
     def get_http_request_headers_bytes(self) -> list[tuple[bytes, bytes]]:
-        return hc.get_map_bytes(MapType.HTTP_REQUEST_HEADERS)
+        return hc.get_map_bytes(_MAP_HTTP_REQUEST_HEADERS)
 
     def set_http_request_headers(self, headers: HeaderPairs) -> None:
-        hc.set_map(MapType.HTTP_REQUEST_HEADERS, headers)
+        hc.set_map(_MAP_HTTP_REQUEST_HEADERS, headers)
 
     set_http_request_headers_bytes = set_http_request_headers
 
     def get_http_request_header(self, name: Text) -> str | None:
-        return hc.get_map_value(MapType.HTTP_REQUEST_HEADERS, name)
+        return hc.get_map_value(_MAP_HTTP_REQUEST_HEADERS, name)
 
     def get_http_request_header_bytes(self, name: Text) -> bytes | None:
-        return hc.get_map_value_bytes(MapType.HTTP_REQUEST_HEADERS, name)
+        return hc.get_map_value_bytes(_MAP_HTTP_REQUEST_HEADERS, name)
 
     def set_http_request_header(self, name: Text, value: Text | None) -> None:
         """Replace a request header; None removes it."""
-        hc.set_map_value(MapType.HTTP_REQUEST_HEADERS, name, value)
+        hc.set_map_value(_MAP_HTTP_REQUEST_HEADERS, name, value)
 
     set_http_request_header_bytes = set_http_request_header
 
     def add_http_request_header(self, name: Text, value: Text) -> None:
-        hc.add_map_value(MapType.HTTP_REQUEST_HEADERS, name, value)
+        hc.add_map_value(_MAP_HTTP_REQUEST_HEADERS, name, value)
 
     add_http_request_header_bytes = add_http_request_header
 
     def remove_http_request_header(self, name: Text) -> None:
-        hc.remove_map_value(MapType.HTTP_REQUEST_HEADERS, name)
+        hc.remove_map_value(_MAP_HTTP_REQUEST_HEADERS, name)
 
     def get_http_request_body(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
-        return hc.get_buffer(BufferType.HTTP_REQUEST_BODY, start, max_size)
+        return hc.get_buffer(_BUFFER_HTTP_REQUEST_BODY, start, max_size)
 
     def set_http_request_body(self, start: int, size: int, value: Text) -> None:
-        hc.set_buffer(BufferType.HTTP_REQUEST_BODY, start, size, value)
+        hc.set_buffer(_BUFFER_HTTP_REQUEST_BODY, start, size, value)
 
     def get_http_request_trailers(self) -> list[tuple[str, str]]:
-        return hc.get_map(MapType.HTTP_REQUEST_TRAILERS)
+        return hc.get_map(_MAP_HTTP_REQUEST_TRAILERS)
 
     def get_http_request_trailers_bytes(self) -> list[tuple[bytes, bytes]]:
-        return hc.get_map_bytes(MapType.HTTP_REQUEST_TRAILERS)
+        return hc.get_map_bytes(_MAP_HTTP_REQUEST_TRAILERS)
 
     def set_http_request_trailers(self, trailers: HeaderPairs) -> None:
-        hc.set_map(MapType.HTTP_REQUEST_TRAILERS, trailers)
+        hc.set_map(_MAP_HTTP_REQUEST_TRAILERS, trailers)
 
     def get_http_request_trailer(self, name: Text) -> str | None:
-        return hc.get_map_value(MapType.HTTP_REQUEST_TRAILERS, name)
+        return hc.get_map_value(_MAP_HTTP_REQUEST_TRAILERS, name)
 
     def set_http_request_trailer(self, name: Text, value: Text | None) -> None:
-        hc.set_map_value(MapType.HTTP_REQUEST_TRAILERS, name, value)
+        hc.set_map_value(_MAP_HTTP_REQUEST_TRAILERS, name, value)
 
     def add_http_request_trailer(self, name: Text, value: Text) -> None:
-        hc.add_map_value(MapType.HTTP_REQUEST_TRAILERS, name, value)
+        hc.add_map_value(_MAP_HTTP_REQUEST_TRAILERS, name, value)
 
     def remove_http_request_trailer(self, name: Text) -> None:
-        hc.remove_map_value(MapType.HTTP_REQUEST_TRAILERS, name)
+        hc.remove_map_value(_MAP_HTTP_REQUEST_TRAILERS, name)
 
     def resume_http_request(self) -> None:
-        hc.continue_stream(StreamType.HTTP_REQUEST)
+        hc.continue_stream(_STREAM_HTTP_REQUEST)
 
     def reset_http_request(self) -> None:
-        hc.close_stream(StreamType.HTTP_REQUEST)
+        hc.close_stream(_STREAM_HTTP_REQUEST)
 
     # --- response -----------------------------------------------------------------------
     def get_http_response_headers(self) -> list[tuple[str, str]]:
-        return hc.get_map(MapType.HTTP_RESPONSE_HEADERS)
+        return hc.get_map(_MAP_HTTP_RESPONSE_HEADERS)
 
     def get_http_response_headers_bytes(self) -> list[tuple[bytes, bytes]]:
-        return hc.get_map_bytes(MapType.HTTP_RESPONSE_HEADERS)
+        return hc.get_map_bytes(_MAP_HTTP_RESPONSE_HEADERS)
 
     def set_http_response_headers(self, headers: HeaderPairs) -> None:
-        hc.set_map(MapType.HTTP_RESPONSE_HEADERS, headers)
+        hc.set_map(_MAP_HTTP_RESPONSE_HEADERS, headers)
 
     set_http_response_headers_bytes = set_http_response_headers
 
     def get_http_response_header(self, name: Text) -> str | None:
-        return hc.get_map_value(MapType.HTTP_RESPONSE_HEADERS, name)
+        return hc.get_map_value(_MAP_HTTP_RESPONSE_HEADERS, name)
 
     def get_http_response_header_bytes(self, name: Text) -> bytes | None:
-        return hc.get_map_value_bytes(MapType.HTTP_RESPONSE_HEADERS, name)
+        return hc.get_map_value_bytes(_MAP_HTTP_RESPONSE_HEADERS, name)
 
     def set_http_response_header(self, name: Text, value: Text | None) -> None:
         """Replace a response header; None removes it."""
-        hc.set_map_value(MapType.HTTP_RESPONSE_HEADERS, name, value)
+        hc.set_map_value(_MAP_HTTP_RESPONSE_HEADERS, name, value)
 
     set_http_response_header_bytes = set_http_response_header
 
     def add_http_response_header(self, name: Text, value: Text) -> None:
-        hc.add_map_value(MapType.HTTP_RESPONSE_HEADERS, name, value)
+        hc.add_map_value(_MAP_HTTP_RESPONSE_HEADERS, name, value)
 
     add_http_response_header_bytes = add_http_response_header
 
     def remove_http_response_header(self, name: Text) -> None:
-        hc.remove_map_value(MapType.HTTP_RESPONSE_HEADERS, name)
+        hc.remove_map_value(_MAP_HTTP_RESPONSE_HEADERS, name)
 
     def get_http_response_body(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
-        return hc.get_buffer(BufferType.HTTP_RESPONSE_BODY, start, max_size)
+        return hc.get_buffer(_BUFFER_HTTP_RESPONSE_BODY, start, max_size)
 
     def set_http_response_body(self, start: int, size: int, value: Text) -> None:
-        hc.set_buffer(BufferType.HTTP_RESPONSE_BODY, start, size, value)
+        hc.set_buffer(_BUFFER_HTTP_RESPONSE_BODY, start, size, value)
 
     def get_http_response_trailers(self) -> list[tuple[str, str]]:
-        return hc.get_map(MapType.HTTP_RESPONSE_TRAILERS)
+        return hc.get_map(_MAP_HTTP_RESPONSE_TRAILERS)
 
     def get_http_response_trailers_bytes(self) -> list[tuple[bytes, bytes]]:
-        return hc.get_map_bytes(MapType.HTTP_RESPONSE_TRAILERS)
+        return hc.get_map_bytes(_MAP_HTTP_RESPONSE_TRAILERS)
 
     def set_http_response_trailers(self, trailers: HeaderPairs) -> None:
-        hc.set_map(MapType.HTTP_RESPONSE_TRAILERS, trailers)
+        hc.set_map(_MAP_HTTP_RESPONSE_TRAILERS, trailers)
 
     def get_http_response_trailer(self, name: Text) -> str | None:
-        return hc.get_map_value(MapType.HTTP_RESPONSE_TRAILERS, name)
+        return hc.get_map_value(_MAP_HTTP_RESPONSE_TRAILERS, name)
 
     def set_http_response_trailer(self, name: Text, value: Text | None) -> None:
-        hc.set_map_value(MapType.HTTP_RESPONSE_TRAILERS, name, value)
+        hc.set_map_value(_MAP_HTTP_RESPONSE_TRAILERS, name, value)
 
     def add_http_response_trailer(self, name: Text, value: Text) -> None:
-        hc.add_map_value(MapType.HTTP_RESPONSE_TRAILERS, name, value)
+        hc.add_map_value(_MAP_HTTP_RESPONSE_TRAILERS, name, value)
 
     def remove_http_response_trailer(self, name: Text) -> None:
-        hc.remove_map_value(MapType.HTTP_RESPONSE_TRAILERS, name)
+        hc.remove_map_value(_MAP_HTTP_RESPONSE_TRAILERS, name)
 
     def resume_http_response(self) -> None:
-        hc.continue_stream(StreamType.HTTP_RESPONSE)
+        hc.continue_stream(_STREAM_HTTP_RESPONSE)
 
     def reset_http_response(self) -> None:
-        hc.close_stream(StreamType.HTTP_RESPONSE)
+        hc.close_stream(_STREAM_HTTP_RESPONSE)
 
     # --- local replies ------------------------------------------------------------------
     def send_http_response(self, status_code: int, headers: HeaderPairs = (),
@@ -456,28 +480,28 @@ class StreamContext(Context):
         pass
 
     def get_downstream_data(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
-        return hc.get_buffer(BufferType.DOWNSTREAM_DATA, start, max_size)
+        return hc.get_buffer(_BUFFER_DOWNSTREAM_DATA, start, max_size)
 
     def set_downstream_data(self, start: int, size: int, value: Text) -> None:
-        hc.set_buffer(BufferType.DOWNSTREAM_DATA, start, size, value)
+        hc.set_buffer(_BUFFER_DOWNSTREAM_DATA, start, size, value)
 
     def get_upstream_data(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
-        return hc.get_buffer(BufferType.UPSTREAM_DATA, start, max_size)
+        return hc.get_buffer(_BUFFER_UPSTREAM_DATA, start, max_size)
 
     def set_upstream_data(self, start: int, size: int, value: Text) -> None:
-        hc.set_buffer(BufferType.UPSTREAM_DATA, start, size, value)
+        hc.set_buffer(_BUFFER_UPSTREAM_DATA, start, size, value)
 
     def resume_downstream(self) -> None:
-        hc.continue_stream(StreamType.DOWNSTREAM)
+        hc.continue_stream(_STREAM_DOWNSTREAM)
 
     def resume_upstream(self) -> None:
-        hc.continue_stream(StreamType.UPSTREAM)
+        hc.continue_stream(_STREAM_UPSTREAM)
 
     def close_downstream(self) -> None:
-        hc.close_stream(StreamType.DOWNSTREAM)
+        hc.close_stream(_STREAM_DOWNSTREAM)
 
     def close_upstream(self) -> None:
-        hc.close_stream(StreamType.UPSTREAM)
+        hc.close_stream(_STREAM_UPSTREAM)
 
 
 def _millis(value: float | timedelta) -> int:

@@ -248,7 +248,8 @@ def proxy_on_done(context_id: int) -> int:
     if ctx is None:
         return 1
     try:
-        return int(bool(ctx.on_done()))
+        done = ctx.on_done()
+        return 1 if done is True else int(bool(done))
     except _CAUGHT:
         _log_exception("on_done", context_id)
         return 1
@@ -282,7 +283,8 @@ def proxy_on_request_headers(context_id: int, num_headers: int, end_of_stream: i
     if ctx is None:
         return Action.CONTINUE
     try:
-        return int(ctx.on_http_request_headers(num_headers, bool(end_of_stream)))  # type: ignore[attr-defined]
+        action = ctx.on_http_request_headers(num_headers, end_of_stream != 0)  # type: ignore[attr-defined]
+        return action if type(action) is Action else int(action)
     except _CAUGHT:
         return _fail_http(ctx, "on_http_request_headers", context_id)
 
@@ -292,7 +294,8 @@ def proxy_on_request_body(context_id: int, body_size: int, end_of_stream: int) -
     if ctx is None:
         return Action.CONTINUE
     try:
-        return int(ctx.on_http_request_body(body_size, bool(end_of_stream)))  # type: ignore[attr-defined]
+        action = ctx.on_http_request_body(body_size, end_of_stream != 0)  # type: ignore[attr-defined]
+        return action if type(action) is Action else int(action)
     except _CAUGHT:
         return _fail_http(ctx, "on_http_request_body", context_id)
 
@@ -302,7 +305,8 @@ def proxy_on_request_trailers(context_id: int, num_trailers: int) -> int:
     if ctx is None:
         return Action.CONTINUE
     try:
-        return int(ctx.on_http_request_trailers(num_trailers))  # type: ignore[attr-defined]
+        action = ctx.on_http_request_trailers(num_trailers)  # type: ignore[attr-defined]
+        return action if type(action) is Action else int(action)
     except _CAUGHT:
         return _fail_http(ctx, "on_http_request_trailers", context_id)
 
@@ -312,7 +316,8 @@ def proxy_on_response_headers(context_id: int, num_headers: int, end_of_stream: 
     if ctx is None:
         return Action.CONTINUE
     try:
-        return int(ctx.on_http_response_headers(num_headers, bool(end_of_stream)))  # type: ignore[attr-defined]
+        action = ctx.on_http_response_headers(num_headers, end_of_stream != 0)  # type: ignore[attr-defined]
+        return action if type(action) is Action else int(action)
     except _CAUGHT:
         return _fail_http(ctx, "on_http_response_headers", context_id)
 
@@ -322,7 +327,8 @@ def proxy_on_response_body(context_id: int, body_size: int, end_of_stream: int) 
     if ctx is None:
         return Action.CONTINUE
     try:
-        return int(ctx.on_http_response_body(body_size, bool(end_of_stream)))  # type: ignore[attr-defined]
+        action = ctx.on_http_response_body(body_size, end_of_stream != 0)  # type: ignore[attr-defined]
+        return action if type(action) is Action else int(action)
     except _CAUGHT:
         return _fail_http(ctx, "on_http_response_body", context_id)
 
@@ -332,7 +338,8 @@ def proxy_on_response_trailers(context_id: int, num_trailers: int) -> int:
     if ctx is None:
         return Action.CONTINUE
     try:
-        return int(ctx.on_http_response_trailers(num_trailers))  # type: ignore[attr-defined]
+        action = ctx.on_http_response_trailers(num_trailers)  # type: ignore[attr-defined]
+        return action if type(action) is Action else int(action)
     except _CAUGHT:
         return _fail_http(ctx, "on_http_response_trailers", context_id)
 
@@ -418,7 +425,8 @@ def proxy_on_new_connection(context_id: int) -> int:
     if ctx is None:
         return Action.CONTINUE
     try:
-        return int(ctx.on_new_connection())  # type: ignore[attr-defined]
+        action = ctx.on_new_connection()  # type: ignore[attr-defined]
+        return action if type(action) is Action else int(action)
     except _CAUGHT:
         return _fail_tcp(ctx, "on_new_connection", context_id)
 
@@ -428,7 +436,8 @@ def proxy_on_downstream_data(context_id: int, data_size: int, end_of_stream: int
     if ctx is None:
         return Action.CONTINUE
     try:
-        return int(ctx.on_downstream_data(data_size, bool(end_of_stream)))  # type: ignore[attr-defined]
+        action = ctx.on_downstream_data(data_size, end_of_stream != 0)  # type: ignore[attr-defined]
+        return action if type(action) is Action else int(action)
     except _CAUGHT:
         return _fail_tcp(ctx, "on_downstream_data", context_id)
 
@@ -438,7 +447,8 @@ def proxy_on_upstream_data(context_id: int, data_size: int, end_of_stream: int) 
     if ctx is None:
         return Action.CONTINUE
     try:
-        return int(ctx.on_upstream_data(data_size, bool(end_of_stream)))  # type: ignore[attr-defined]
+        action = ctx.on_upstream_data(data_size, end_of_stream != 0)  # type: ignore[attr-defined]
+        return action if type(action) is Action else int(action)
     except _CAUGHT:
         return _fail_tcp(ctx, "on_upstream_data", context_id)
 

@@ -28,6 +28,8 @@ static int pw_snapshotted;    /* set inside the snapshot: the restored module st
 static int pw_reseeded;       /* stays 0 in the snapshot, so the first callback re-seeds */
 static PyObject *pw_dispatcher;
 extern PyObject *pw_callback_functions[];   /* one per callback export, in bridge.c */
+static void pw_check_intact(void);
+static PyObject *pw_dispatcher_globals;    /* borrowed: proxywasm.dispatcher.__dict__ */
 
 /* Constructors once. No Python here: Envoy allows no hostcalls during _initialize.
  * A snapshot build does not export it: wizer would run it before wizer.initialize, outside
@@ -125,6 +127,8 @@ static int pw_start_python(void) {
     Py_DECREF(filter);
     pw_dispatcher = PyImport_ImportModule("proxywasm.dispatcher");
     if (pw_dispatcher == NULL) { pw_print_error(); return 0; }
+    pw_dispatcher_globals = PyModule_GetDict(pw_dispatcher);
+    pw_check_intact();
     pw_python_state = 1;
     return 1;
 }
@@ -177,10 +181,99 @@ static void pw_report_exception(const char *name) {
     pw_print_error();
 }
 
-/* Called by every generated proxy_on_* export. Never traps: errors go to stderr (Envoy's log). */
-int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv) {
+/* ---- callbacks answered in C (proxywasm.dispatcher.ANSWERED_IN_C) ----
+ * proxy_on_context_create returns a mask: bit i set when the context's class keeps the SDK
+ * default of ANSWERED_IN_C[i]. It is kept in a direct-mapped table by context id; a context
+ * that lost its slot to another one simply goes through Python for everything. */
+#define PW_CONTEXT_SLOTS 1024u
+#define PW_FORGET_BATCH 32
+static uint32_t pw_slot_context[PW_CONTEXT_SLOTS];
+static uint32_t pw_slot_mask[PW_CONTEXT_SLOTS];
+static uint64_t pw_checked_version;        /* its dict version when pw_intact_mask was computed */
+static uint32_t pw_intact_mask;            /* bits whose dispatcher function is the SDK's own */
+static uint32_t pw_forgotten[PW_FORGET_BATCH];   /* deleted in C, not yet in Python */
+static int pw_forgotten_count;
+
+/* Which ANSWERED_IN_C callbacks still have the dispatcher's own function (a test, or a
+ * filter, may replace one: then Python must see every call). */
+static void pw_check_intact(void) {
+    PyObject *globals = pw_dispatcher_globals;
+    pw_checked_version = ((PyDictObject *)globals)->ma_version_tag;
+    pw_intact_mask = 0;
+    PyObject *table = PyDict_GetItemString(globals, "ANSWERED_IN_C");
+    PyObject *functions = PyDict_GetItemString(globals, "ANSWERED_IN_C_FUNCTIONS");
+    if (table == NULL || functions == NULL || !PyTuple_Check(table) || !PyTuple_Check(functions)
+        || PyTuple_GET_SIZE(table) != PyTuple_GET_SIZE(functions)) return;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(table) && i < 32; i++) {
+        PyObject *entry = PyTuple_GET_ITEM(table, i);
+        if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 1) continue;
+        PyObject *current = PyDict_GetItemWithError(globals, PyTuple_GET_ITEM(entry, 0));
+        if (current == NULL) { PyErr_Clear(); continue; }
+        if (current == PyTuple_GET_ITEM(functions, i)) pw_intact_mask |= (uint32_t)1 << i;
+    }
+}
+
+int pw_answered_in_c(uint32_t context_id, uint32_t bit) {
+    uint32_t slot = context_id & (PW_CONTEXT_SLOTS - 1);
+    if (pw_slot_context[slot] != context_id || !(pw_slot_mask[slot] & bit)) return 0;
+    if (((PyDictObject *)pw_dispatcher_globals)->ma_version_tag != pw_checked_version) pw_check_intact();
+    return (pw_intact_mask & bit) != 0;
+}
+
+void pw_remember_mask(uint32_t context_id, uint32_t mask) {
+    if (context_id == 0 || pw_dispatcher_globals == NULL) return;
+    uint32_t slot = context_id & (PW_CONTEXT_SLOTS - 1);
+    pw_slot_context[slot] = context_id;
+    pw_slot_mask[slot] = mask;
+}
+
+void pw_forget_mask(uint32_t context_id) {
+    uint32_t slot = context_id & (PW_CONTEXT_SLOTS - 1);
+    if (pw_slot_context[slot] == context_id) { pw_slot_context[slot] = 0; pw_slot_mask[slot] = 0; }
+}
+
+/* Hand the contexts deleted in C to dispatcher._forget_contexts (drops them from vm.contexts). */
+static void pw_flush_forgotten(void) {
+    int count = pw_forgotten_count;
+    pw_forgotten_count = 0;
+    PyObject *ids = PyTuple_New(count);
+    if (ids == NULL) { pw_print_error(); return; }
+    for (int i = 0; i < count; i++) {
+        PyObject *id = PyLong_FromUnsignedLong(pw_forgotten[i]);
+        if (id == NULL) { Py_DECREF(ids); pw_print_error(); return; }
+        PyTuple_SET_ITEM(ids, i, id);
+    }
+    PyObject *forget = PyDict_GetItemString(pw_dispatcher_globals, "_forget_contexts");
+    PyObject *result = forget ? PyObject_CallOneArg(forget, ids) : NULL;
+    if (forget == NULL) PyErr_SetString(PyExc_AttributeError, "_forget_contexts");
+    Py_DECREF(ids);
+    if (result == NULL) pw_report_exception("_forget_contexts"); else Py_DECREF(result);
+}
+
+void pw_forget_in_c(uint32_t context_id) {
+    pw_forget_mask(context_id);
+    pw_forgotten[pw_forgotten_count++] = context_id;
+    if (pw_forgotten_count == PW_FORGET_BATCH) pw_flush_forgotten();
+}
+
+static int pw_is_forgotten(uint32_t context_id) {
+    for (int i = 0; i < pw_forgotten_count; i++) {
+        if (pw_forgotten[i] == context_id) return 1;
+    }
+    return 0;
+}
+
+/* Called by every generated proxy_on_* export. Never traps: errors go to stderr (Envoy's log).
+ * `context_args` leading arguments name the contexts the call is about; 0 means any context
+ * (a callout answer, a tick): Python then first forgets every context deleted in C. */
+int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv, int context_args) {
     if (!pw_start_python()) return 0;
     if (pw_snapshotted && !pw_reseeded) pw_reseed_after_restore();
+    if (pw_forgotten_count) {
+        int stale = context_args == 0;
+        for (int i = 0; i < context_args && !stale; i++) stale = pw_is_forgotten(argv[i]);
+        if (stale) pw_flush_forgotten();
+    }
     PyObject *function = pw_callback_functions[index];
     if (function == NULL) {
         function = PyObject_GetAttrString(pw_dispatcher, name);

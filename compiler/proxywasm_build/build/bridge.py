@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import jinja2
 from proxywasm import abi
+from proxywasm.dispatcher import ANSWERED_IN_C
 
 from .toolchain import TOOLCHAINS_DIR
 
@@ -34,6 +35,12 @@ class _CallbackView:
     returns: str | None
     c_params: str
     c_args: str
+    #: ANSWERED_IN_C bit when the bridge may answer it in C for a context keeping the default
+    answered_bit: int | None
+    #: the C expression the default answer returns ("" for a void callback)
+    answered_value: str
+    #: how many leading arguments name the contexts the call is about (0: any context)
+    context_args: int
 
 
 def _ctype(wasm_type: str) -> str:
@@ -60,10 +67,21 @@ def _hostcall_view(h: abi.Hostcall) -> _HostcallView:
                          c_params, ", ".join(args), doc)
 
 
+_ANSWERED = {name: (bit, value) for bit, (name, _method, value) in enumerate(ANSWERED_IN_C)}
+
+
 def _callback_view(c: abi.Callback) -> _CallbackView:
     c_params = ", ".join(f"int32_t {p}" for p in c.params)
     c_args = ", ".join(f"(uint32_t){p}" for p in c.params)
-    return _CallbackView(c.name, c.params, c.returns, c_params, c_args)
+    bit, value = _ANSWERED.get(c.name, (None, None))
+    if c.name == "proxy_on_context_create":
+        context_args = 2  # the new context and its root
+    elif bit is not None or c.name == "proxy_on_delete":
+        context_args = 1
+    else:
+        context_args = 0  # routed by token or root: any context may be the target
+    return _CallbackView(c.name, c.params, c.returns, c_params, c_args, bit,
+                         "" if value is None else str(value), context_args)
 
 
 def generate_bridge_source(version: abi.AbiVersion = abi.LATEST) -> str:
