@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,7 @@ def measure_variant(name: str, module: Path | None, args: argparse.Namespace) ->
             envoy_filters.check_behaviour(envoy, name)
         envoy_filters.run_wrk(envoy, args.warmup, args.connections)
         sample["rss_bytes"] = envoy.rss_bytes()
+        sample.update(rss_parts(envoy))
         run = envoy_filters.run_wrk(envoy, args.duration, args.connections)
         if run.socket_errors or run.non_2xx:
             raise RuntimeError(f"{name}: {run.socket_errors} socket errors, {run.non_2xx} non-2xx\n"
@@ -233,6 +235,24 @@ def probe_memory_mib(probe: Path) -> float:
 
     memories = read_module(probe.read_bytes()).memories
     return memories[0].initial_bytes / MB if memories else 0.0
+
+
+def rss_parts(envoy: envoy_filters.BenchEnvoy) -> dict[str, int]:
+    """Envoy's resident memory split four ways: file-backed pages (the envoy binary's own code,
+    V8's compiler included), memory malloc'd and in use, memory freed but kept by Envoy's
+    tcmalloc (admin /memory), and the other anonymous pages (Wasm memories, compiled code)."""
+    status = {}
+    for line in Path(f"/proc/{envoy.proc.pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            status[key] = int(value.split()[0]) * 1024
+    url = f"http://127.0.0.1:{envoy.admin_port}/memory"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        memory = {key: int(value) for key, value in json.load(response).items()}
+    kept = memory["pageheap_free"] + memory["total_thread_cache"]
+    return {"rss_file_bytes": status["RssFile"], "malloc_in_use_bytes": memory["allocated"],
+            "malloc_kept_free_bytes": kept,
+            "rss_other_anon_bytes": status["RssAnon"] - memory["allocated"] - kept}
 
 
 def node_compile_seconds(module: Path) -> float:
@@ -284,7 +304,8 @@ def summarise(results: dict[str, Any]) -> None:
     none_rounds = variants.get("none", {}).get("rounds", [])
     for data in variants.values():
         data["median"], data["range"], data["over_none"] = {}, {}, {}
-        for key in ("ready_s", "ready_cpu_s", "rss_bytes", "cpu_us_per_request", "requests_per_second"):
+        for key in ("ready_s", "ready_cpu_s", "rss_bytes", *RSS_PARTS, "cpu_us_per_request",
+                    "requests_per_second"):
             values = _values(data["rounds"], key)
             if values:
                 data["median"][key] = statistics.median(values)
@@ -316,6 +337,28 @@ def envoy_table(results: dict[str, Any]) -> str:
             + f" | {med['cpu_us_per_request']:.1f} ({rng['cpu_us_per_request'][0]:.1f}–"
               f"{rng['cpu_us_per_request'][1]:.1f})"
             + (f", +{over['cpu_us_per_request']:.1f}" if name != "none" else "") + " |")
+    return "\n".join(rows)
+
+
+RSS_PARTS = {"rss_file_bytes": "file-backed (the envoy binary)", "malloc_in_use_bytes": "malloc, in use",
+             "malloc_kept_free_bytes": "malloc, freed but kept by tcmalloc",
+             "rss_other_anon_bytes": "other anonymous (Wasm memories, code)"}
+
+
+def rss_table(results: dict[str, Any]) -> str:
+    rows = ["| MB (over no filter) | RSS | " + " | ".join(RSS_PARTS.values()) + " |",
+            "|---|---|" + "---|" * len(RSS_PARTS)]
+    for name, data in results["variants"].items():
+        med, over = data["median"], data["over_none"]
+        if not all(key in med for key in RSS_PARTS):
+            return ""
+        cells = []
+        for key in ("rss_bytes", *RSS_PARTS):
+            cell = f"{med[key] / MB:.1f}"
+            if name != "none":
+                cell += f" ({over[key] / MB:+.1f})"
+            cells.append(cell)
+        rows.append(f"| {LABELS[name]} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -354,6 +397,22 @@ def function_counts(probe: Path) -> dict[str, int]:
     merged = read_module(probe.read_bytes())
     return {"micropython": interpreter.defined_functions,
             "glue": merged.defined_functions - interpreter.defined_functions}
+
+
+def rss_text(results: dict[str, Any]) -> str:
+    table = rss_table(results)
+    if not table:
+        return ""
+    return f"""
+Where the RSS goes (medians; /proc's RssFile and RssAnon, with the anonymous part split by Envoy's
+admin `/memory`, i.e. tcmalloc's counters): the file-backed pages are the envoy binary's own code
+that any Wasm filter pages in (V8's compiler and runtime), shared between Envoy processes; "freed
+but kept" is memory that was malloc'd (mostly while V8 compiled the module) and freed, which
+tcmalloc keeps rather than returning to the kernel; "other anonymous" is the rest (the Wasm linear
+memories, V8's code space, stacks).
+
+{table}
+"""
 
 
 def section(results: dict[str, Any]) -> str:
@@ -410,6 +469,7 @@ the wrk run `on_request()` had counted at least as many calls as wrk made reques
 
 {envoy_table(results)}
 
+{rss_text(results)}
 Medians (min–max over rounds); "over no filter" is the median of per-round differences. RSS after
 a {meta['warmup']:g} s wrk warm-up; CPU per request is Envoy's utime+stime over a
 `{meta['wrk']}` run on `/`. The AssemblyScript and CPython filters are benchmarks/filters/'s deny
@@ -518,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     summarise(results)
     print(envoy_table(results))
+    print()
+    print(rss_table(results))
     if results.get("node"):
         print()
         print(node_markdown(results["node"]))
