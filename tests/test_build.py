@@ -204,6 +204,42 @@ def test_annotation_only_imports_are_not_frozen_but_runtime_ones_are(tmp_path):
     assert {"fnmatch", "colorsys", "filter"} <= names
 
 
+@pytest.mark.build
+def test_heavy_modules_the_stdlib_imports_only_inside_functions_are_left_out(tmp_path):
+    # json -> re -> enum/functools; functools imports typing, warnings imports traceback and
+    # linecache only inside functions. A filter that imports one of them itself keeps it.
+    from proxywasm_build.build.freezer import freeze_closure
+    from proxywasm_build.build.toolchain import ensure_toolchain
+
+    stdlib = ensure_toolchain().stdlib_dir
+    plain = write(tmp_path / "plain" / "filter.py", textwrap.dedent('''
+        import json
+        import proxywasm
+        proxywasm.set_root_context(proxywasm.RootContext)
+    '''))
+    source = resolve_filter_source(plain)
+    frozen = freeze_closure(source, stdlib, check_filter(source))
+    names = set(frozen.names())
+    assert {"json", "re", "enum", "functools", "warnings"} <= names
+    assert not names & {"typing", "inspect", "traceback", "linecache", "tokenize", "ast"}
+    assert {"typing", "traceback"} <= set(frozen.left_out)
+
+    wants = write(tmp_path / "wants" / "filter.py", textwrap.dedent('''
+        import json
+        import proxywasm
+
+        def report(exc):
+            import traceback
+            return traceback.format_exception(exc)
+
+        proxywasm.set_root_context(proxywasm.RootContext)
+    '''))
+    source = resolve_filter_source(wants)
+    frozen = freeze_closure(source, stdlib, check_filter(source))
+    assert {"traceback", "linecache", "tokenize"} <= set(frozen.names())
+    assert "traceback" not in frozen.left_out and "typing" in frozen.left_out
+
+
 def test_exception_text_matches_the_stdlib_traceback_without_importing_it():
     import traceback
 

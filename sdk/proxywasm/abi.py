@@ -6,8 +6,123 @@ binding, the C-bridge generator and the validator all read it.
 
 from __future__ import annotations
 
-from collections import namedtuple
-from enum import IntEnum
+# ---------------------------------------------------------------------------
+# Enums and records without `enum` and `collections`: inside a compiled filter those modules
+# (and functools, operator, types, reprlib, keyword and the lazily imported warnings, typing,
+# re, traceback... they name) cost every module about 1.5 MB of heap and frozen code.
+
+
+class _IntEnumType(type):
+    """Just enough of `enum.IntEnum` for integer codes: members are instances of the class
+    (so ints), looked up by value with `Cls(value)` and by name with `Cls[name]`, iterable."""
+
+    def __new__(mcls, name, bases, namespace):
+        members = {key: value for key, value in namespace.items()
+                   if not key.startswith("_") and type(value) is int}
+        for key in members:
+            del namespace[key]
+        cls = super().__new__(mcls, name, bases, namespace)
+        by_name: dict = {}
+        by_value: dict = {}
+        for key, value in members.items():
+            member = int.__new__(cls, value)
+            member._name_ = key
+            type.__setattr__(cls, key, member)
+            by_name[key] = member
+            by_value.setdefault(value, member)
+        type.__setattr__(cls, "_member_map_", by_name)
+        type.__setattr__(cls, "_value2member_map_", by_value)
+        return cls
+
+    def __call__(cls, value):
+        if type(value) is cls:
+            return value
+        try:
+            return cls._value2member_map_[value]
+        except (KeyError, TypeError):
+            raise ValueError(f"{value!r} is not a valid {cls.__qualname__}") from None
+
+    def __getitem__(cls, name):
+        return cls._member_map_[name]
+
+    def __iter__(cls):
+        return iter(cls._member_map_.values())
+
+    def __len__(cls):
+        return len(cls._member_map_)
+
+    def __contains__(cls, member):
+        return type(member) is cls or (type(member) is int and member in cls._value2member_map_)
+
+    def __setattr__(cls, name, value):
+        if name in cls.__dict__.get("_member_map_", ()):
+            raise AttributeError(f"cannot reassign member {name!r}")
+        type.__setattr__(cls, name, value)
+
+    @property
+    def __members__(cls):
+        return dict(cls._member_map_)
+
+
+class IntEnum(int, metaclass=_IntEnumType):
+    """Base of the ABI's integer codes; behaves like `enum.IntEnum` where filters use it."""
+
+    @property
+    def name(self) -> str:
+        return self._name_
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}.{self._name_}: {int(self)}>"
+
+    __str__ = int.__repr__
+    __format__ = int.__format__
+
+    def __reduce_ex__(self, protocol):
+        return type(self), (int(self),)
+
+
+class _Record(tuple):
+    """A namedtuple without `collections`: fields by name and position, defaults, a repr."""
+
+    __slots__ = ()
+    _fields: tuple = ()
+    _field_defaults: dict = {}
+
+    def __new__(cls, *args, **kwargs):
+        fields = cls._fields
+        if len(args) > len(fields):
+            raise TypeError(f"{cls.__name__}() takes {len(fields)} arguments, got {len(args)}")
+        values = list(args)
+        for field in fields[len(args):]:
+            if field in kwargs:
+                values.append(kwargs.pop(field))
+            elif field in cls._field_defaults:
+                values.append(cls._field_defaults[field])
+            else:
+                raise TypeError(f"{cls.__name__}() is missing {field!r}")
+        if kwargs:
+            raise TypeError(f"{cls.__name__}() got unexpected arguments {sorted(kwargs)}")
+        return tuple.__new__(cls, values)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{f}={v!r}' for f, v in zip(self._fields, self))})"
+
+    def __getnewargs__(self):
+        return tuple(self)
+
+
+def _record(typename: str, field_names: str, defaults: tuple = ()) -> type:
+    fields = tuple(field_names.split())
+    namespace: dict = {"__slots__": (), "_fields": fields,
+                       "_field_defaults": dict(zip(fields[len(fields) - len(defaults):], defaults))}
+    for index, field in enumerate(fields):
+        namespace[field] = property(lambda self, index=index: self[index])
+    return type(typename, (_Record,), namespace)
+
 
 # ---------------------------------------------------------------------------
 # Enums (spec "Types", identical in 0.1.0 .. 0.2.1)
@@ -111,7 +226,7 @@ NO_GRPC_STATUS = -1
 # Signatures
 
 
-class Signature(namedtuple("Signature", "params results")):
+class Signature(_record("Signature", "params results")):
     """A wasm function type: value types of params and results ("i32", "i64")."""
 
     __slots__ = ()
@@ -127,7 +242,7 @@ def _sig(n_params: int, n_results: int, *, i64_at: tuple[int, ...] = ()) -> Sign
     return Signature(params, ("i32",) * n_results)
 
 
-class Hostcall(namedtuple("Hostcall", "name params i64_params returns_status", defaults=((), True))):
+class Hostcall(_record("Hostcall", "name params i64_params returns_status", defaults=((), True))):
     """One `env.proxy_*` import: its wasm signature and its parameter names."""
 
     __slots__ = ()
@@ -183,7 +298,7 @@ class Hostcall(namedtuple("Hostcall", "name params i64_params returns_status", d
         return tuple((s.name, s.kind[len("out-"):]) for s in self.slots if s.kind.startswith("out-"))
 
 
-class Slot(namedtuple("Slot", "kind name wasm_params")):
+class Slot(_record("Slot", "kind name wasm_params")):
     """One raw-interface argument or result and the wasm parameters that carry it.
 
     kind: "in-int" (i32, unsigned), "in-i64" (signed), "in-bytes" (data, size),
@@ -196,7 +311,7 @@ class Slot(namedtuple("Slot", "kind name wasm_params")):
     # wasm_params: tuple[str, ...]
 
 
-class Callback(namedtuple("Callback", "name params returns")):
+class Callback(_record("Callback", "name params returns")):
     """One `proxy_on_*` export the host may call: wasm signature and parameter names."""
 
     __slots__ = ()
@@ -348,7 +463,7 @@ START_EXPORTS: dict[str, Signature] = {
 }
 
 
-class AbiVersion(namedtuple("AbiVersion", "version marker hostcalls callbacks")):
+class AbiVersion(_record("AbiVersion", "version marker hostcalls callbacks")):
     __slots__ = ()
     # version: str
     # marker: str

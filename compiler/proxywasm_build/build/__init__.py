@@ -215,6 +215,7 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         "compiler": not without_compiler,
         "frozen_modules": frozen.names(),
         "builtin_modules": sorted([*builtins, "_proxywasm_host"]),
+        "left_out_modules": sorted(frozen.left_out),
     }
     data += custom_section(METADATA_SECTION, json.dumps(metadata, separators=(",", ":")).encode())
     _validate(data)

@@ -161,6 +161,7 @@ class FrozenSet:
     modules: list[FrozenModule] = field(default_factory=list)
     referenced: set[str] = field(default_factory=set)   # every module name the closure imports
     eager: set[str] = field(default_factory=set)        # ... at module level, or from app code
+    left_out: list[str] = field(default_factory=list)   # heavy stdlib modules only imported lazily
 
     def names(self, group: str | None = None) -> list[str]:
         return [m.name for m in self.modules if group is None or m.group == group]
@@ -180,15 +181,8 @@ def freeze_closure(filter_source: FilterSource, stdlib_dir: Path, direct_imports
                 if not any(w == name or w.startswith(name + ".") for w in wanted)]
     excludes += ["proxywasm.testing", "_proxywasm_host"]
     site_dirs = _site_packages()
-    finder = _Finder(
-        path=[str(filter_source.root), str(SDK_DIR), str(stdlib_dir), *map(str, site_dirs)],
-        excludes=excludes)
     roots = [filter_source.module, *SDK_ROOTS, *manifest["startup"]]
-    for root in roots:
-        try:
-            finder.import_hook(root)
-        except ImportError as err:
-            raise UserError(f"cannot find module {root!r} for the filter: {err}.") from None
+    search_path = [str(filter_source.root), str(SDK_DIR), str(stdlib_dir), *map(str, site_dirs)]
     filter_root = filter_source.root.resolve()
     sdk_root = (SDK_DIR / "proxywasm").resolve()
     stdlib_root = stdlib_dir.resolve()
@@ -204,7 +198,21 @@ def freeze_closure(filter_source: FilterSource, stdlib_dir: Path, direct_imports
                 return "site", str(file.relative_to(site)), 0
         return "app", str(file.relative_to(filter_root)), 0
 
-    frozen = FrozenSet(referenced=set(finder.modules) | set(finder.badmodules))
+    def is_app_module(module) -> bool:
+        file = getattr(module, "__file__", None)
+        return bool(file) and classify(Path(file).resolve(), module.__name__)[0] == "app"
+
+    finder = _find(roots, search_path, excludes)
+    # Heavy stdlib modules that only other stdlib modules import, inside functions (functools
+    # -> typing, warnings -> traceback/linecache/tracemalloc, ...): left out unless something
+    # imports them at module level or the filter or SDK imports them anywhere.
+    eager = _eager_reach(finder, roots, is_app_module)
+    lazy_only = [name for name in manifest["freeze_only_if_imported_eagerly"]
+                 if name in finder.modules and name not in eager]
+    if lazy_only:
+        finder = _find(roots, search_path, excludes + lazy_only)
+
+    frozen = FrozenSet(referenced=set(finder.modules) | set(finder.badmodules), left_out=lazy_only)
     for name, module in finder.modules.items():
         code = getattr(module, "__code__", None)
         file = getattr(module, "__file__", None)
@@ -263,6 +271,52 @@ class _Finder(modulefinder.ModuleFinder):
         if file_info[2] == modulefinder._PY_SOURCE:
             fp = _SourceTree(fp.read(), pathname)
         return super().load_module(fqname, fp, pathname, file_info)
+
+
+def _find(roots: list[str], search_path: list[str], excludes: list[str]) -> "_Finder":
+    finder = _Finder(path=search_path, excludes=excludes)
+    for root in roots:
+        try:
+            finder.import_hook(root)
+        except ImportError as err:
+            raise UserError(f"cannot find module {root!r} for the filter: {err}.") from None
+    return finder
+
+
+def _eager_reach(finder: "_Finder", roots: list[str], is_app_module) -> set[str]:
+    """Modules the roots reach through imports that run at import time (module level and
+    class bodies), plus everything the filter's and the SDK's own code imports anywhere."""
+    import dis
+
+    modules = finder.modules
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in modules:
+            continue
+        seen.add(name)
+        if "." in name:
+            todo.append(name.rpartition(".")[0])
+        module = modules[name]
+        code = getattr(module, "__code__", None)
+        if code is None:
+            continue
+        package = name if module.__path__ else name.rpartition(".")[0]
+        for target, level, fromlist in _import_sites(code, nested=is_app_module(module), dis=dis):
+            if level:
+                base = package.rsplit(".", level - 1)[0] if level > 1 else package
+                target = f"{base}.{target}" if target else base
+            todo.append(target)
+            todo.extend(f"{target}.{item}" for item in fromlist or () if item != "*")
+    return seen
+
+
+def _import_sites(code, *, nested: bool, dis):
+    yield from dis._find_imports(code)
+    for const in code.co_consts:
+        if hasattr(const, "co_code") and (nested or const.co_flags & 0x2 == 0):
+            yield from _import_sites(const, nested=nested, dis=dis)
 
 
 def _site_packages() -> list[Path]:

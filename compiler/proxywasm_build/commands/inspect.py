@@ -99,3 +99,7 @@ def print_description(module: Path, d: dict) -> None:
         console.print(f"{len(frozen)} frozen modules: {', '.join(frozen)}", soft_wrap=False)
         if builtin:
             console.print(f"{len(builtin)} builtin modules: {', '.join(builtin)}")
+        left_out = python.get("left_out_modules") or []
+        if left_out:
+            console.print(f"left out (the stdlib imports them only inside functions; import one in the "
+                          f"filter to keep it): {', '.join(left_out)}")
