@@ -68,3 +68,21 @@ def test_micropython_runs_python_in_envoy_at_start_and_per_request(
         assert counts == [first["request_count"] + 1, first["request_count"] + 2,
                           first["request_count"] + 3]
         assert len(first["interpreter_start_ms"]) == first["vm_starts"]
+
+
+@pytest.mark.envoy
+@pytest.mark.toolchain
+def test_an_uncaught_python_exception_at_start_is_logged_and_fails_the_vm(
+        probe_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from envoy_filters import BenchEnvoy
+
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text("def on_start():\n    return 'never'\n\nraise ValueError('no filter today')\n")
+    monkeypatch.setattr(probe_script, "SNIPPET", snippet)
+    failing = probe_script.merge_probe(tmp_path / "failing.wasm")
+    with BenchEnvoy(failing, concurrency=1, ready_timeout=60) as envoy:
+        with pytest.raises(RuntimeError, match="Envoy exited while starting"):
+            envoy.start()
+        log = envoy.log()
+    assert "ValueError" in log and "no filter today" in log
+    assert "never" not in log and "micropython-probe: starting MicroPython" in log

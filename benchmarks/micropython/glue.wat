@@ -9,8 +9,9 @@
 ;;     exactly what emscripten's JS does with `throw Infinity`, so Python exceptions work.
 ;;   - __syscall_*: -ENOSYS (-52); JS-proxy imports (the `js` module): trap, never used;
 ;;   - time and randomness from WASI, which Envoy provides; resize_heap grows memory.
-;;   - Proxy-Wasm callbacks: VM start runs emscripten's start-up, mp_js_init and the
-;;     Python start snippet; each response runs the snippet's `on_request()` and adds its
+;;   - `_initialize` is emscripten's start-up (stack, C constructors); proxy_on_vm_start is
+;;     loadMicroPython's (mp_js_init, proxy_c_init), then runs the Python start snippet and
+;;     logs its `on_start()`; each response calls the snippet's `on_request()` and adds its
 ;;     string result as the response header `x-micropython`.
 ;; The start snippet is spliced in by the build where the SNIPPET marker stands.
 (module
@@ -69,7 +70,6 @@
   (global $on_request_ref (mut i32) (i32.const -1))
   (global $result (mut i32) (i32.const 0))        ;; 12-byte result record, malloc'd once
   (global $header_name (mut i32) (i32.const 0))
-  (global $random_state (mut i32) (i32.const 0))
 
   (data $header "x-micropython")
   (data $main_name "__main__\00")
@@ -302,12 +302,15 @@
         (call $free (i32.load offset=8 (global.get $result)))))
     (i32.const 0))
 
-  ;; The reference of attribute `name` (a data segment) of the object `owner` refers to.
+  ;; MicroPython's reference to the function `owner.<name>` (name: a data segment), or -1
+  ;; (logged) if that is no function.
   (func $lookup (param $owner i32) (param $segment i32) (param $size i32) (result i32)
     (local $name i32)
     (local.set $name (call $copy_out (local.get $segment) (local.get $size)))
     (call $proxy_c_to_js_lookup_attr (local.get $owner) (local.get $name) (global.get $result))
     (call $free (local.get $name))
+    (if (i32.ne (i32.load (global.get $result)) (global.get $KIND_CALLABLE))
+      (then (drop (call $log_result)) (return (i32.const -1))))
     (i32.load offset=4 (global.get $result)))
 
   ;; emscripten's start-up (stackCheckInit, then the C constructors): no hostcalls.
@@ -316,7 +319,7 @@
     (call $wasm_call_ctors))
 
   (func $start_micropython (result i32)
-    (local $sp i32) (local $buffer i32) (local $main i32)
+    (local $sp i32) (local $buffer i32) (local $main i32) (local $on_start i32)
     ;; A log line whose timestamp marks the start (copied onto the stack: memory is MicroPython's).
     (local.set $sp (call $stack_current))
     (local.set $buffer (call $stack_alloc (i32.const 39)))
@@ -339,14 +342,12 @@
     (call $mp_js_do_import (local.get $buffer) (global.get $result))
     (call $free (local.get $buffer))
     (local.set $main (i32.load offset=4 (global.get $result)))
-    (call $proxy_c_to_js_call (call $lookup (local.get $main) (i32.const 2) (i32.const 9))
-      (i32.const 0) (i32.const 0) (global.get $result))
+    (local.set $on_start (call $lookup (local.get $main) (i32.const 2) (i32.const 9)))
+    (if (i32.lt_s (local.get $on_start) (i32.const 0)) (then (return (i32.const 0))))
+    (call $proxy_c_to_js_call (local.get $on_start) (i32.const 0) (i32.const 0) (global.get $result))
     (if (i32.eqz (call $log_result)) (then (return (i32.const 0))))
     (global.set $on_request_ref (call $lookup (local.get $main) (i32.const 3) (i32.const 11)))
-    (if (i32.ne (i32.load (global.get $result)) (global.get $KIND_CALLABLE))
-      (then (drop (call $log_result)) (global.set $on_request_ref (i32.const -1))
-            (return (i32.const 0))))
-    (i32.const 1))
+    (i32.ge_s (global.get $on_request_ref) (i32.const 0)))
 
   (func (export "proxy_on_vm_start") (param $context i32) (param $size i32) (result i32)
     (if (global.get $started) (then (return (i32.const 1))))
