@@ -16,7 +16,8 @@ response runs `on_request()` and carries its result as `x-micropython`. It is NO
 Each round starts every variant fresh, in a random order, as Envoy 1.40 (`--concurrency 1`,
 benchmarks/envoy_filters.py's bootstrap and measurements): no filter, the AssemblyScript filter,
 the CPython filter (`proxywasm build`'s default) and the probe. Measured: time to ready, Envoy's
-CPU until ready, RSS after a wrk warm-up, and Envoy CPU per request during a `wrk -t1 -c8` run.
+CPU until ready, RSS after a wrk warm-up (split by where it goes), Envoy CPU per request during a
+`wrk -t1 -c8` run, and the RSS an extra worker adds (a second start at `--concurrency 2`).
 Then node 20 compiles each module with TurboFan only, single-threaded (a quiet, deterministic
 stand-in for Envoy's compile), median of fresh processes. Results: benchmarks/results/
 micropython_probe.json and the `micropython-probe` section of docs/benchmarks.md.
@@ -221,6 +222,13 @@ def measure_variant(name: str, module: Path | None, args: argparse.Namespace) ->
                 raise RuntimeError(f"on_request() ran {after['request_count']} times, fewer than "
                                    f"the {run.requests} requests measured")
             sample["python_calls_after"] = after["request_count"]
+    if args.workers:
+        with envoy_filters.BenchEnvoy(module, concurrency=2) as envoy:
+            envoy.start()
+            if name == PROBE:
+                probe_evidence(envoy)
+            envoy_filters.run_wrk(envoy, args.warmup, args.connections)
+            sample["extra_worker_rss_bytes"] = envoy.rss_bytes() - sample["rss_bytes"]
     return sample
 
 
@@ -306,8 +314,8 @@ def summarise(results: dict[str, Any]) -> None:
     none_rounds = variants.get("none", {}).get("rounds", [])
     for data in variants.values():
         data["median"], data["range"], data["over_none"] = {}, {}, {}
-        for key in ("ready_s", "ready_cpu_s", "rss_bytes", *RSS_PARTS, "cpu_us_per_request",
-                    "requests_per_second"):
+        for key in ("ready_s", "ready_cpu_s", "rss_bytes", *RSS_PARTS, "extra_worker_rss_bytes",
+                    "cpu_us_per_request", "requests_per_second"):
             values = _values(data["rounds"], key)
             if values:
                 data["median"][key] = statistics.median(values)
@@ -323,9 +331,11 @@ def _ms(seconds: float) -> str:
 
 
 def envoy_table(results: dict[str, Any]) -> str:
+    workers = all("extra_worker_rss_bytes" in d["median"] for d in results["variants"].values())
     rows = ["| | module (code) | time to ready, ms | Envoy CPU until ready, ms | RSS, MB "
-            "(over no filter) | CPU per request, µs (over no filter) |",
-            "|---|---|---|---|---|---|"]
+            "(over no filter) | CPU per request, µs (over no filter) |"
+            + (" 2nd worker, MB |" if workers else ""),
+            "|---|---|---|---|---|---|" + ("---|" if workers else "")]
     for name, data in results["variants"].items():
         med, rng, over = data["median"], data["range"], data["over_none"]
         size = (f"{data['size'] / 1e6:.2f} MB ({data['code_size'] / 1e6:.2f} MB)"
@@ -338,7 +348,8 @@ def envoy_table(results: dict[str, Any]) -> str:
             + (f", +{over['rss_bytes'] / MB:.1f}" if name != "none" else "")
             + f" | {med['cpu_us_per_request']:.1f} ({rng['cpu_us_per_request'][0]:.1f}–"
               f"{rng['cpu_us_per_request'][1]:.1f})"
-            + (f", +{over['cpu_us_per_request']:.1f}" if name != "none" else "") + " |")
+            + (f", +{over['cpu_us_per_request']:.1f}" if name != "none" else "") + " |"
+            + (f" {med['extra_worker_rss_bytes'] / MB:+.1f} |" if workers else ""))
     return "\n".join(rows)
 
 
@@ -487,9 +498,12 @@ the wrk run `on_request()` had counted at least as many calls as wrk made reques
 {envoy_table(results)}
 
 {rss_text(results)}
-Medians (min–max over rounds); "over no filter" is the median of per-round differences. RSS after
+Medians (min–max over rounds); "over no filter" is the median of per-round differences. Envoy's
+CPU until ready can exceed its time to ready: its V8 compiles on more than one thread, so the
+wall time depends on how many cores are free (the load average above). RSS after
 a {meta['warmup']:g} s wrk warm-up; CPU per request is Envoy's utime+stime over a
-`{meta['wrk']}` run on `/`. The AssemblyScript and CPython filters are benchmarks/filters/'s deny
+`{meta['wrk']}` run on `/`. "2nd worker": RSS at `--concurrency 2` minus RSS at 1, after the
+same warm-up (separate starts, so it is noisy). The AssemblyScript and CPython filters are benchmarks/filters/'s deny
 filter (envoy-filters section); the probe's per-request work is a different, smaller job (one
 Python call, one header), so compare its CPU per request with care.
 
@@ -518,6 +532,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--node-repeats", type=int, default=None,
                         help="node compiles per module (default 5, quick 3; 0: no node table)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random order")
+    parser.add_argument("--workers", action=argparse.BooleanOptionalAction, default=None,
+                        help="also start each variant at --concurrency 2 for the RSS of an extra "
+                             "worker (default yes, quick no)")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 2 s: about a minute")
     parser.add_argument("--no-write", action="store_true", help="print only: no docs or JSON")
     parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
@@ -525,6 +542,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (2 if args.quick else 5)
     args.duration = args.duration or (2.0 if args.quick else 3.0)
+    if args.workers is None:
+        args.workers = not args.quick
     if args.node_repeats is None:
         args.node_repeats = 3 if args.quick else 5
     if args.rounds < 1 or args.duration < 1 or args.connections < 1:
