@@ -49,8 +49,22 @@ _STREAM_UPSTREAM = int(StreamType.UPSTREAM)
 class Context:
     """Base of every context: what any context may do (Rust SDK's `Context` trait)."""
 
+    #: Whether HttpContext/StreamContext.__init__ must call super().__init__: only when a class
+    #: between them and Context in the MRO defines its own __init__ (else they set
+    #: `context_id` themselves: a super() call costs a compiled filter ~1,500 wasm
+    #: instructions per stream).
+    _cooperative_init = False
+
     def __init__(self, context_id: int) -> None:
         self.context_id = context_id
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        mro = cls.__mro__
+        for owner in (globals().get("HttpContext"), globals().get("StreamContext")):
+            if owner is not None and owner in mro:
+                between = mro[mro.index(owner) + 1:mro.index(Context)]
+                cls._cooperative_init = any("__init__" in vars(klass) for klass in between)
 
     # --- time, properties ---------------------------------------------------------------
     def get_current_time_nanoseconds(self) -> int:
@@ -284,7 +298,10 @@ class HttpContext(Context):
     fail_open: "Optional[bool]" = None
 
     def __init__(self, context_id: int, root: RootContext | None = None) -> None:
-        super().__init__(context_id)
+        if self._cooperative_init:
+            super().__init__(context_id)
+        else:
+            self.context_id = context_id
         self.root = root
 
     # --- callbacks ----------------------------------------------------------------------
@@ -458,7 +475,10 @@ class StreamContext(Context):
     fail_open: "Optional[bool]" = None
 
     def __init__(self, context_id: int, root: RootContext | None = None) -> None:
-        super().__init__(context_id)
+        if self._cooperative_init:
+            super().__init__(context_id)
+        else:
+            self.context_id = context_id
         self.root = root
 
     def on_new_connection(self) -> Action:

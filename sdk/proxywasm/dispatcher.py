@@ -12,6 +12,8 @@ TYPE_CHECKING = False  # typing imports re: annotations only, never at run time
 if TYPE_CHECKING:
     from typing import Callable, Optional
 
+import sys
+
 from . import _logging, _traceback
 from . import hostcalls as hc
 from .abi import Action, LogLevel, PeerType, StreamType
@@ -45,6 +47,7 @@ class VM:
 
 
 _vm = VM()
+_modules = sys.modules
 
 
 def current_vm() -> VM:
@@ -162,13 +165,14 @@ def _wants_stream_contexts(root: RootContext) -> bool:
 def proxy_on_context_create(context_id: int, parent_context_id: int) -> int:
     """Create the context; returns its class's `answered_in_c_mask` (the C bridge keeps it)."""
     vm = _vm
-    if not _logging._installed:
+    if not _logging._installed and "logging" in _modules:  # the filter started using logging
         _logging.install_if_used()
     try:
         if parent_context_id == 0:
             factory = vm.root_factory or RootContext
             ctx = vm.contexts[context_id] = factory(context_id)
-            return _answered_in_c_mask(ctx)
+            mask = _masks_by_class.get(type(ctx))
+            return _answered_in_c_mask(ctx) if mask is None else mask
         root = vm.contexts.get(parent_context_id)
         if not isinstance(root, RootContext):
             hc.log(LogLevel.ERROR, f"context {context_id} created under unknown root {parent_context_id}")
@@ -185,7 +189,8 @@ def proxy_on_context_create(context_id: int, parent_context_id: int) -> int:
             if ctx is None:
                 ctx = (vm.http_factory or HttpContext)(context_id, root)
         vm.contexts[context_id] = ctx
-        return _answered_in_c_mask(ctx)
+        mask = _masks_by_class.get(type(ctx))
+        return _answered_in_c_mask(ctx) if mask is None else mask
     except _CAUGHT:
         _log_exception("context creation", context_id)
         return 0
