@@ -25,7 +25,8 @@ from ..leb128 import encode_unsigned
 from . import compile as cc
 from . import nocompiler
 from .bridge import generate_bridge_source
-from .freezer import (FilterSource, FrozenSet, check_filter, freeze_closure, frozen_group_source,
+from .freezer import (FilterSource, FrozenSet, check_filter, freeze_closure, bootstrap_table_source,
+                      frozen_group_source,
                       frozen_table_source, inittab_source, read_inittab, resolve_filter_source,
                       select_builtins)
 from .datasegments import split_zero_runs
@@ -155,6 +156,8 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         cc.compile_c(toolchain, generate_bridge_source(abi.LATEST), "bridge"),
         cc.compile_c(toolchain, frozen_group_source(frozen, "site"), "frozen_site"),
         cc.compile_c(toolchain, frozen_group_source(frozen, "app"), "frozen_app"),
+        cc.compile_c(toolchain, frozen_group_source(frozen, "bootstrap"), "frozen_bootstrap"),
+        cc.compile_c(toolchain, bootstrap_table_source(frozen), "bootstrap_table"),
     ]
     t = mark("compile", t)
 
@@ -169,7 +172,7 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         objects = [*common, cc.compile_c(toolchain, inittab_source(linked_builtins), "inittab"),
                    cc.compile_c(toolchain, frozen_group_source(embedded, "stdlib"), "frozen_stdlib"),
                    cc.compile_c(toolchain, frozen_table_source(embedded, filter_source.module), "frozen_table")]
-        libpython = None
+        libpython = nocompiler.libpython_with_compiler(toolchain)
         if without_compiler:
             objects += [cc.compile_c(toolchain, (TOOLCHAINS_DIR / "nocompiler.c").read_text(), "nocompiler"),
                         cc.compile_c(toolchain, nocompiler.source_cache_source(record), "source_cache")]

@@ -149,24 +149,40 @@ def _marshalled(text: str, filename: str, mode: str) -> bytes:
     return data
 
 
+#: libpython3.11.a members every module replaces: the frozen-module tables and the deepfrozen
+#: bootstrap and stdlib modules (0.6 MB of static objects, most of them never imported by a
+#: filter); freezer.bootstrap_table_source provides what the rest of libpython needs of them.
+FROZEN_MEMBERS = ("frozen.o", "deepfreeze.o")
+
+
 def libpython_without_compiler(toolchain: Toolchain) -> Path:
-    """libpython3.11.a minus COMPILER_MEMBERS, made once into the cache with `zig ar d`."""
+    """libpython3.11.a minus COMPILER_MEMBERS and FROZEN_MEMBERS, made once into the cache."""
+    return libpython_without(toolchain, COMPILER_MEMBERS + FROZEN_MEMBERS, "nocompiler")
+
+
+def libpython_with_compiler(toolchain: Toolchain) -> Path:
+    """libpython3.11.a minus FROZEN_MEMBERS (the full interpreter, for filters that need it)."""
+    return libpython_without(toolchain, FROZEN_MEMBERS, "compiler")
+
+
+def libpython_without(toolchain: Toolchain, members: tuple[str, ...], label: str) -> Path:
+    """A copy of libpython3.11.a without `members`, made once into the cache with `zig ar d`."""
     import hashlib
     import os
     import shutil
     import tempfile
 
-    key = hashlib.sha256(" ".join(COMPILER_MEMBERS).encode()).hexdigest()[:12]
-    target = cache.cache_dir() / "toolchains" / f"libpython3.11-nocompiler-{key}.a"
+    key = hashlib.sha256(" ".join(members).encode()).hexdigest()[:12]
+    target = cache.cache_dir() / "toolchains" / f"libpython3.11-{label}-{key}.a"
     if target.exists():
         return target
-    with cache.locked("libpython-nocompiler"):
+    with cache.locked(f"libpython-{label}"):
         if target.exists():
             return target
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             copy = Path(tmp) / "libpython.a"
             shutil.copyfile(toolchain.libpython, copy)
-            subprocess.run(toolchain.zig("ar", "d", str(copy), *COMPILER_MEMBERS),
+            subprocess.run(toolchain.zig("ar", "d", str(copy), *members),
                            check=True, capture_output=True, env=toolchain.zig_env())
             os.replace(copy, target)
     return target
