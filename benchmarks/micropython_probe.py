@@ -433,9 +433,10 @@ def rss_text(results: dict[str, Any]) -> str:
 Where the RSS goes (medians; /proc's RssFile and RssAnon, with the anonymous part split by Envoy's
 admin `/memory`, i.e. tcmalloc's counters): the file-backed pages are the envoy binary's own code
 that any Wasm filter pages in (V8's compiler and runtime), shared between Envoy processes; "freed
-but kept" is memory that was malloc'd (mostly while V8 compiled the module) and freed, which
-tcmalloc keeps rather than returning to the kernel; "other anonymous" is the rest (the Wasm linear
-memories, V8's code space, stacks).
+but kept" is memory malloc'd and freed during start-up (it is there, as large, right after ready,
+before any request; the probe's start-up is almost all V8's compile), which tcmalloc keeps rather
+than returning to the kernel; "other anonymous" is the rest (the Wasm linear memories, V8's code
+space, stacks).
 
 {table}
 """
