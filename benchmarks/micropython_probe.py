@@ -113,8 +113,10 @@ def merge_probe(output: Path) -> Path:
         glue_wat, glue_wasm = Path(scratch) / "glue.wat", Path(scratch) / "glue.wasm"
         merged = Path(scratch) / "probe.wasm"
         glue_wat.write_text(glue_text(SNIPPET.read_bytes()))
-        subprocess.run([str(_wasm_tools()), "parse", str(glue_wat), "-o", str(glue_wasm)],
-                       check=True, capture_output=True, text=True)
+        proc = subprocess.run([str(_wasm_tools()), "parse", str(glue_wat), "-o", str(glue_wasm)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"wasm-tools could not assemble the glue: {proc.stderr.strip()}")
         proc = subprocess.run(
             [node, str(wasm_merge), str(micropython_wasm()), MICROPYTHON_MODULE_NAME,
              str(glue_wasm), GLUE_MODULE_NAME, "-o", str(merged),
