@@ -28,6 +28,11 @@ FILTER = textwrap.dedent('''
         def on_http_request_headers(self, num_headers, end_of_stream):
             if self.get_http_request_header("x-boom") is not None:
                 raise RuntimeError("boom in request headers")
+            if self.get_http_request_header("x-none") is not None:
+                return None  # not an Action: int(None) fails like an exception
+            if self.get_http_request_header("x-true") is not None:
+                self.send_http_response(418, [], b"teapot")
+                return True  # int(True) == Action.PAUSE
             return Action.CONTINUE
 
     class Hooked(Plain):
@@ -178,7 +183,24 @@ def test_an_exception_fails_closed_or_open_as_the_context_says(filter_path):
     fail_closed = host.http_request(boom, upstream=UPSTREAM)   # Plain: 500
     assert fail_open.status == 200 and fail_open.upstream_request is not None
     assert fail_closed.status == 500 and fail_closed.upstream_request is None
-    assert sum("boom in request headers" in m for m in host.log_messages()) == 2
+    failures = [m for m in host.log_messages() if "boom in request headers" in m]
+    assert len(failures) == 2
+    # the traceback names the author's frame, whichever way the call went
+    assert all("in on_http_request_headers" in m and "RuntimeError" in m for m in failures)
+
+
+@pytest.mark.build
+@pytest.mark.parametrize("filter_path", ["py", "wasm"], indirect=True)
+def test_a_callback_result_becomes_an_action_as_int_would_make_it(filter_path):
+    from proxywasm.testing import Host
+
+    host = Host.load(filter_path)
+    host.http_request(REQUEST, upstream=UPSTREAM)  # the next stream is a Plain one
+    none = host.http_request({**REQUEST, "x-none": "1"}, upstream=UPSTREAM)
+    assert none.status == 500 and none.upstream_request is None
+    assert any("TypeError" in m and "on_http_request_headers" in m for m in host.log_messages())
+    true = host.http_request({**REQUEST, "x-true": "1"}, upstream=UPSTREAM)
+    assert true.status == 418 and true.upstream_request is None
 
 
 @pytest.mark.build
@@ -220,4 +242,4 @@ def test_a_default_callback_costs_no_python_call(filter_wasm):
     for name in ("proxy_on_log", "proxy_on_done", "proxy_on_delete", "proxy_on_response_body"):
         assert plain[name] < 300 < 1000 < hooked[name], (name, plain[name], hooked[name])
     # what both classes override still runs Python
-    assert plain["proxy_on_request_headers"] > 1000
+    assert plain["proxy_on_request_headers"] > 1000 and hooked["proxy_on_request_headers"] > 1000

@@ -510,6 +510,22 @@ ANSWERED_IN_C: tuple[tuple[str, str, Optional[int]], ...] = (
 #: answers a callback in C only while the module's global of that name is still this object.
 ANSWERED_IN_C_FUNCTIONS = tuple(globals()[name] for name, _method, _default in ANSWERED_IN_C)
 
+#: Callbacks the bridge hands straight to the context's method, with no dispatcher frame in
+#: between, for a context whose class overrides it: (ABI callback, context method, what handles
+#: an exception it raises: _fail_http or _fail_tcp). Like the functions above, the method gets
+#: `end_of_stream` as a bool and its result becomes an int as `int()` would make it.
+CALLED_DIRECTLY: tuple[tuple[str, str, str], ...] = (
+    ("proxy_on_request_headers", "on_http_request_headers", "_fail_http"),
+    ("proxy_on_request_body", "on_http_request_body", "_fail_http"),
+    ("proxy_on_request_trailers", "on_http_request_trailers", "_fail_http"),
+    ("proxy_on_response_headers", "on_http_response_headers", "_fail_http"),
+    ("proxy_on_response_body", "on_http_response_body", "_fail_http"),
+    ("proxy_on_response_trailers", "on_http_response_trailers", "_fail_http"),
+    ("proxy_on_new_connection", "on_new_connection", "_fail_tcp"),
+    ("proxy_on_downstream_data", "on_downstream_data", "_fail_tcp"),
+    ("proxy_on_upstream_data", "on_upstream_data", "_fail_tcp"),
+)
+
 _SDK_DEFAULT_METHODS = tuple(
     tuple(cls.__dict__[method] for cls in (Context, RootContext, HttpContext, StreamContext)
           if method in cls.__dict__)

@@ -30,6 +30,7 @@ static PyObject *pw_dispatcher;
 extern PyObject *pw_callback_functions[];   /* one per callback export, in bridge.c */
 static void pw_check_intact(void);
 static PyObject *pw_dispatcher_globals;    /* borrowed: proxywasm.dispatcher.__dict__ */
+static PyObject *pw_key_vm, *pw_key_contexts, *pw_key_fail_http, *pw_key_fail_tcp;
 
 /* Constructors once. No Python here: Envoy allows no hostcalls during _initialize.
  * A snapshot build does not export it: wizer would run it before wizer.initialize, outside
@@ -128,6 +129,14 @@ static int pw_start_python(void) {
     pw_dispatcher = PyImport_ImportModule("proxywasm.dispatcher");
     if (pw_dispatcher == NULL) { pw_print_error(); return 0; }
     pw_dispatcher_globals = PyModule_GetDict(pw_dispatcher);
+    pw_key_vm = PyUnicode_InternFromString("_vm");
+    pw_key_contexts = PyUnicode_InternFromString("contexts");
+    pw_key_fail_http = PyUnicode_InternFromString("_fail_http");
+    pw_key_fail_tcp = PyUnicode_InternFromString("_fail_tcp");
+    if (!pw_key_vm || !pw_key_contexts || !pw_key_fail_http || !pw_key_fail_tcp) {
+        pw_print_error();
+        return 0;
+    }
     pw_check_intact();
     pw_python_state = 1;
     return 1;
@@ -189,6 +198,8 @@ static void pw_report_exception(const char *name) {
 #define PW_FORGET_BATCH 32
 static uint32_t pw_slot_context[PW_CONTEXT_SLOTS];
 static uint32_t pw_slot_mask[PW_CONTEXT_SLOTS];
+static PyObject *pw_slot_object[PW_CONTEXT_SLOTS];   /* the context itself, or NULL */
+extern PyObject *pw_method_names[];        /* bridge.c: interned method names, by callback */
 static uint64_t pw_checked_version;        /* its dict version when pw_intact_mask was computed */
 static uint32_t pw_intact_mask;            /* bits whose dispatcher function is the SDK's own */
 static uint32_t pw_forgotten[PW_FORGET_BATCH];   /* deleted in C, not yet in Python */
@@ -220,16 +231,35 @@ int pw_answered_in_c(uint32_t context_id, uint32_t bit) {
     return (pw_intact_mask & bit) != 0;
 }
 
-void pw_remember_mask(uint32_t context_id, uint32_t mask) {
+/* After proxy_on_context_create: its mask, and the context object itself (a strong reference,
+ * for pw_call_method), taken from proxywasm.dispatcher._vm.contexts. */
+void pw_remember_context(uint32_t context_id, uint32_t mask) {
     if (context_id == 0 || pw_dispatcher_globals == NULL) return;
     uint32_t slot = context_id & (PW_CONTEXT_SLOTS - 1);
+    PyObject *context = NULL;
+    PyObject *vm = PyDict_GetItemWithError(pw_dispatcher_globals, pw_key_vm);
+    PyObject *contexts = vm ? PyObject_GetAttr(vm, pw_key_contexts) : NULL;
+    PyObject *id = contexts ? PyLong_FromUnsignedLong(context_id) : NULL;
+    if (id != NULL && PyDict_Check(contexts)) context = PyDict_GetItemWithError(contexts, id);
+    Py_XINCREF(context);
+    Py_XDECREF(id);
+    Py_XDECREF(contexts);
+    PyErr_Clear();
+    PyObject *previous = pw_slot_object[slot];
     pw_slot_context[slot] = context_id;
     pw_slot_mask[slot] = mask;
+    pw_slot_object[slot] = context;
+    Py_XDECREF(previous);   /* a context that lost its slot: Python still holds it */
 }
 
 void pw_forget_mask(uint32_t context_id) {
     uint32_t slot = context_id & (PW_CONTEXT_SLOTS - 1);
-    if (pw_slot_context[slot] == context_id) { pw_slot_context[slot] = 0; pw_slot_mask[slot] = 0; }
+    if (pw_slot_context[slot] != context_id) return;
+    PyObject *context = pw_slot_object[slot];
+    pw_slot_context[slot] = 0;
+    pw_slot_mask[slot] = 0;
+    pw_slot_object[slot] = NULL;
+    Py_XDECREF(context);
 }
 
 /* Hand the contexts deleted in C to dispatcher._forget_contexts (drops them from vm.contexts). */
@@ -300,6 +330,75 @@ int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv
     }
     Py_DECREF(result);
     return value;
+}
+
+/* A CALLED_DIRECTLY callback of a context whose class overrides it: call its method with no
+ * dispatcher frame in between, as the dispatcher would (end_of_stream as a bool, the result
+ * through int(), an exception to _fail_http/_fail_tcp as the handled exception). Anything
+ * unusual (no context object, a replaced dispatcher function) goes the Python way. */
+int32_t pw_call_method(int index, const char *name, int nargs, const uint32_t *argv, uint32_t bit,
+                       const char *method, int tcp, int eos_arg) {
+    uint32_t slot = argv[0] & (PW_CONTEXT_SLOTS - 1);
+    PyObject *context = pw_slot_context[slot] == argv[0] ? pw_slot_object[slot] : NULL;
+    if (context != NULL
+        && ((PyDictObject *)pw_dispatcher_globals)->ma_version_tag != pw_checked_version) {
+        pw_check_intact();
+    }
+    if (context == NULL || !(pw_intact_mask & bit) || nargs > 4) {
+        return pw_dispatch(index, name, nargs, argv, 1);
+    }
+    PyObject *method_name = pw_method_names[index];
+    if (method_name == NULL) {
+        method_name = pw_method_names[index] = PyUnicode_InternFromString(method);
+        if (method_name == NULL) { pw_print_error(); return 0; }
+    }
+    Py_INCREF(context);
+    PyObject *args[4] = {context, NULL, NULL, NULL};
+    for (int i = 1; i < nargs; i++) {
+        args[i] = i == eos_arg ? PyBool_FromLong(argv[i] != 0) : PyLong_FromUnsignedLong(argv[i]);
+        if (args[i] == NULL) {
+            for (int j = 0; j < i; j++) Py_DECREF(args[j]);
+            pw_print_error();
+            return 0;
+        }
+    }
+    PyObject *result = PyObject_VectorcallMethod(method_name, args, (size_t)nargs, NULL);
+    for (int i = 1; i < nargs; i++) Py_DECREF(args[i]);
+    if (result != NULL && !PyLong_Check(result)) {
+        PyObject *number = PyNumber_Long(result);   /* int(result), as the dispatcher does */
+        Py_DECREF(result);
+        result = number;
+    }
+    if (result == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception) && !PyErr_ExceptionMatches(PyExc_SystemExit)) {
+            Py_DECREF(context);
+            pw_report_exception(name);   /* escapes the dispatcher too */
+            return 0;
+        }
+        PyObject *type, *value, *traceback;
+        PyErr_Fetch(&type, &value, &traceback);
+        PyErr_NormalizeException(&type, &value, &traceback);
+        if (traceback != NULL && value != NULL) PyException_SetTraceback(value, traceback);
+        PyObject *handled = PyErr_GetHandledException();
+        PyErr_SetHandledException(value);
+        PyObject *fail = PyDict_GetItemWithError(pw_dispatcher_globals, tcp ? pw_key_fail_tcp : pw_key_fail_http);
+        PyObject *id = fail ? PyLong_FromUnsignedLong(argv[0]) : NULL;
+        PyObject *fail_args[3] = {context, method_name, id};
+        result = id ? PyObject_Vectorcall(fail, fail_args, 3, NULL) : NULL;
+        if (result == NULL && !PyErr_Occurred()) PyErr_SetString(PyExc_AttributeError, "_fail_http");
+        Py_XDECREF(id);
+        PyErr_SetHandledException(handled);
+        Py_XDECREF(handled);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(traceback);
+    }
+    Py_DECREF(context);
+    if (result == NULL) { pw_report_exception(name); return 0; }
+    long long v = PyLong_AsLongLong(result);
+    Py_DECREF(result);
+    if (v == -1 && PyErr_Occurred()) { pw_report_exception(name); v = 0; }
+    return (int32_t)v;
 }
 
 #ifdef PW_SNAPSHOT_BUILD

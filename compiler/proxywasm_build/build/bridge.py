@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import jinja2
 from proxywasm import abi
-from proxywasm.dispatcher import ANSWERED_IN_C
+from proxywasm.dispatcher import ANSWERED_IN_C, CALLED_DIRECTLY
 
 from .toolchain import TOOLCHAINS_DIR
 
@@ -41,6 +41,12 @@ class _CallbackView:
     answered_value: str
     #: how many leading arguments name the contexts the call is about (0: any context)
     context_args: int
+    #: the context method the bridge calls directly (CALLED_DIRECTLY), else None
+    direct_method: str | None
+    #: 1 when an exception in it fails like a TCP stream (_fail_tcp), 0 like HTTP (_fail_http)
+    direct_tcp: int
+    #: index of the end_of_stream argument (passed as a bool), -1 when there is none
+    eos_arg: int
 
 
 def _ctype(wasm_type: str) -> str:
@@ -68,6 +74,7 @@ def _hostcall_view(h: abi.Hostcall) -> _HostcallView:
 
 
 _ANSWERED = {name: (bit, value) for bit, (name, _method, value) in enumerate(ANSWERED_IN_C)}
+_DIRECT = {name: (method, failure) for name, method, failure in CALLED_DIRECTLY}
 
 
 def _callback_view(c: abi.Callback) -> _CallbackView:
@@ -80,8 +87,13 @@ def _callback_view(c: abi.Callback) -> _CallbackView:
         context_args = 1
     else:
         context_args = 0  # routed by token or root: any context may be the target
+    method, failure = _DIRECT.get(c.name, (None, None))
+    if method is not None and (bit is None or c.params[0] != "context_id"):
+        raise ValueError(f"{c.name}: a directly called callback must also be in ANSWERED_IN_C")
+    eos_arg = c.params.index("end_of_stream") if "end_of_stream" in c.params else -1
     return _CallbackView(c.name, c.params, c.returns, c_params, c_args, bit,
-                         "" if value is None else str(value), context_args)
+                         "" if value is None else str(value), context_args,
+                         method, int(failure == "_fail_tcp"), eos_arg)
 
 
 def generate_bridge_source(version: abi.AbiVersion = abi.LATEST) -> str:
