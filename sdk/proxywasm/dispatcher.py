@@ -42,8 +42,9 @@ class VM:
         self.callouts: dict[int, int] = {}
         self.grpc_calls: dict[int, int] = {}
         self.grpc_streams: dict[int, int] = {}
-        #: root context id -> whether its children are TCP stream contexts (decided once)
-        self.root_kinds: dict[int, bool] = {}
+        #: root context id -> (the root, whether its children are TCP stream contexts), filled
+        #: when the root's first child is created
+        self.roots: dict[int, tuple[RootContext, bool]] = {}
 
 
 _vm = VM()
@@ -170,16 +171,18 @@ def proxy_on_context_create(context_id: int, parent_context_id: int) -> int:
     try:
         if parent_context_id == 0:
             factory = vm.root_factory or RootContext
+            vm.roots.pop(context_id, None)
             ctx = vm.contexts[context_id] = factory(context_id)
             mask = _masks_by_class.get(type(ctx))
             return _answered_in_c_mask(ctx) if mask is None else mask
-        root = vm.contexts.get(parent_context_id)
-        if not isinstance(root, RootContext):
-            hc.log(LogLevel.ERROR, f"context {context_id} created under unknown root {parent_context_id}")
-            return 0
-        wants_stream = vm.root_kinds.get(parent_context_id)
-        if wants_stream is None:
-            wants_stream = vm.root_kinds[parent_context_id] = _wants_stream_contexts(root)
+        known = vm.roots.get(parent_context_id)
+        if known is None:
+            root = vm.contexts.get(parent_context_id)
+            if not isinstance(root, RootContext):
+                hc.log(LogLevel.ERROR, f"context {context_id} created under unknown root {parent_context_id}")
+                return 0
+            known = vm.roots[parent_context_id] = (root, _wants_stream_contexts(root))
+        root, wants_stream = known
         if wants_stream:
             ctx = root.create_stream_context(context_id)
             if ctx is None:
@@ -271,7 +274,7 @@ def proxy_on_log(context_id: int) -> None:
 
 
 def proxy_on_delete(context_id: int) -> None:
-    _vm.root_kinds.pop(context_id, None)
+    _vm.roots.pop(context_id, None)
     ctx = _vm.contexts.pop(context_id, None)
     if ctx is None:
         return
@@ -482,12 +485,11 @@ def proxy_on_upstream_connection_close(context_id: int, peer_type: int) -> None:
 #
 # Calling into Python costs thousands of wasm instructions even for a callback that does
 # nothing. For these callbacks, a context whose class keeps the SDK's default method gets the
-# default answer straight from the C bridge (bridge.c, generated from this table), and its
-# proxy_on_delete only queues the id: the bridge hands the queue to `_forget_contexts` in
-# batches, and before any other callback could see a forgotten context.
-# Decided from the context's class when the context is created (a method assigned on an
-# instance is not seen), and only while the dispatcher's own function still serves the
-# callback (the bridge checks that the module's globals did not change).
+# default answer straight from the C bridge (bridge.c, generated from this table); its
+# proxy_on_delete drops it from `_vm.contexts` and `_vm.roots` in C, as proxy_on_delete
+# below would. Decided from the context's class when the context is created (a method
+# assigned on an instance is not seen), and only while the dispatcher's own function still
+# serves the callback (the bridge checks that the module's globals did not change).
 
 #: (ABI callback, context method, the int the default method makes the callback return
 #: (None: the callback returns nothing)). Bit i of a mask is entry i.
@@ -545,12 +547,3 @@ def _answered_in_c_mask(ctx: object) -> int:
                 mask |= 1 << bit
         _masks_by_class[cls] = mask
     return mask
-
-
-def _forget_contexts(context_ids: tuple[int, ...]) -> None:
-    """proxy_on_delete for contexts the bridge deleted in C (their class keeps `on_delete`)."""
-    contexts = _vm.contexts
-    root_kinds = _vm.root_kinds
-    for context_id in context_ids:
-        contexts.pop(context_id, None)
-        root_kinds.pop(context_id, None)

@@ -30,7 +30,7 @@ static PyObject *pw_dispatcher;
 extern PyObject *pw_callback_functions[];   /* one per callback export, in bridge.c */
 static void pw_check_intact(void);
 static PyObject *pw_dispatcher_globals;    /* borrowed: proxywasm.dispatcher.__dict__ */
-static PyObject *pw_key_vm, *pw_key_contexts, *pw_key_fail_http, *pw_key_fail_tcp;
+static PyObject *pw_key_vm, *pw_key_contexts, *pw_key_roots, *pw_key_fail_http, *pw_key_fail_tcp;
 
 /* Constructors once. No Python here: Envoy allows no hostcalls during _initialize.
  * A snapshot build does not export it: wizer would run it before wizer.initialize, outside
@@ -131,9 +131,10 @@ static int pw_start_python(void) {
     pw_dispatcher_globals = PyModule_GetDict(pw_dispatcher);
     pw_key_vm = PyUnicode_InternFromString("_vm");
     pw_key_contexts = PyUnicode_InternFromString("contexts");
+    pw_key_roots = PyUnicode_InternFromString("roots");
     pw_key_fail_http = PyUnicode_InternFromString("_fail_http");
     pw_key_fail_tcp = PyUnicode_InternFromString("_fail_tcp");
-    if (!pw_key_vm || !pw_key_contexts || !pw_key_fail_http || !pw_key_fail_tcp) {
+    if (!pw_key_vm || !pw_key_contexts || !pw_key_roots || !pw_key_fail_http || !pw_key_fail_tcp) {
         pw_print_error();
         return 0;
     }
@@ -195,15 +196,15 @@ static void pw_report_exception(const char *name) {
  * default of ANSWERED_IN_C[i]. It is kept in a direct-mapped table by context id; a context
  * that lost its slot to another one simply goes through Python for everything. */
 #define PW_CONTEXT_SLOTS 1024u
-#define PW_FORGET_BATCH 32
 static uint32_t pw_slot_context[PW_CONTEXT_SLOTS];
 static uint32_t pw_slot_mask[PW_CONTEXT_SLOTS];
 static PyObject *pw_slot_object[PW_CONTEXT_SLOTS];   /* the context itself, or NULL */
 extern PyObject *pw_method_names[];        /* bridge.c: interned method names, by callback */
 static uint64_t pw_checked_version;        /* its dict version when pw_intact_mask was computed */
 static uint32_t pw_intact_mask;            /* bits whose dispatcher function is the SDK's own */
-static uint32_t pw_forgotten[PW_FORGET_BATCH];   /* deleted in C, not yet in Python */
-static int pw_forgotten_count;
+static PyObject *pw_vm;              /* the dispatcher's _vm that the two dicts below belong to */
+static PyObject *pw_vm_contexts;     /* pw_vm.contexts */
+static PyObject *pw_vm_roots;   /* pw_vm.roots */
 
 /* Which ANSWERED_IN_C callbacks still have the dispatcher's own function (a test, or a
  * filter, may replace one: then Python must see every call). */
@@ -231,19 +232,37 @@ int pw_answered_in_c(uint32_t context_id, uint32_t bit) {
     return (pw_intact_mask & bit) != 0;
 }
 
+/* The dispatcher's current VM and its `contexts` and `roots` dicts (the emulator swaps
+ * VMs through dispatcher.activate; a module has one). 0 when they cannot be found. */
+static int pw_refresh_vm(void) {
+    PyObject *vm = PyDict_GetItemWithError(pw_dispatcher_globals, pw_key_vm);
+    if (vm == NULL) { PyErr_Clear(); return 0; }
+    if (vm == pw_vm) return 1;
+    PyObject *contexts = PyObject_GetAttr(vm, pw_key_contexts);
+    PyObject *roots = contexts ? PyObject_GetAttr(vm, pw_key_roots) : NULL;
+    if (roots == NULL || !PyDict_Check(contexts) || !PyDict_Check(roots)) {
+        Py_XDECREF(contexts);
+        Py_XDECREF(roots);
+        PyErr_Clear();
+        return 0;
+    }
+    Py_INCREF(vm);
+    Py_XSETREF(pw_vm, vm);
+    Py_XSETREF(pw_vm_contexts, contexts);
+    Py_XSETREF(pw_vm_roots, roots);
+    return 1;
+}
+
 /* After proxy_on_context_create: its mask, and the context object itself (a strong reference,
  * for pw_call_method), taken from proxywasm.dispatcher._vm.contexts. */
 void pw_remember_context(uint32_t context_id, uint32_t mask) {
     if (context_id == 0 || pw_dispatcher_globals == NULL) return;
     uint32_t slot = context_id & (PW_CONTEXT_SLOTS - 1);
     PyObject *context = NULL;
-    PyObject *vm = PyDict_GetItemWithError(pw_dispatcher_globals, pw_key_vm);
-    PyObject *contexts = vm ? PyObject_GetAttr(vm, pw_key_contexts) : NULL;
-    PyObject *id = contexts ? PyLong_FromUnsignedLong(context_id) : NULL;
-    if (id != NULL && PyDict_Check(contexts)) context = PyDict_GetItemWithError(contexts, id);
+    PyObject *id = pw_refresh_vm() ? PyLong_FromUnsignedLong(context_id) : NULL;
+    if (id != NULL) context = PyDict_GetItemWithError(pw_vm_contexts, id);
     Py_XINCREF(context);
     Py_XDECREF(id);
-    Py_XDECREF(contexts);
     PyErr_Clear();
     PyObject *previous = pw_slot_object[slot];
     pw_slot_context[slot] = context_id;
@@ -262,48 +281,25 @@ void pw_forget_mask(uint32_t context_id) {
     Py_XDECREF(context);
 }
 
-/* Hand the contexts deleted in C to dispatcher._forget_contexts (drops them from vm.contexts). */
-static void pw_flush_forgotten(void) {
-    int count = pw_forgotten_count;
-    pw_forgotten_count = 0;
-    PyObject *ids = PyTuple_New(count);
-    if (ids == NULL) { pw_print_error(); return; }
-    for (int i = 0; i < count; i++) {
-        PyObject *id = PyLong_FromUnsignedLong(pw_forgotten[i]);
-        if (id == NULL) { Py_DECREF(ids); pw_print_error(); return; }
-        PyTuple_SET_ITEM(ids, i, id);
-    }
-    PyObject *forget = PyDict_GetItemString(pw_dispatcher_globals, "_forget_contexts");
-    PyObject *result = forget ? PyObject_CallOneArg(forget, ids) : NULL;
-    if (forget == NULL) PyErr_SetString(PyExc_AttributeError, "_forget_contexts");
-    Py_DECREF(ids);
-    if (result == NULL) pw_report_exception("_forget_contexts"); else Py_DECREF(result);
-}
-
-void pw_forget_in_c(uint32_t context_id) {
+/* proxy_on_delete of a context whose class keeps the default on_delete: what the dispatcher
+ * would do, without Python code: drop it from _vm.contexts and _vm.roots.
+ * 0 when the VM cannot be found (the caller then goes the Python way). */
+int pw_forget_in_c(uint32_t context_id) {
+    if (!pw_refresh_vm()) return 0;
     pw_forget_mask(context_id);
-    pw_forgotten[pw_forgotten_count++] = context_id;
-    if (pw_forgotten_count == PW_FORGET_BATCH) pw_flush_forgotten();
+    PyObject *id = PyLong_FromUnsignedLong(context_id);
+    if (id == NULL) { pw_print_error(); return 1; }
+    /* a missing key is fine (and looked up first: a KeyError costs more than the lookup) */
+    if (PyDict_GetItem(pw_vm_contexts, id) != NULL && PyDict_DelItem(pw_vm_contexts, id) < 0) PyErr_Clear();
+    if (PyDict_GetItem(pw_vm_roots, id) != NULL && PyDict_DelItem(pw_vm_roots, id) < 0) PyErr_Clear();
+    Py_DECREF(id);
+    return 1;
 }
 
-static int pw_is_forgotten(uint32_t context_id) {
-    for (int i = 0; i < pw_forgotten_count; i++) {
-        if (pw_forgotten[i] == context_id) return 1;
-    }
-    return 0;
-}
-
-/* Called by every generated proxy_on_* export. Never traps: errors go to stderr (Envoy's log).
- * `context_args` leading arguments name the contexts the call is about; 0 means any context
- * (a callout answer, a tick): Python then first forgets every context deleted in C. */
-int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv, int context_args) {
+/* Called by every generated proxy_on_* export. Never traps: errors go to stderr (Envoy's log). */
+int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv) {
     if (!pw_start_python()) return 0;
     if (pw_snapshotted && !pw_reseeded) pw_reseed_after_restore();
-    if (pw_forgotten_count) {
-        int stale = context_args == 0;
-        for (int i = 0; i < context_args && !stale; i++) stale = pw_is_forgotten(argv[i]);
-        if (stale) pw_flush_forgotten();
-    }
     PyObject *function = pw_callback_functions[index];
     if (function == NULL) {
         function = PyObject_GetAttrString(pw_dispatcher, name);
@@ -345,7 +341,7 @@ int32_t pw_call_method(int index, const char *name, int nargs, const uint32_t *a
         pw_check_intact();
     }
     if (context == NULL || !(pw_intact_mask & bit) || nargs > 4) {
-        return pw_dispatch(index, name, nargs, argv, 1);
+        return pw_dispatch(index, name, nargs, argv);
     }
     PyObject *method_name = pw_method_names[index];
     if (method_name == NULL) {

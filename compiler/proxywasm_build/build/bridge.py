@@ -39,8 +39,6 @@ class _CallbackView:
     answered_bit: int | None
     #: the C expression the default answer returns ("" for a void callback)
     answered_value: str
-    #: how many leading arguments name the contexts the call is about (0: any context)
-    context_args: int
     #: the context method the bridge calls directly (CALLED_DIRECTLY), else None
     direct_method: str | None
     #: 1 when an exception in it fails like a TCP stream (_fail_tcp), 0 like HTTP (_fail_http)
@@ -81,18 +79,12 @@ def _callback_view(c: abi.Callback) -> _CallbackView:
     c_params = ", ".join(f"int32_t {p}" for p in c.params)
     c_args = ", ".join(f"(uint32_t){p}" for p in c.params)
     bit, value = _ANSWERED.get(c.name, (None, None))
-    if c.name == "proxy_on_context_create":
-        context_args = 2  # the new context and its root
-    elif bit is not None or c.name == "proxy_on_delete":
-        context_args = 1
-    else:
-        context_args = 0  # routed by token or root: any context may be the target
     method, failure = _DIRECT.get(c.name, (None, None))
     if method is not None and (bit is None or c.params[0] != "context_id"):
         raise ValueError(f"{c.name}: a directly called callback must also be in ANSWERED_IN_C")
     eos_arg = c.params.index("end_of_stream") if "end_of_stream" in c.params else -1
     return _CallbackView(c.name, c.params, c.returns, c_params, c_args, bit,
-                         "" if value is None else str(value), context_args,
+                         "" if value is None else str(value),
                          method, int(failure == "_fail_tcp"), eos_arg)
 
 
