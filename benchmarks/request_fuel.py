@@ -89,6 +89,10 @@ def builders(before: str | None) -> dict[str, Callable[[], Path]]:
     return chosen
 
 
+def _ratio(value: float) -> str:
+    return f"{value:.1f}" if value >= 0.1 else f"{value:.3f}"
+
+
 def _number(value: int | None) -> str:
     return "–" if value is None else f"{value:,}"
 
@@ -127,13 +131,14 @@ def markdown(results: dict[str, Any]) -> str:
     if "assemblyscript" in variants:
         base = results["variants"]["assemblyscript"]["per_pair"]
         lines.append("| × AssemblyScript | " + " | ".join(
-            f"{results['variants'][v]['per_pair'] / base:.1f}" for v in variants) + " |")
+            _ratio(results['variants'][v]['per_pair'] / base) for v in variants) + " |")
     lines += ["", "Per callback: instructions per call × calls per pair.", "",
               "| callback | " + " | ".join(heads) + " |", "|---|" + "---:|" * len(variants)]
     for name in names:
         lines.append(f"| `{name}` | " + " | ".join(cell(v, name) for v in variants) + " |")
-    lines += ["", "What the Python side does per request, and why it costs what it costs: "
-              "docs/architecture.md (\"The request path\").", END]
+    lines += ["", "A callback the filter's class leaves at its default is answered by the C bridge "
+              "without Python (`proxywasm.dispatcher.ANSWERED_IN_C`); an overridden one goes "
+              "straight to the context's method (`CALLED_DIRECTLY`).", END]
     return "\n".join(lines)
 
 

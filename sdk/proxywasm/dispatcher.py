@@ -4,6 +4,11 @@ A compiled module's C exports call these functions with the callback's integer a
 the emulator calls them directly for a `.py` filter. Nothing raised by author code escapes:
 it is logged with its traceback through `proxy_log`, and an HTTP stream fails closed with a
 500 local reply unless the context (or its root) is `fail_open`.
+
+In a compiled module the C bridge skips this module where it can say what it would do: a
+callback whose method a context's class does not override is answered in C (ANSWERED_IN_C), and
+an overridden HTTP/TCP callback goes straight to the context's method (CALLED_DIRECTLY), with
+the same conversions and failure handling as the functions here.
 """
 
 from __future__ import annotations
