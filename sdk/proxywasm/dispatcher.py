@@ -168,8 +168,7 @@ def _wants_stream_contexts(root: RootContext) -> bool:
     return _vm.stream_factory is not None and _vm.http_factory is None and not overrides_http
 
 
-def proxy_on_context_create(context_id: int, parent_context_id: int) -> int:
-    """Create the context; returns its class's `answered_in_c_mask` (the C bridge keeps it)."""
+def proxy_on_context_create(context_id: int, parent_context_id: int) -> None:
     vm = _vm
     if not _logging._installed and "logging" in _modules:  # the filter started using logging
         _logging.install_if_used()
@@ -177,15 +176,14 @@ def proxy_on_context_create(context_id: int, parent_context_id: int) -> int:
         if parent_context_id == 0:
             factory = vm.root_factory or RootContext
             vm.roots.pop(context_id, None)
-            ctx = vm.contexts[context_id] = factory(context_id)
-            mask = _masks_by_class.get(type(ctx))
-            return _answered_in_c_mask(ctx) if mask is None else mask
+            vm.contexts[context_id] = factory(context_id)
+            return
         known = vm.roots.get(parent_context_id)
         if known is None:
             root = vm.contexts.get(parent_context_id)
             if not isinstance(root, RootContext):
                 hc.log(LogLevel.ERROR, f"context {context_id} created under unknown root {parent_context_id}")
-                return 0
+                return
             known = vm.roots[parent_context_id] = (root, _wants_stream_contexts(root))
         root, wants_stream = known
         if wants_stream:
@@ -197,11 +195,8 @@ def proxy_on_context_create(context_id: int, parent_context_id: int) -> int:
             if ctx is None:
                 ctx = (vm.http_factory or HttpContext)(context_id, root)
         vm.contexts[context_id] = ctx
-        mask = _masks_by_class.get(type(ctx))
-        return _answered_in_c_mask(ctx) if mask is None else mask
     except _CAUGHT:
         _log_exception("context creation", context_id)
-        return 0
 
 
 def proxy_on_vm_start(root_context_id: int, vm_configuration_size: int) -> int:
@@ -542,7 +537,8 @@ _masks_by_class: dict[type, int] = {}
 
 
 def _answered_in_c_mask(ctx: object) -> int:
-    """Bit i set: the class of `ctx` keeps the SDK default of ANSWERED_IN_C[i]'s method."""
+    """Bit i set: the class of `ctx` keeps the SDK default of ANSWERED_IN_C[i]'s method.
+    The bridge asks once per class, after the first context of that class is created."""
     cls = type(ctx)
     mask = _masks_by_class.get(cls)
     if mask is None:

@@ -30,7 +30,7 @@ static PyObject *pw_dispatcher;
 extern PyObject *pw_callback_functions[];   /* one per callback export, in bridge.c */
 static void pw_check_intact(void);
 static PyObject *pw_dispatcher_globals;    /* borrowed: proxywasm.dispatcher.__dict__ */
-static PyObject *pw_key_vm, *pw_key_contexts, *pw_key_roots, *pw_key_fail_http, *pw_key_fail_tcp;
+static PyObject *pw_key_vm, *pw_key_contexts, *pw_key_roots, *pw_key_fail_http, *pw_key_fail_tcp, *pw_key_mask;
 
 /* Constructors once. No Python here: Envoy allows no hostcalls during _initialize.
  * A snapshot build does not export it: wizer would run it before wizer.initialize, outside
@@ -132,9 +132,11 @@ static int pw_start_python(void) {
     pw_key_vm = PyUnicode_InternFromString("_vm");
     pw_key_contexts = PyUnicode_InternFromString("contexts");
     pw_key_roots = PyUnicode_InternFromString("roots");
+    pw_key_mask = PyUnicode_InternFromString("_answered_in_c_mask");
     pw_key_fail_http = PyUnicode_InternFromString("_fail_http");
     pw_key_fail_tcp = PyUnicode_InternFromString("_fail_tcp");
-    if (!pw_key_vm || !pw_key_contexts || !pw_key_roots || !pw_key_fail_http || !pw_key_fail_tcp) {
+    if (!pw_key_vm || !pw_key_contexts || !pw_key_roots || !pw_key_fail_http || !pw_key_fail_tcp
+        || !pw_key_mask) {
         pw_print_error();
         return 0;
     }
@@ -192,8 +194,8 @@ static void pw_report_exception(const char *name) {
 }
 
 /* ---- callbacks answered in C (proxywasm.dispatcher.ANSWERED_IN_C) ----
- * proxy_on_context_create returns a mask: bit i set when the context's class keeps the SDK
- * default of ANSWERED_IN_C[i]. It is kept in a direct-mapped table by context id; a context
+ * After proxy_on_context_create, each context gets a mask: bit i set when its class keeps the
+ * SDK default of ANSWERED_IN_C[i]. It is kept in a direct-mapped table by context id; a context
  * that lost its slot to another one simply goes through Python for everything. */
 #define PW_CONTEXT_SLOTS 1024u
 static uint32_t pw_slot_context[PW_CONTEXT_SLOTS];
@@ -253,9 +255,33 @@ static int pw_refresh_vm(void) {
     return 1;
 }
 
-/* After proxy_on_context_create: its mask, and the context object itself (a strong reference,
- * for pw_call_method), taken from proxywasm.dispatcher._vm.contexts. */
-void pw_remember_context(uint32_t context_id, uint32_t mask) {
+/* dispatcher._answered_in_c_mask per context class, asked once per class. */
+#define PW_MASK_CLASSES 16
+static PyObject *pw_mask_classes[PW_MASK_CLASSES];   /* strong references */
+static uint32_t pw_mask_of_class[PW_MASK_CLASSES];
+static int pw_mask_class_count;
+
+static uint32_t pw_mask_for(PyObject *context) {
+    PyObject *cls = (PyObject *)Py_TYPE(context);
+    for (int i = 0; i < pw_mask_class_count; i++) {
+        if (pw_mask_classes[i] == cls) return pw_mask_of_class[i];
+    }
+    PyObject *function = PyDict_GetItemWithError(pw_dispatcher_globals, pw_key_mask);
+    PyObject *result = function ? PyObject_CallOneArg(function, context) : NULL;
+    long mask = result ? PyLong_AsLong(result) : -1;
+    Py_XDECREF(result);
+    if (mask < 0 || PyErr_Occurred()) { PyErr_Clear(); return 0; }   /* 0: Python sees everything */
+    if (pw_mask_class_count < PW_MASK_CLASSES) {
+        Py_INCREF(cls);
+        pw_mask_classes[pw_mask_class_count] = cls;
+        pw_mask_of_class[pw_mask_class_count++] = (uint32_t)mask;
+    }
+    return (uint32_t)mask;
+}
+
+/* After proxy_on_context_create: the context object itself (a strong reference, for
+ * pw_call_method), from proxywasm.dispatcher._vm.contexts, and its class's mask. */
+void pw_remember_context(uint32_t context_id) {
     if (context_id == 0 || pw_dispatcher_globals == NULL) return;
     uint32_t slot = context_id & (PW_CONTEXT_SLOTS - 1);
     PyObject *context = NULL;
@@ -264,6 +290,7 @@ void pw_remember_context(uint32_t context_id, uint32_t mask) {
     Py_XINCREF(context);
     Py_XDECREF(id);
     PyErr_Clear();
+    uint32_t mask = context ? pw_mask_for(context) : 0;
     PyObject *previous = pw_slot_object[slot];
     pw_slot_context[slot] = context_id;
     pw_slot_mask[slot] = mask;
