@@ -35,6 +35,15 @@ FILTER = textwrap.dedent('''
                 return True  # int(True) == Action.PAUSE
             return Action.CONTINUE
 
+        def on_http_response_headers(self, num_headers, end_of_stream):
+            # str, bytes and other buffers, as names and values
+            self.add_http_response_header("x-str", "caf\u00e9")
+            self.add_http_response_header(b"x-bytes", b"b")
+            self.add_http_response_header(bytearray(b"x-bytearray"), memoryview(b"m"))
+            self.set_http_response_header("x-set", "s")
+            self.add_http_response_header("x-path", self.get_http_request_header(b":path"))
+            return Action.CONTINUE
+
     class Hooked(Plain):
         fail_open = True
 
@@ -165,6 +174,10 @@ def test_overridden_callbacks_still_run_and_defaults_are_answered(filter_path):
     plain = host.http_request(REQUEST, upstream=UPSTREAM)      # stream 2: Plain
     assert hooked.status == 200 and hooked.body == b"HELLO\n"
     assert plain.status == 200 and plain.body == b"hello\n"
+    for response in (hooked, plain):
+        assert response.headers["x-str"] == "caf\u00e9" and response.headers["x-bytes"] == "b"
+        assert response.headers["x-bytearray"] == "m" and response.headers["x-set"] == "s"
+        assert response.headers["x-path"] == "/"
     for _ in range(4):
         host.http_request(REQUEST, upstream=UPSTREAM)
     assert host.metrics["hooked_log"] == 3

@@ -25,6 +25,11 @@ def install(implementation: Any) -> None:
     global raw
     raw = implementation
 
+#: Whether `raw`'s bytes arguments also take a str (as its UTF-8 encoding): true for the
+#: module's C functions, so per-request methods skip encoding in Python; the emulator's
+#: implementation takes bytes only.
+raw_takes_str: bool = IN_MODULE
+
 #: Python `logging` records reach `proxy_log` only while this is true: always inside a
 #: module; under the emulator, only while it runs the filter's code.
 forward_logging: bool = IN_MODULE

@@ -345,9 +345,10 @@ class HttpContext(Context):
 
     def get_http_request_header(self, name: Text) -> str | None:
         # hc.get_map_value inlined, as in the other per-request header methods: a Python call
-        # costs a compiled filter ~1,000 wasm instructions.
-        key = name.encode() if isinstance(name, str) else name if isinstance(name, bytes) else bytes(name)
-        status, value = _host.raw.get_header_map_value(_MAP_HTTP_REQUEST_HEADERS, key)
+        # costs a compiled filter ~1,000 wasm instructions (and so does encoding a str).
+        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
+            name = hc._b(name)
+        status, value = _host.raw.get_header_map_value(_MAP_HTTP_REQUEST_HEADERS, name)
         if status == 0:
             return value.decode("utf-8", "replace")
         if status == 1:  # NOT_FOUND
@@ -362,18 +363,18 @@ class HttpContext(Context):
         if value is None:
             hc.remove_map_value(_MAP_HTTP_REQUEST_HEADERS, name)
             return
-        key = name.encode() if isinstance(name, str) else name if isinstance(name, bytes) else bytes(name)
-        value = value.encode() if isinstance(value, str) else value if isinstance(value, bytes) else bytes(value)
-        status = _host.raw.replace_header_map_value(_MAP_HTTP_REQUEST_HEADERS, key, value)
+        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
+            name, value = hc._b(name), hc._b(value)
+        status = _host.raw.replace_header_map_value(_MAP_HTTP_REQUEST_HEADERS, name, value)
         if status:
             raise hc.HostError("replace_header_map_value", status)
 
     set_http_request_header_bytes = set_http_request_header
 
     def add_http_request_header(self, name: Text, value: Text) -> None:
-        key = name.encode() if isinstance(name, str) else name if isinstance(name, bytes) else bytes(name)
-        value = value.encode() if isinstance(value, str) else value if isinstance(value, bytes) else bytes(value)
-        status = _host.raw.add_header_map_value(_MAP_HTTP_REQUEST_HEADERS, key, value)
+        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
+            name, value = hc._b(name), hc._b(value)
+        status = _host.raw.add_header_map_value(_MAP_HTTP_REQUEST_HEADERS, name, value)
         if status:
             raise hc.HostError("add_header_map_value", status)
 
@@ -429,9 +430,10 @@ class HttpContext(Context):
 
     def get_http_response_header(self, name: Text) -> str | None:
         # hc.get_map_value inlined, as in the other per-request header methods: a Python call
-        # costs a compiled filter ~1,000 wasm instructions.
-        key = name.encode() if isinstance(name, str) else name if isinstance(name, bytes) else bytes(name)
-        status, value = _host.raw.get_header_map_value(_MAP_HTTP_RESPONSE_HEADERS, key)
+        # costs a compiled filter ~1,000 wasm instructions (and so does encoding a str).
+        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
+            name = hc._b(name)
+        status, value = _host.raw.get_header_map_value(_MAP_HTTP_RESPONSE_HEADERS, name)
         if status == 0:
             return value.decode("utf-8", "replace")
         if status == 1:  # NOT_FOUND
@@ -446,18 +448,18 @@ class HttpContext(Context):
         if value is None:
             hc.remove_map_value(_MAP_HTTP_RESPONSE_HEADERS, name)
             return
-        key = name.encode() if isinstance(name, str) else name if isinstance(name, bytes) else bytes(name)
-        value = value.encode() if isinstance(value, str) else value if isinstance(value, bytes) else bytes(value)
-        status = _host.raw.replace_header_map_value(_MAP_HTTP_RESPONSE_HEADERS, key, value)
+        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
+            name, value = hc._b(name), hc._b(value)
+        status = _host.raw.replace_header_map_value(_MAP_HTTP_RESPONSE_HEADERS, name, value)
         if status:
             raise hc.HostError("replace_header_map_value", status)
 
     set_http_response_header_bytes = set_http_response_header
 
     def add_http_response_header(self, name: Text, value: Text) -> None:
-        key = name.encode() if isinstance(name, str) else name if isinstance(name, bytes) else bytes(name)
-        value = value.encode() if isinstance(value, str) else value if isinstance(value, bytes) else bytes(value)
-        status = _host.raw.add_header_map_value(_MAP_HTTP_RESPONSE_HEADERS, key, value)
+        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
+            name, value = hc._b(name), hc._b(value)
+        status = _host.raw.add_header_map_value(_MAP_HTTP_RESPONSE_HEADERS, name, value)
         if status:
             raise hc.HostError("add_header_map_value", status)
 
@@ -504,9 +506,10 @@ class HttpContext(Context):
                            body: Text | None = None, details: Text = b"") -> None:
         """Answer the client directly; the upstream is never contacted. Return
         `Action.PAUSE` from the callback that calls this."""
-        if headers == () and type(status_code) is int and isinstance(body, bytes) and details == b"":
+        if headers == () and type(status_code) is int and isinstance(body, bytes) and not details:
             # the common local reply, without the call into hc.send_local_response
-            status = _host.raw.send_local_response(status_code, b"", body, hc._EMPTY_MAP, NO_GRPC_STATUS)
+            status = _host.raw.send_local_response(status_code, b"", body, hc._EMPTY_MAP,
+                                                   NO_GRPC_STATUS)
             if status:
                 raise hc.HostError("send_local_response", status)
             return
