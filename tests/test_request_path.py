@@ -73,6 +73,10 @@ FILTER = textwrap.dedent('''
 
         def create_http_context(self, context_id):
             self.streams += 1
+            if self.streams == 20:
+                raise RuntimeError("no context for stream 20")
+            if self.streams == 21:
+                return None  # the SDK's HttpContext
             return (Hooked if self.streams % 2 else Plain)(context_id, self)
 
         def on_tick(self):
@@ -227,6 +231,23 @@ def test_contexts_deleted_without_python_are_forgotten(filter_path):
     host.clear_logs()
     host.tick()
     assert "live contexts: 1" in host.log_messages()  # the root alone
+
+
+@pytest.mark.build
+@pytest.mark.parametrize("filter_path", ["py", "wasm"], indirect=True)
+def test_context_creation_failures_and_fallbacks(filter_path):
+    from proxywasm.testing import Host
+
+    host = Host.load(filter_path)
+    for _ in range(19):
+        assert host.http_request(REQUEST, upstream=UPSTREAM).headers.get("x-set") == "s"
+    failed = host.http_request(REQUEST, upstream=UPSTREAM)     # stream 20: create raised
+    assert failed.status == 200 and "x-set" not in failed.headers
+    assert any("context creation" in m and "no context for stream 20" in m
+               for m in host.log_messages())
+    default = host.http_request(REQUEST, upstream=UPSTREAM)    # stream 21: HttpContext
+    assert default.status == 200 and "x-set" not in default.headers
+    assert host.http_request(REQUEST, upstream=UPSTREAM).headers.get("x-set") == "s"
 
 
 @pytest.mark.build

@@ -512,6 +512,13 @@ ANSWERED_IN_C: tuple[tuple[str, str, Optional[int]], ...] = (
 #: answers a callback in C only while the module's global of that name is still this object.
 ANSWERED_IN_C_FUNCTIONS = tuple(globals()[name] for name, _method, _default in ANSWERED_IN_C)
 
+#: The bridge also creates an HTTP stream's context itself once its root is in `_vm.roots`
+#: (and logging needs no handler installed): root.create_http_context(context_id), else the
+#: registered factory or HttpContext, stored in `_vm.contexts`, an exception logged by
+#: `_log_exception("context creation", ...)`, exactly as proxy_on_context_create does, while
+#: the module's proxy_on_context_create is still this function.
+CONTEXT_CREATE_FUNCTION = proxy_on_context_create
+
 #: Callbacks the bridge hands straight to the context's method, with no dispatcher frame in
 #: between, for a context whose class overrides it: (ABI callback, context method, what handles
 #: an exception it raises: _fail_http or _fail_tcp). Like the functions above, the method gets

@@ -31,6 +31,10 @@ extern PyObject *pw_callback_functions[];   /* one per callback export, in bridg
 static void pw_check_intact(void);
 static PyObject *pw_dispatcher_globals;    /* borrowed: proxywasm.dispatcher.__dict__ */
 static PyObject *pw_key_vm, *pw_key_contexts, *pw_key_roots, *pw_key_fail_http, *pw_key_fail_tcp, *pw_key_mask;
+static PyObject *pw_key_create, *pw_key_create_function, *pw_key_create_http_context, *pw_key_http_factory;
+static PyObject *pw_key_http_context, *pw_key_log_exception, *pw_key_installed, *pw_key_logging;
+static PyObject *pw_where_creation;        /* "context creation" */
+static PyObject *pw_logging_globals;       /* borrowed: proxywasm._logging.__dict__ */
 
 /* Constructors once. No Python here: Envoy allows no hostcalls during _initialize.
  * A snapshot build does not export it: wizer would run it before wizer.initialize, outside
@@ -133,6 +137,24 @@ static int pw_start_python(void) {
     pw_key_contexts = PyUnicode_InternFromString("contexts");
     pw_key_roots = PyUnicode_InternFromString("roots");
     pw_key_mask = PyUnicode_InternFromString("_answered_in_c_mask");
+    pw_key_create = PyUnicode_InternFromString("proxy_on_context_create");
+    pw_key_create_function = PyUnicode_InternFromString("CONTEXT_CREATE_FUNCTION");
+    pw_key_create_http_context = PyUnicode_InternFromString("create_http_context");
+    pw_key_http_factory = PyUnicode_InternFromString("http_factory");
+    pw_key_http_context = PyUnicode_InternFromString("HttpContext");
+    pw_key_log_exception = PyUnicode_InternFromString("_log_exception");
+    pw_key_installed = PyUnicode_InternFromString("_installed");
+    pw_key_logging = PyUnicode_InternFromString("logging");
+    pw_where_creation = PyUnicode_InternFromString("context creation");
+    PyObject *logging_module = PyImport_ImportModule("proxywasm._logging");
+    pw_logging_globals = logging_module ? PyModule_GetDict(logging_module) : NULL;
+    Py_XDECREF(logging_module);   /* sys.modules keeps it */
+    if (!pw_key_create || !pw_key_create_function || !pw_key_create_http_context
+        || !pw_key_http_factory || !pw_key_http_context || !pw_key_log_exception
+        || !pw_key_installed || !pw_key_logging || !pw_where_creation || !pw_logging_globals) {
+        pw_print_error();
+        return 0;
+    }
     pw_key_fail_http = PyUnicode_InternFromString("_fail_http");
     pw_key_fail_tcp = PyUnicode_InternFromString("_fail_tcp");
     if (!pw_key_vm || !pw_key_contexts || !pw_key_roots || !pw_key_fail_http || !pw_key_fail_tcp
@@ -204,6 +226,7 @@ static PyObject *pw_slot_object[PW_CONTEXT_SLOTS];   /* the context itself, or N
 extern PyObject *pw_method_names[];        /* bridge.c: interned method names, by callback */
 static uint64_t pw_checked_version;        /* its dict version when pw_intact_mask was computed */
 static uint32_t pw_intact_mask;            /* bits whose dispatcher function is the SDK's own */
+static int pw_create_intact;               /* proxy_on_context_create is the SDK's own */
 static PyObject *pw_vm;              /* the dispatcher's _vm that the two dicts below belong to */
 static PyObject *pw_vm_contexts;     /* pw_vm.contexts */
 static PyObject *pw_vm_roots;   /* pw_vm.roots */
@@ -214,6 +237,9 @@ static void pw_check_intact(void) {
     PyObject *globals = pw_dispatcher_globals;
     pw_checked_version = ((PyDictObject *)globals)->ma_version_tag;
     pw_intact_mask = 0;
+    PyObject *create = PyDict_GetItemWithError(globals, pw_key_create);
+    pw_create_intact = create != NULL && create == PyDict_GetItemWithError(globals, pw_key_create_function);
+    PyErr_Clear();
     PyObject *table = PyDict_GetItemString(globals, "ANSWERED_IN_C");
     PyObject *functions = PyDict_GetItemString(globals, "ANSWERED_IN_C_FUNCTIONS");
     if (table == NULL || functions == NULL || !PyTuple_Check(table) || !PyTuple_Check(functions)
@@ -355,6 +381,81 @@ int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv
     return value;
 }
 
+/* The exception being raised becomes the handled one (what sys.exc_info() sees) while
+ * `handler(*args)` runs, as inside the dispatcher's `except`. Returns the handler's result. */
+static PyObject *pw_call_handler(PyObject *handler, PyObject *const *args, size_t nargs) {
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != NULL && value != NULL) PyException_SetTraceback(value, traceback);
+    PyObject *handled = PyErr_GetHandledException();
+    PyErr_SetHandledException(value);
+    PyObject *result = PyObject_Vectorcall(handler, args, nargs, NULL);
+    PyErr_SetHandledException(handled);
+    Py_XDECREF(handled);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+    return result;
+}
+
+static int pw_caught(void) {   /* dispatcher._CAUGHT */
+    return PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_SystemExit);
+}
+
+/* proxy_on_context_create of an HTTP stream under a root already in _vm.roots, without the
+ * dispatcher frame (see dispatcher.CONTEXT_CREATE_FUNCTION). 0: go the Python way. */
+int pw_create_in_c(uint32_t context_id, uint32_t parent_context_id) {
+    if (parent_context_id == 0 || pw_python_state != 1 || (pw_snapshotted && !pw_reseeded)) return 0;
+    if (((PyDictObject *)pw_dispatcher_globals)->ma_version_tag != pw_checked_version) pw_check_intact();
+    if (!pw_create_intact || !pw_refresh_vm()) return 0;
+    if (PyDict_GetItemWithError(pw_logging_globals, pw_key_installed) != Py_True
+        && PyDict_GetItemWithError(PyImport_GetModuleDict(), pw_key_logging) != NULL) {
+        return 0;   /* the filter imported logging: the dispatcher installs the handler */
+    }
+    PyObject *parent = PyLong_FromUnsignedLong(parent_context_id);
+    PyObject *known = parent ? PyDict_GetItemWithError(pw_vm_roots, parent) : NULL;
+    Py_XDECREF(parent);
+    if (known == NULL || !PyTuple_CheckExact(known) || PyTuple_GET_SIZE(known) != 2
+        || PyTuple_GET_ITEM(known, 1) != Py_False) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *root = PyTuple_GET_ITEM(known, 0);
+    PyObject *id = PyLong_FromUnsignedLong(context_id);
+    if (id == NULL) { pw_print_error(); return 1; }
+    Py_INCREF(root);
+    PyObject *args[2] = {root, id};
+    PyObject *context = PyObject_VectorcallMethod(pw_key_create_http_context, args, 2, NULL);
+    if (context == Py_None) {
+        Py_DECREF(context);
+        PyObject *factory = PyObject_GetAttr(pw_vm, pw_key_http_factory);
+        if (factory == Py_None) {
+            Py_DECREF(factory);
+            factory = Py_XNewRef(PyDict_GetItemWithError(pw_dispatcher_globals, pw_key_http_context));
+        }
+        PyObject *factory_args[2] = {id, root};
+        context = factory ? PyObject_Vectorcall(factory, factory_args, 2, NULL) : NULL;
+        if (factory == NULL && !PyErr_Occurred()) PyErr_SetString(PyExc_NameError, "HttpContext");
+        Py_XDECREF(factory);
+    }
+    if (context != NULL && PyDict_SetItem(pw_vm_contexts, id, context) < 0) Py_CLEAR(context);
+    if (context == NULL) {
+        if (pw_caught()) {
+            PyObject *log = PyDict_GetItemWithError(pw_dispatcher_globals, pw_key_log_exception);
+            PyObject *log_args[2] = {pw_where_creation, id};
+            PyObject *result = log ? pw_call_handler(log, log_args, 2) : NULL;
+            if (result == NULL) pw_report_exception("proxy_on_context_create"); else Py_DECREF(result);
+        } else {
+            pw_report_exception("proxy_on_context_create");   /* escapes the dispatcher too */
+        }
+    }
+    Py_XDECREF(context);
+    Py_DECREF(root);
+    Py_DECREF(id);
+    return 1;
+}
+
 /* A CALLED_DIRECTLY callback of a context whose class overrides it: call its method with no
  * dispatcher frame in between, as the dispatcher would (end_of_stream as a bool, the result
  * through int(), an exception to _fail_http/_fail_tcp as the handled exception). Anything
@@ -393,28 +494,16 @@ int32_t pw_call_method(int index, const char *name, int nargs, const uint32_t *a
         result = number;
     }
     if (result == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_Exception) && !PyErr_ExceptionMatches(PyExc_SystemExit)) {
+        if (!pw_caught()) {
             Py_DECREF(context);
             pw_report_exception(name);   /* escapes the dispatcher too */
             return 0;
         }
-        PyObject *type, *value, *traceback;
-        PyErr_Fetch(&type, &value, &traceback);
-        PyErr_NormalizeException(&type, &value, &traceback);
-        if (traceback != NULL && value != NULL) PyException_SetTraceback(value, traceback);
-        PyObject *handled = PyErr_GetHandledException();
-        PyErr_SetHandledException(value);
         PyObject *fail = PyDict_GetItemWithError(pw_dispatcher_globals, tcp ? pw_key_fail_tcp : pw_key_fail_http);
-        PyObject *id = fail ? PyLong_FromUnsignedLong(argv[0]) : NULL;
+        PyObject *id = PyLong_FromUnsignedLong(argv[0]);
         PyObject *fail_args[3] = {context, method_name, id};
-        result = id ? PyObject_Vectorcall(fail, fail_args, 3, NULL) : NULL;
-        if (result == NULL && !PyErr_Occurred()) PyErr_SetString(PyExc_AttributeError, "_fail_http");
+        result = fail && id ? pw_call_handler(fail, fail_args, 3) : NULL;
         Py_XDECREF(id);
-        PyErr_SetHandledException(handled);
-        Py_XDECREF(handled);
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(traceback);
     }
     Py_DECREF(context);
     if (result == NULL) { pw_report_exception(name); return 0; }
