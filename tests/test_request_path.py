@@ -42,6 +42,8 @@ FILTER = textwrap.dedent('''
             self.add_http_response_header(bytearray(b"x-bytearray"), memoryview(b"m"))
             self.set_http_response_header("x-set", "s")
             self.add_http_response_header("x-path", self.get_http_request_header(b":path"))
+            self.set_http_response_header("x-raw", b"\\xff")  # not UTF-8: read back as U+FFFD
+            self.add_http_response_header("x-raw-ok", str(self.get_http_response_header("x-raw") == "\\ufffd"))
             return Action.CONTINUE
 
     class Hooked(Plain):
@@ -181,7 +183,7 @@ def test_overridden_callbacks_still_run_and_defaults_are_answered(filter_path):
     for response in (hooked, plain):
         assert response.headers["x-str"] == "caf\u00e9" and response.headers["x-bytes"] == "b"
         assert response.headers["x-bytearray"] == "m" and response.headers["x-set"] == "s"
-        assert response.headers["x-path"] == "/"
+        assert response.headers["x-path"] == "/" and response.headers["x-raw-ok"] == "True"
     for _ in range(4):
         host.http_request(REQUEST, upstream=UPSTREAM)
     assert host.metrics["hooked_log"] == 3
