@@ -305,23 +305,30 @@ static uint32_t pw_mask_for(PyObject *context) {
     return (uint32_t)mask;
 }
 
-/* After proxy_on_context_create: the context object itself (a strong reference, for
- * pw_call_method), from proxywasm.dispatcher._vm.contexts, and its class's mask. */
-void pw_remember_context(uint32_t context_id) {
-    if (context_id == 0 || pw_dispatcher_globals == NULL) return;
+/* Keep `context` (NULL: none) for `context_id` with its class's mask. */
+static void pw_remember(uint32_t context_id, PyObject *context) {
     uint32_t slot = context_id & (PW_CONTEXT_SLOTS - 1);
-    PyObject *context = NULL;
-    PyObject *id = pw_refresh_vm() ? PyLong_FromUnsignedLong(context_id) : NULL;
-    if (id != NULL) context = PyDict_GetItemWithError(pw_vm_contexts, id);
     Py_XINCREF(context);
-    Py_XDECREF(id);
-    PyErr_Clear();
     uint32_t mask = context ? pw_mask_for(context) : 0;
     PyObject *previous = pw_slot_object[slot];
     pw_slot_context[slot] = context_id;
     pw_slot_mask[slot] = mask;
     pw_slot_object[slot] = context;
     Py_XDECREF(previous);   /* a context that lost its slot: Python still holds it */
+}
+
+/* After the dispatcher's proxy_on_context_create: the context object itself (a strong
+ * reference, for pw_call_method), from proxywasm.dispatcher._vm.contexts, and its mask. */
+void pw_remember_context(uint32_t context_id) {
+    if (context_id == 0 || pw_dispatcher_globals == NULL) return;
+    PyObject *context = NULL;
+    PyObject *id = pw_refresh_vm() ? PyLong_FromUnsignedLong(context_id) : NULL;
+    if (id != NULL) context = PyDict_GetItemWithError(pw_vm_contexts, id);
+    Py_XINCREF(context);
+    Py_XDECREF(id);
+    PyErr_Clear();
+    pw_remember(context_id, context);
+    Py_XDECREF(context);
 }
 
 void pw_forget_mask(uint32_t context_id) {
@@ -450,6 +457,7 @@ int pw_create_in_c(uint32_t context_id, uint32_t parent_context_id) {
             pw_report_exception("proxy_on_context_create");   /* escapes the dispatcher too */
         }
     }
+    pw_remember(context_id, context);
     Py_XDECREF(context);
     Py_DECREF(root);
     Py_DECREF(id);
