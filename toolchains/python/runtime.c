@@ -185,20 +185,16 @@ static void pw_report_exception(const char *name) {
     if (value == NULL) { PyErr_Restore(type, value, traceback); pw_print_error(); return; }
     if (traceback != NULL) PyException_SetTraceback(value, traceback);
     PyObject *message = NULL;
-    PyObject *module = PyImport_ImportModule("traceback");
+    /* proxywasm._traceback, not traceback: the stdlib module is frozen only when the filter
+     * imports it (it pulls linecache, tokenize, re, ...). */
+    PyObject *module = PyImport_ImportModule("proxywasm._traceback");
     if (module != NULL) {
-        PyObject *lines = PyObject_CallMethod(module, "format_exception", "O", value);
-        if (lines != NULL) {
-            PyObject *empty = PyUnicode_FromString("");
-            PyObject *text = empty ? PyUnicode_Join(empty, lines) : NULL;
-            if (text != NULL) {
-                message = PyUnicode_FromFormat("python exception escaped proxywasm.dispatcher.%s:\n%U",
-                                               name, text);
-                Py_DECREF(text);
-            }
-            Py_XDECREF(empty);
-            Py_DECREF(lines);
+        PyObject *text = PyObject_CallMethod(module, "format_exception", "O", value);
+        if (text != NULL && PyUnicode_Check(text)) {
+            message = PyUnicode_FromFormat("python exception escaped proxywasm.dispatcher.%s:\n%U",
+                                           name, text);
         }
+        Py_XDECREF(text);
         Py_DECREF(module);
     }
     Py_ssize_t size = 0;
