@@ -64,9 +64,15 @@ GLUE_MODULE_NAME = "env"
 MICROPYTHON_MODULE_NAME = "micropython"
 
 PROBE = "micropython_probe"
-VARIANTS = ("none", "assemblyscript", "python", PROBE)
+#: MicroPython 1.19 compiled from source by zig (benchmarks/micropython/build_from_source.py).
+FROM_SOURCE = "micropython_source"
+#: The same from-source build with Wasm's legacy exception-handling encoding, for node 20.
+FROM_SOURCE_LEGACY_EH = "micropython_source_legacy_eh"
+MICROPYTHONS = (PROBE, FROM_SOURCE)
+VARIANTS = ("none", "assemblyscript", "python", PROBE, FROM_SOURCE)
 LABELS = {"none": "no filter", "assemblyscript": "AssemblyScript filter",
-          "python": "CPython filter (proxywasm build)", PROBE: "MicroPython probe"}
+          "python": "CPython filter (proxywasm build)", PROBE: "MicroPython probe",
+          FROM_SOURCE: "MicroPython 1.19 from source"}
 #: What the probe's on_start() logs and on_request() returns (benchmarks/micropython/snippet.py).
 START_LOG = re.compile(r"micropython-probe: MicroPython (\d+\.\d+\.\d+) started in Envoy, "
                        r"sum\(range\(10\)\) = 45, exception caught")
@@ -141,8 +147,17 @@ def module_imports(module: Path) -> list[str]:
     return [f"{i.module}.{i.name}" for i in read_module(module.read_bytes()).imports]
 
 
+def build_from_source(*, legacy_eh: bool = False) -> Path:
+    """MicroPython 1.19 built from source with zig (cached by benchmarks/micropython/build_from_source.py)."""
+    sys.path.insert(0, str(GLUE_DIR))
+    import build_from_source as from_source
+
+    return from_source.build(legacy_eh=legacy_eh)
+
+
 BUILDERS = {"assemblyscript": envoy_filters.build_assemblyscript,
-            "python": envoy_filters.build_python, PROBE: build_probe}
+            "python": envoy_filters.build_python, PROBE: build_probe,
+            FROM_SOURCE: build_from_source}
 
 
 # --------------------------------------------------------------------------------------------
@@ -203,7 +218,7 @@ def measure_variant(name: str, module: Path | None, args: argparse.Namespace) ->
     with envoy_filters.BenchEnvoy(module, concurrency=1) as envoy:
         sample["ready_s"] = envoy.start()
         sample["ready_cpu_s"] = envoy.ready_cpu_s
-        if name == PROBE:
+        if name in MICROPYTHONS:
             sample["evidence"] = probe_evidence(envoy)
         else:
             envoy_filters.check_behaviour(envoy, name)
@@ -217,7 +232,7 @@ def measure_variant(name: str, module: Path | None, args: argparse.Namespace) ->
         sample["requests"] = run.requests
         sample["requests_per_second"] = run.requests_per_second
         sample["cpu_us_per_request"] = run.cpu_us_per_request
-        if name == PROBE:
+        if name in MICROPYTHONS:
             # on_request() counts its calls: it must have run for every request wrk made.
             after = probe_evidence(envoy)
             if after["request_count"] < sample["evidence"]["request_count"] + run.requests:
@@ -227,15 +242,15 @@ def measure_variant(name: str, module: Path | None, args: argparse.Namespace) ->
     if args.workers:
         with envoy_filters.BenchEnvoy(module, concurrency=2) as envoy:
             envoy.start()
-            if name == PROBE:
+            if name in MICROPYTHONS:
                 probe_evidence(envoy)
             envoy_filters.run_wrk(envoy, args.warmup, args.connections)
             sample["extra_worker_rss_bytes"] = envoy.rss_bytes() - sample["rss_bytes"]
     return sample
 
 
-def interpreter_start_text(results: dict[str, Any]) -> str:
-    values = [ms for sample in results["variants"][PROBE]["rounds"]
+def interpreter_start_text(results: dict[str, Any], name: str = PROBE) -> str:
+    values = [ms for sample in results["variants"][name]["rounds"]
               for ms in sample["evidence"]["interpreter_start_ms"]]
     return f"{min(values):.0f}–{max(values):.0f} ms" if values else "(not measured)"
 
@@ -391,6 +406,8 @@ def node_markdown(table: dict[str, Any]) -> str:
 NODE_LABELS = {"python": "CPython filter (proxywasm build)",
                "micropython_npm": "MicroPython 1.27 as npm ships it (the probe's interpreter)",
                PROBE: "MicroPython probe (interpreter + glue)",
+               FROM_SOURCE: "MicroPython 1.19 from source (standard EH, as Envoy runs it)",
+               FROM_SOURCE_LEGACY_EH: "MicroPython 1.19 from source, legacy EH encoding (same code)",
                "assemblyscript": "AssemblyScript filter"}
 
 
@@ -402,8 +419,11 @@ def envoy_vs_node_text(results: dict[str, Any]) -> str:
     """Envoy's CPU until ready above no filter, over node's compile time, for the same code."""
     modules, variants = results["node"]["modules"], results["variants"]
     ratios = []
-    for variant, stand_in in (("python", "python"), (PROBE, "micropython_npm")):
-        node_s = modules[stand_in]["median_s"]
+    for variant, stand_in in (("python", "python"), (PROBE, "micropython_npm"),
+                              (FROM_SOURCE, FROM_SOURCE_LEGACY_EH)):
+        node_s = modules.get(stand_in, {}).get("median_s")
+        if variant not in variants:
+            continue
         if node_s:
             ratios.append(f"{variants[variant]['over_none']['ready_cpu_s'] / node_s:.1f}× node's "
                           f"compile time for the {LABELS[variant].split(' (')[0]}")
@@ -427,6 +447,23 @@ def function_counts(probe: Path) -> dict[str, int]:
             "glue": merged.defined_functions - interpreter.defined_functions}
 
 
+def source_build_facts(module: Path) -> dict[str, Any]:
+    """What the from-source module is made of: its imports, functions and initial memory."""
+    from proxywasm_build.wasm_reader import read_module
+
+    sys.path.insert(0, str(GLUE_DIR))
+    import build_from_source as from_source
+
+    parsed = read_module(module.read_bytes())
+    return {"imports": module_imports(module), "functions": parsed.defined_functions,
+            "memory_mib": probe_memory_mib(module),
+            "sdist": f"{from_source.SDIST_NAME}=={from_source.SDIST_VERSION}",
+            "sdist_sha256": from_source.SDIST_SHA256,
+            "micropython_version": from_source.MICROPYTHON_VERSION,
+            "cflags": list(from_source.CFLAGS + from_source.STANDARD_EH),
+            "link_flags": list(from_source.LINK_FLAGS)}
+
+
 def rss_text(results: dict[str, Any]) -> str:
     table = rss_table(results)
     if not table:
@@ -444,10 +481,53 @@ space, stacks).
 """
 
 
+def source_text(results: dict[str, Any]) -> str:
+    """The section's paragraph on the from-source build: what it is, what it is not."""
+    source, facts = results["variants"].get(FROM_SOURCE), results.get("source_build")
+    if not source or not facts:
+        return ""
+    evidence = source["rounds"][0]["evidence"]
+    return f"""
+**What "MicroPython 1.19 from source" is.** MicroPython {evidence['version']}'s C core (py/: lexer,
+parser, compiler, bytecode VM, runtime, objects, builtin modules), from the PyPI sdist
+`{facts['sdist']}` (sha256-pinned; it vendors MicroPython's sources), compiled by zig
+(`zig cc {' '.join(facts['cflags'][:4])}`) with our own minimal port, benchmarks/micropython/port/:
+mpconfigport.h (ROM level "core features", compiler on, double floats, arbitrary-precision ints,
+no native emitters or inline assembler, no file system; a 256 KB static GC heap), main.c (the
+Proxy-Wasm 0.2.1 callbacks, and a native module `proxywasm_host` with `log` and
+`add_response_header`). benchmarks/micropython/build_from_source.py runs MicroPython's own
+generators (makeversionhdr, makeqstrdefs over zig's preprocessor, makeqstrdata, makemoduledefs)
+and links {facts['functions']:,} functions; the module imports only
+{', '.join(f'`{name}`' for name in facts['imports'])} and declares {facts['memory_mib']:.1f} MiB of initial
+memory. Exceptions (MicroPython's NLR) use setjmp/longjmp, which clang lowers to Wasm exception
+handling (`-mllvm -wasm-enable-sjlj`, standard `try_table` encoding) with zig's wasi-libc
+runtime for it and the `__c_longjmp` tag defined by the port. The GC scans MicroPython's roots
+only between callbacks (a pointer held only in a Wasm local is invisible to a scan of linear
+memory), so an allocation that finds the heap full while Python runs raises MemoryError rather
+than collecting. At VM start it runs the same snippet and logs `on_start()` through
+`proxywasm_host.log`; every response calls `on_request()` and adds `{REQUEST_HEADER}`. The
+interpreter's own start took {interpreter_start_text(results, FROM_SOURCE)} per VM. **What it is
+not:** a filter SDK (the proxywasm Python SDK is not ported to it: no request headers, bodies,
+local replies or configuration reach Python; `proxywasm_host` is two functions), CPython
+(MicroPython is a language subset with a small standard library; `json`, `re`, `hashlib` and the
+rest of CPython's stdlib are not there), or the newest MicroPython (1.19.0, June 2022).
+"""
+
+
+def source_targets_text(results: dict[str, Any]) -> str:
+    source = results["variants"].get(FROM_SOURCE)
+    if not source:
+        return ""
+    return (f"MicroPython 1.19 from source is {source['size'] / 1e6:.2f} MB, ready in "
+            f"{_ms(source['median']['ready_s'])} ms ({_ms(source['range']['ready_s'][0])} ms at best), "
+            f"+{source['over_none']['rss_bytes'] / MB:.0f} MB; ")
+
+
 def section(results: dict[str, Any]) -> str:
     meta, variants = results["meta"], results["variants"]
     probe = variants[PROBE]
     evidence = probe["rounds"][0]["evidence"]
+    source = variants.get(FROM_SOURCE)
     python, none = variants["python"], variants["none"]
     node = results.get("node")
     node_text = ""
@@ -462,7 +542,9 @@ stand-in, though a loaded machine still slows it. {envoy_vs_node_text(results)} 
 (`try_table`, opcode 0x1f), so the interpreter as npm ships it stands in for the probe: the same
 {results['probe_functions']['micropython']:,} functions, which binaryen's read-and-write in
 `wasm-merge` (no optimisation pass) writes {micropython_code_saving(results)} smaller, plus
-{results['probe_functions']['glue']} small glue functions.
+{results['probe_functions']['glue']} small glue functions. The same holds for the from-source
+build, which Envoy runs with the standard encoding: its twin built with clang's legacy encoding
+(`try`/`catch`; the same C and flags otherwise) is what node compiles.
 
 {node_markdown(node)}
 """
@@ -494,6 +576,7 @@ its code. Memory: MicroPython's build declares {results['probe_memory_mib']:.1f}
 linear memory; the glue starts MicroPython with loadMicroPython's defaults (1 MiB GC heap, 2048-word
 Python stack).
 
+{source_text(results)}
 **Proof it ran in Envoy**, every round: Envoy's log shows `{evidence['start_log']}` (the snippet's
 `on_start()` through proxy_log), a request got `{REQUEST_HEADER}: {evidence['header']}`, and after
 the wrk run `on_request()` had counted at least as many calls as wrk made requests.
@@ -513,9 +596,10 @@ Python call, one header), so compare its CPU per request with care.
 Against issue 7's targets (module ≤ 2.5 MB, ready ≤ 1 s, RSS ≤ +40 MB over no filter): the probe
 is {probe['size'] / 1e6:.2f} MB, ready in {_ms(probe['median']['ready_s'])} ms (median under the load
 above; {_ms(probe['range']['ready_s'][0])} ms at best), +{probe['over_none']['rss_bytes'] / MB:.0f} MB;
-the CPython filter {python['size'] / 1e6:.2f} MB, {_ms(python['median']['ready_s'])} ms,
+{source_targets_text(results)}the CPython filter {python['size'] / 1e6:.2f} MB, {_ms(python['median']['ready_s'])} ms,
 +{python['over_none']['rss_bytes'] / MB:.0f} MB (no filter: {_ms(none['median']['ready_s'])} ms). Envoy's
 CPU until ready above no filter, per MB of code: {cpu_per_code_mb(probe):.1f} s for the probe,
+{f"{cpu_per_code_mb(source):.1f} s for the from-source build, " if source else ""}
 {cpu_per_code_mb(python):.1f} s for the CPython filter.
 {node_text}
 Machine-readable: benchmarks/results/micropython_probe.json.
@@ -582,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     results["probe_imports"] = module_imports(probe_module)
     results["probe_functions"] = function_counts(probe_module)
     results["probe_memory_mib"] = probe_memory_mib(probe_module)
+    results["source_build"] = source_build_facts(Path(results["variants"][FROM_SOURCE]["module"]))
     print(f"probe: {probe_module} ({probe_module.stat().st_size:,} bytes), imports "
           f"{', '.join(results['probe_imports'])}", file=sys.stderr)
 
@@ -604,6 +689,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.node_repeats:
         modules = {"python": Path(results["variants"]["python"]["module"]),
                    "micropython_npm": micropython_wasm(), PROBE: probe_module,
+                   FROM_SOURCE: Path(results["variants"][FROM_SOURCE]["module"]),
+                   FROM_SOURCE_LEGACY_EH: build_from_source(legacy_eh=True),
                    "assemblyscript": Path(results["variants"]["assemblyscript"]["module"])}
         results["node"] = node_table(modules, args.node_repeats)
     info = envoy_filters.machine_info()
