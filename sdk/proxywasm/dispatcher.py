@@ -72,6 +72,7 @@ def set_root_context(factory: RootFactory) -> None:
     """Register the plugin's root context: `factory(context_id)` is called per plugin."""
     _vm.root_factory = factory
     _logging.install_if_used()
+    _work_out_masks_of_defined_classes()
 
 
 def set_http_context(factory: HttpFactory) -> None:
@@ -79,12 +80,14 @@ def set_http_context(factory: HttpFactory) -> None:
     `create_http_context` returns None)."""
     _vm.http_factory = factory
     _logging.install_if_used()
+    _work_out_masks_of_defined_classes()
 
 
 def set_stream_context(factory: StreamFactory) -> None:
     """Register `factory(context_id, root)` for TCP connections."""
     _vm.stream_factory = factory
     _logging.install_if_used()
+    _work_out_masks_of_defined_classes()
 
 
 def register_callout(token: int, context_id: int) -> None:
@@ -546,7 +549,10 @@ _masks_by_class: dict[type, int] = {}
 def _answered_in_c_mask(ctx: object) -> int:
     """Bit i set: the class of `ctx` keeps the SDK default of ANSWERED_IN_C[i]'s method.
     The bridge asks once per class, after the first context of that class is created."""
-    cls = type(ctx)
+    return _mask_of_class(type(ctx))
+
+
+def _mask_of_class(cls: type) -> int:
     mask = _masks_by_class.get(cls)
     if mask is None:
         mask = 0
@@ -555,3 +561,15 @@ def _answered_in_c_mask(ctx: object) -> int:
                 mask |= 1 << bit
         _masks_by_class[cls] = mask
     return mask
+
+
+def _work_out_masks_of_defined_classes() -> None:
+    """Masks of every context class defined so far. Registration runs at the filter's import,
+    which a compiled module snapshots, so a VM does not pay ~100,000 wasm instructions per
+    class (getattr's AttributeErrors for the methods a root class lacks) at its first
+    contexts."""
+    todo = [Context]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        _mask_of_class(cls)
