@@ -13,9 +13,15 @@ benchmarks/micropython/snippet.py and logs `on_start()`'s result (proxy_log, war
 response runs `on_request()` and carries its result as `x-micropython`. It is NOT a filter SDK
 (Python cannot call the host), and it is MicroPython's language subset, not CPython.
 
+The second MicroPython variant, "MicroPython 1.19 from source", is MicroPython 1.19.0's C core
+from the PyPI sdist `mpy-cross-v6==1.1.2`, compiled by zig with our own minimal port
+(benchmarks/micropython/build_from_source.py and port/): the same snippet, the same header, its
+exceptions via setjmp/longjmp lowered to Wasm exception handling. node 20 cannot decode the
+standard `try_table` encoding Envoy gets, so node compiles its legacy-encoding twin.
+
 Each round starts every variant fresh, in a random order, as Envoy 1.40 (`--concurrency 1`,
 benchmarks/envoy_filters.py's bootstrap and measurements): no filter, the AssemblyScript filter,
-the CPython filter (`proxywasm build`'s default) and the probe. Measured: time to ready, Envoy's
+the CPython filter (`proxywasm build`'s default), the probe and the from-source build. Measured: time to ready, Envoy's
 CPU until ready, RSS after a wrk warm-up (split by where it goes), Envoy CPU per request during a
 `wrk -t1 -c8` run, and the RSS an extra worker adds (a second start at `--concurrency 2`).
 Then node 20 compiles each module with TurboFan only, single-threaded (a quiet, deterministic
@@ -293,6 +299,37 @@ def node_compile_seconds(module: Path) -> float:
     return float(proc.stdout.strip())
 
 
+def raw_code_section_size(data: bytes) -> int:
+    """The code section's size by walking the section headers only, for modules the project's
+    reader rejects (it validates, and wasmtime does not take the legacy exception encoding)."""
+    def leb128(offset: int) -> tuple[int, int]:
+        value = shift = 0
+        while True:
+            byte = data[offset]
+            value |= (byte & 0x7F) << shift
+            offset += 1
+            shift += 7
+            if byte < 0x80:
+                return value, offset
+
+    offset = 8
+    while offset < len(data):
+        section_id = data[offset]
+        size, offset = leb128(offset + 1)
+        if section_id == 10:
+            return size
+        offset += size
+    return 0
+
+
+def _code_size(path: Path) -> int:
+    data = path.read_bytes()
+    try:
+        return envoy_filters.code_section_size(data)
+    except ValueError:
+        return raw_code_section_size(data)
+
+
 def node_table(modules: dict[str, Path], repeats: int) -> dict[str, Any]:
     """Compile times by node, interleaved over `repeats` fresh processes per module."""
     load_start = os.getloadavg()[0]
@@ -311,7 +348,7 @@ def node_table(modules: dict[str, Path], repeats: int) -> dict[str, Any]:
     return {"node": version, "flags": list(NODE_FLAGS), "repeats": repeats, "errors": errors,
             "load_start": load_start, "load_end": os.getloadavg()[0],
             "modules": {name: {"module": str(path), "size": path.stat().st_size,
-                               "code_size": envoy_filters.code_section_size(path.read_bytes()),
+                               "code_size": _code_size(path),
                                "seconds": times[name],
                                "median_s": statistics.median(times[name]) if times[name] else None}
                         for name, path in modules.items()}}
