@@ -149,7 +149,10 @@ def test_corrupt_module_gives_envoys_reason(tmp_path):
         LocalEnvoy(module=junk)
 
 
-def test_proxywasm_run_serves_until_ctrl_c(minimal_module):
+@pytest.mark.parametrize("sigint_at_start", ["default", "ignored"])
+def test_proxywasm_run_serves_until_ctrl_c(minimal_module, sigint_at_start):
+    # "ignored": how a script's background job (`proxywasm run ... &`) starts; Python then
+    # installs no Ctrl-C handler of its own, so `run` must.
     import os
     import signal
     import subprocess
@@ -160,8 +163,9 @@ def test_proxywasm_run_serves_until_ctrl_c(minimal_module):
 
     port = free_port()
     proxywasm = Path(sys.executable).with_name("proxywasm")
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_at_start == "ignored" else None
     proc = subprocess.Popen([str(proxywasm), "run", str(minimal_module), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore)
     try:
         first_line = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}" in first_line

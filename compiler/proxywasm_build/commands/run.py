@@ -129,6 +129,9 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, on_sigterm)
+        # Python leaves SIGINT ignored when it starts ignored (a background job of a script, nohup):
+        # Ctrl-C / `kill -INT` must still stop Envoy.
+        previous_at_start = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             envoy.start()
             behind = f"http://{upstream_address[0]}:{upstream_address[1]}" if upstream_address \
@@ -160,6 +163,7 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
                 click.echo("stopping Envoy ...", err=True)
                 envoy.stop()
             finally:
-                signal.signal(signal.SIGINT, previous_int)
+                signal.signal(signal.SIGINT, previous_at_start if previous_int is signal.default_int_handler
+                              else previous_int)
                 signal.signal(signal.SIGTERM, previous)
         click.echo("stopped.", err=True)
