@@ -464,7 +464,8 @@ def envoy_vs_node_text(results: dict[str, Any]) -> str:
         if node_s:
             ratios.append(f"{variants[variant]['over_none']['ready_cpu_s'] / node_s:.1f}× node's "
                           f"compile time for the {LABELS[variant].split(' (')[0]}")
-    return ("Envoy's CPU until ready above no filter was " + " and ".join(ratios)
+    listed = ", ".join(ratios[:-1]) + (" and " if len(ratios) > 1 else "") + ratios[-1] if ratios else ""
+    return ("Envoy's CPU until ready above no filter was " + listed
             + " (same run).") if ratios else ""
 
 
@@ -528,7 +529,7 @@ def source_text(results: dict[str, Any]) -> str:
 **What "MicroPython 1.19 from source" is.** MicroPython {evidence['version']}'s C core (py/: lexer,
 parser, compiler, bytecode VM, runtime, objects, builtin modules), from the PyPI sdist
 `{facts['sdist']}` (sha256-pinned; it vendors MicroPython's sources), compiled by zig
-(`zig cc {' '.join(facts['cflags'][:4])}`) with our own minimal port, benchmarks/micropython/port/:
+(`zig cc {' '.join(f for f in facts['cflags'] if f != '-Wno-everything')}`) with our own minimal port, benchmarks/micropython/port/:
 mpconfigport.h (ROM level "core features", compiler on, double floats, arbitrary-precision ints,
 no native emitters or inline assembler, no file system; a 256 KB static GC heap), main.c (the
 Proxy-Wasm 0.2.1 callbacks, and a native module `proxywasm_host` with `log` and
@@ -549,6 +550,15 @@ local replies or configuration reach Python; `proxywasm_host` is two functions),
 (MicroPython is a language subset with a small standard library; `json`, `re`, `hashlib` and the
 rest of CPython's stdlib are not there), or the newest MicroPython (1.19.0, June 2022).
 """
+
+
+def source_proof_text(results: dict[str, Any]) -> str:
+    source = results["variants"].get(FROM_SOURCE)
+    if not source:
+        return ""
+    evidence = source["rounds"][0]["evidence"]
+    return (f" The same for the from-source build: `{evidence['start_log']}` (logged by Python through "
+            f"`proxywasm_host.log`) and `{REQUEST_HEADER}: {evidence['header']}`.")
 
 
 def source_targets_text(results: dict[str, Any]) -> str:
@@ -616,7 +626,7 @@ Python stack).
 {source_text(results)}
 **Proof it ran in Envoy**, every round: Envoy's log shows `{evidence['start_log']}` (the snippet's
 `on_start()` through proxy_log), a request got `{REQUEST_HEADER}: {evidence['header']}`, and after
-the wrk run `on_request()` had counted at least as many calls as wrk made requests.
+the wrk run `on_request()` had counted at least as many calls as wrk made requests.{source_proof_text(results)}
 
 {envoy_table(results)}
 
@@ -636,7 +646,7 @@ above; {_ms(probe['range']['ready_s'][0])} ms at best), +{probe['over_none']['rs
 {source_targets_text(results)}the CPython filter {python['size'] / 1e6:.2f} MB, {_ms(python['median']['ready_s'])} ms,
 +{python['over_none']['rss_bytes'] / MB:.0f} MB (no filter: {_ms(none['median']['ready_s'])} ms). Envoy's
 CPU until ready above no filter, per MB of code: {cpu_per_code_mb(probe):.1f} s for the probe,
-{f"{cpu_per_code_mb(source):.1f} s for the from-source build, " if source else ""}
+{f"{cpu_per_code_mb(source):.1f} s for the from-source build (a small module's fixed costs weigh more per MB) and " if source else ""}
 {cpu_per_code_mb(python):.1f} s for the CPython filter.
 {node_text}
 Machine-readable: benchmarks/results/micropython_probe.json.
