@@ -146,3 +146,48 @@ def test_micropython_from_source_runs_python_in_envoy_with_exceptions_and_host_c
         counts = [micropython_probe.probe_evidence(envoy)["request_count"] for _ in range(3)]
         assert counts == [first["request_count"] + 1, first["request_count"] + 2,
                           first["request_count"] + 3]
+
+
+@pytest.mark.toolchain
+def test_micropython_from_source_collects_garbage_across_many_requests_in_wasmtime(
+        source_module: Path) -> None:
+    """20,000 on_request() calls allocate several times the 256 KB GC heap: only collections
+    between callbacks keep them all answering (a missed root would crash or corrupt the count)."""
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.wasm_exceptions = True
+    engine = wasmtime.Engine(config)
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    logs: list[str] = []
+    headers: list[bytes] = []
+
+    def read(caller: wasmtime.Caller, pointer: int, size: int) -> bytes:
+        return bytes(caller["memory"].read(caller, pointer, pointer + size))
+
+    def proxy_log(caller: wasmtime.Caller, level: int, pointer: int, size: int) -> int:
+        logs.append(read(caller, pointer, size).decode())
+        return 0
+
+    def add_header(caller: wasmtime.Caller, map_type: int, key: int, key_size: int,
+                   value: int, value_size: int) -> int:
+        headers.append(read(caller, value, value_size))
+        return 0
+
+    i32 = wasmtime.ValType.i32()
+    linker.define_func("env", "proxy_log", wasmtime.FuncType([i32] * 3, [i32]), proxy_log,
+                       access_caller=True)
+    linker.define_func("env", "proxy_add_header_map_value", wasmtime.FuncType([i32] * 5, [i32]),
+                       add_header, access_caller=True)
+    instance = linker.instantiate(store, wasmtime.Module(engine, source_module.read_bytes()))
+    exports = instance.exports(store)
+    exports["_initialize"](store)
+    assert exports["proxy_on_vm_start"](store, 1, 0) == 1
+    assert any("exception caught" in line for line in logs), logs
+    on_response_headers = exports["proxy_on_response_headers"]
+    for _ in range(20_000):
+        on_response_headers(store, 2, 0, 0)
+    assert len(headers) == 20_000
+    assert headers[-1] == b"micropython 1.19.0 request 20000"
+    assert not [line for line in logs if "Error" in line], logs[-5:]
