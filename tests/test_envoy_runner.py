@@ -149,6 +149,24 @@ def test_corrupt_module_gives_envoys_reason(tmp_path):
         LocalEnvoy(module=junk)
 
 
+def _wait_or_kill(proc, timeout: float = 20) -> None:
+    """Wait for `proxywasm run` to stop; if it does not, kill it and its Envoy (own session)
+    before failing, so a broken Ctrl-C leaves nothing running."""
+    import os
+    import signal
+    import subprocess
+
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for pid_line in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                       text=True).stdout.split():
+            os.killpg(int(pid_line), signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+        raise
+
+
 @pytest.mark.parametrize("sigint_at_start", ["default", "ignored"])
 def test_proxywasm_run_serves_until_ctrl_c(minimal_module, sigint_at_start):
     # "ignored": how a script's background job (`proxywasm run ... &`) starts; Python then
@@ -177,7 +195,7 @@ def test_proxywasm_run_serves_until_ctrl_c(minimal_module, sigint_at_start):
         time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
+        _wait_or_kill(proc)
         out, err = proc.stdout.read(), proc.stderr.read()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "stopped." in err
@@ -229,6 +247,6 @@ def test_proxywasm_run_pulls_a_reference_from_a_registry(minimal_module, tmp_pat
             conn.close()
         finally:
             proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=20)
+            _wait_or_kill(proc)
         assert proc.returncode == 0
         assert any((tmp_path / "cache" / "oci").rglob("*.wasm"))
