@@ -167,7 +167,8 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
                            if without_compiler else builtins)
         # stdlib modules that cannot be imported without `_ast` are not worth their bytes
         embedded = (FrozenSet([m for m in frozen.modules if m.group != "stdlib"
-                               or m.name not in nocompiler.COMPILER_MODULES], frozen.referenced, frozen.eager)
+                               or m.name not in nocompiler.COMPILER_MODULES], frozen.referenced, frozen.eager,
+                              frozen.left_out)
                     if without_compiler else frozen)
         objects = [*common, cc.compile_c(toolchain, inittab_source(linked_builtins), "inittab"),
                    cc.compile_c(toolchain, frozen_group_source(embedded, "stdlib"), "frozen_stdlib"),
@@ -229,6 +230,7 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         report.update(size=len(data), frozen_modules=len(frozen.modules),
                       frozen_bytes=frozen.size(), frozen_stdlib_bytes=frozen.size("stdlib"),
                       frozen_app_bytes=frozen.size("app"), compiler=not without_compiler,
+                      left_out_modules=sorted(frozen.left_out),
                       seconds=timings)
     return output
 
