@@ -296,6 +296,58 @@ class RootContext(Context):
         return None
 
 
+# The per-request header methods of both directions, made once per map type: they call the raw
+# interface in place (hc.get_map_value and friends would be one more Python call, ~1,000 wasm
+# instructions per header in a compiled filter, and so would encoding a str that the C raw
+# functions take as UTF-8 themselves).
+
+def _header_getter(map_type: int, direction: str):
+    def get(self, name: Text) -> str | None:
+        if not _host.raw_takes_str:
+            name = hc._b(name)
+        status, value = _host.raw.get_header_map_value(map_type, name)
+        if status == 0:
+            try:  # strict first: ~800 wasm instructions cheaper, the same text when it succeeds
+                return value.decode()
+            except UnicodeDecodeError:
+                return value.decode("utf-8", "replace")
+        if status == 1:  # NOT_FOUND
+            return None
+        raise hc.HostError("get_header_map_value", status)
+
+    return _named(get, f"get_http_{direction}_header", f"The {direction} header `name` (None when absent).")
+
+
+def _header_setter(map_type: int, direction: str):
+    def set_header(self, name: Text, value: Text | None) -> None:
+        if value is None:
+            hc.remove_map_value(map_type, name)
+            return
+        if not _host.raw_takes_str:
+            name, value = hc._b(name), hc._b(value)
+        status = _host.raw.replace_header_map_value(map_type, name, value)
+        if status:
+            raise hc.HostError("replace_header_map_value", status)
+
+    return _named(set_header, f"set_http_{direction}_header", f"Replace a {direction} header; None removes it.")
+
+
+def _header_adder(map_type: int, direction: str):
+    def add(self, name: Text, value: Text) -> None:
+        if not _host.raw_takes_str:
+            name, value = hc._b(name), hc._b(value)
+        status = _host.raw.add_header_map_value(map_type, name, value)
+        if status:
+            raise hc.HostError("add_header_map_value", status)
+
+    return _named(add, f"add_http_{direction}_header", f"Add a {direction} header (another value if present).")
+
+
+def _named(method, name: str, doc: str):
+    method.__name__, method.__qualname__, method.__doc__ = name, f"HttpContext.{name}", doc
+    return method
+
+
 class HttpContext(Context):
     """One HTTP stream (request and response) passing through the plugin."""
 
@@ -343,43 +395,16 @@ class HttpContext(Context):
 
     set_http_request_headers_bytes = set_http_request_headers
 
-    def get_http_request_header(self, name: Text) -> str | None:
-        # hc.get_map_value inlined, as in the other per-request header methods: a Python call
-        # costs a compiled filter ~1,000 wasm instructions (and so does encoding a str).
-        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
-            name = hc._b(name)
-        status, value = _host.raw.get_header_map_value(_MAP_HTTP_REQUEST_HEADERS, name)
-        if status == 0:
-            try:  # strict first: ~800 wasm instructions cheaper, the same text when it succeeds
-                return value.decode()
-            except UnicodeDecodeError:
-                return value.decode("utf-8", "replace")
-        if status == 1:  # NOT_FOUND
-            return None
-        raise hc.HostError("get_header_map_value", status)
+    get_http_request_header = _header_getter(_MAP_HTTP_REQUEST_HEADERS, "request")
 
     def get_http_request_header_bytes(self, name: Text) -> bytes | None:
         return hc.get_map_value_bytes(_MAP_HTTP_REQUEST_HEADERS, name)
 
-    def set_http_request_header(self, name: Text, value: Text | None) -> None:
-        """Replace a request header; None removes it."""
-        if value is None:
-            hc.remove_map_value(_MAP_HTTP_REQUEST_HEADERS, name)
-            return
-        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
-            name, value = hc._b(name), hc._b(value)
-        status = _host.raw.replace_header_map_value(_MAP_HTTP_REQUEST_HEADERS, name, value)
-        if status:
-            raise hc.HostError("replace_header_map_value", status)
+    set_http_request_header = _header_setter(_MAP_HTTP_REQUEST_HEADERS, "request")
 
     set_http_request_header_bytes = set_http_request_header
 
-    def add_http_request_header(self, name: Text, value: Text) -> None:
-        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
-            name, value = hc._b(name), hc._b(value)
-        status = _host.raw.add_header_map_value(_MAP_HTTP_REQUEST_HEADERS, name, value)
-        if status:
-            raise hc.HostError("add_header_map_value", status)
+    add_http_request_header = _header_adder(_MAP_HTTP_REQUEST_HEADERS, "request")
 
     add_http_request_header_bytes = add_http_request_header
 
@@ -431,43 +456,16 @@ class HttpContext(Context):
 
     set_http_response_headers_bytes = set_http_response_headers
 
-    def get_http_response_header(self, name: Text) -> str | None:
-        # hc.get_map_value inlined, as in the other per-request header methods: a Python call
-        # costs a compiled filter ~1,000 wasm instructions (and so does encoding a str).
-        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
-            name = hc._b(name)
-        status, value = _host.raw.get_header_map_value(_MAP_HTTP_RESPONSE_HEADERS, name)
-        if status == 0:
-            try:  # strict first: ~800 wasm instructions cheaper, the same text when it succeeds
-                return value.decode()
-            except UnicodeDecodeError:
-                return value.decode("utf-8", "replace")
-        if status == 1:  # NOT_FOUND
-            return None
-        raise hc.HostError("get_header_map_value", status)
+    get_http_response_header = _header_getter(_MAP_HTTP_RESPONSE_HEADERS, "response")
 
     def get_http_response_header_bytes(self, name: Text) -> bytes | None:
         return hc.get_map_value_bytes(_MAP_HTTP_RESPONSE_HEADERS, name)
 
-    def set_http_response_header(self, name: Text, value: Text | None) -> None:
-        """Replace a response header; None removes it."""
-        if value is None:
-            hc.remove_map_value(_MAP_HTTP_RESPONSE_HEADERS, name)
-            return
-        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
-            name, value = hc._b(name), hc._b(value)
-        status = _host.raw.replace_header_map_value(_MAP_HTTP_RESPONSE_HEADERS, name, value)
-        if status:
-            raise hc.HostError("replace_header_map_value", status)
+    set_http_response_header = _header_setter(_MAP_HTTP_RESPONSE_HEADERS, "response")
 
     set_http_response_header_bytes = set_http_response_header
 
-    def add_http_response_header(self, name: Text, value: Text) -> None:
-        if not _host.raw_takes_str:  # else the C raw functions take str as UTF-8
-            name, value = hc._b(name), hc._b(value)
-        status = _host.raw.add_header_map_value(_MAP_HTTP_RESPONSE_HEADERS, name, value)
-        if status:
-            raise hc.HostError("add_header_map_value", status)
+    add_http_response_header = _header_adder(_MAP_HTTP_RESPONSE_HEADERS, "response")
 
     add_http_response_header_bytes = add_http_response_header
 
