@@ -1082,11 +1082,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.variant_list.append(BEFORE)
     if args.soak and "python" not in args.variant_list:
         args.soak = 0
+    check_load_args(parser, args)
+    return args
+
+
+def check_load_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What every script driving Envoy with wrk needs of its arguments and of the machine."""
     if args.rounds < 1 or args.duration < 1 or args.connections < 1:
         parser.error("--rounds, --duration and --connections must be at least 1")
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (Debian: apt-get install wrk)")
-    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -680,10 +680,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.workers = not args.quick
     if args.node_repeats is None:
         args.node_repeats = 3 if args.quick else 5
-    if args.rounds < 1 or args.duration < 1 or args.connections < 1:
-        parser.error("--rounds, --duration and --connections must be at least 1")
-    if shutil.which("wrk") is None:
-        parser.error("wrk is not installed (Debian: apt-get install wrk)")
+    envoy_filters.check_load_args(parser, args)
     if shutil.which("node") is None:
         parser.error("node is not installed (Debian: apt-get install nodejs npm)")
     return args
