@@ -1067,9 +1067,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-write", action="store_true",
                         help="print only: no docs/benchmarks.md, plot or results JSON")
     args = parser.parse_args(argv)
-    args.rounds = args.rounds or (2 if args.quick else 5)
-    args.duration = args.duration or (2.0 if args.quick else 10.0)
-    args.warmup = args.warmup or (1.0 if args.quick else 2.0)
+    args.rounds = (2 if args.quick else 5) if args.rounds is None else args.rounds
+    args.duration = (2.0 if args.quick else 10.0) if args.duration is None else args.duration
+    args.warmup = (1.0 if args.quick else 2.0) if args.warmup is None else args.warmup
     if args.workers is None:
         args.workers = not args.quick
     if args.soak is None:

@@ -674,8 +674,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
                         help="measure nothing: rewrite the docs section from a results JSON")
     args = parser.parse_args(argv)
-    args.rounds = args.rounds or (2 if args.quick else 5)
-    args.duration = args.duration or (2.0 if args.quick else 3.0)
+    args.rounds = (2 if args.quick else 5) if args.rounds is None else args.rounds
+    args.duration = (2.0 if args.quick else 3.0) if args.duration is None else args.duration
     if args.workers is None:
         args.workers = not args.quick
     if args.node_repeats is None:
