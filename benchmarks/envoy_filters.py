@@ -54,8 +54,8 @@ from typing import Any, Callable, Iterable, Sequence
 import yaml
 
 from proxywasm_build.cache import atomic_write, cache_dir, locked
-from proxywasm_build.envoy import free_port
-from proxywasm_build.envoy_config import envoy_binary
+from proxywasm_build.envoy.runner import free_port
+from proxywasm_build.envoy.config import envoy_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 FILTERS = ROOT / "benchmarks" / "filters"
@@ -112,7 +112,7 @@ def _cached(name: str, inputs: list[Path], make: Callable[[Path], Path]) -> Path
 
 
 def build_python() -> Path:
-    from proxywasm_build.build import build_python_filter
+    from proxywasm_build.backends.cpython import build_python_filter
 
     source = FILTERS / "deny_python.py"
     inputs = [source, *_tree(ROOT / "sdk" / "proxywasm", "*.py"),
@@ -145,7 +145,7 @@ def build_python_at(commit: str, *, snapshot: bool = True) -> Path:
         program = (
             "import sys; from pathlib import Path\n"
             f"sys.path[:0] = [{scratch + '/sdk'!r}, {scratch + '/compiler'!r}]\n"
-            "from proxywasm_build.build import build_python_filter\n"
+            "from proxywasm_build.backends.cpython import build_python_filter\n"
             f"build_python_filter(Path({str(source)!r}), Path({str(output)!r})"
             + ("" if snapshot else ", snapshot_module=False") + ")\n"
         )
@@ -167,7 +167,7 @@ def describe_commit(commit: str) -> str:
 
 
 def build_c() -> Path:
-    from proxywasm_build.zig import compile_c_module
+    from proxywasm_build.languages.c import compile_c_module
 
     source = FILTERS / "deny_c.c"
     inputs = [source, ROOT / "compiler" / "proxywasm_build" / "zig.py"]
@@ -175,7 +175,7 @@ def build_c() -> Path:
 
 
 def build_assemblyscript() -> Path:
-    from proxywasm_build import lang_builds
+    from proxywasm_build import languages as lang_builds
 
     project = FILTERS / "deny_assemblyscript"
     inputs = [*_tree(project), *_tree(ROOT / "toolchains" / "assemblyscript"),
@@ -199,7 +199,7 @@ BUILDERS: dict[str, Callable[[], Path]] = {
 
 
 def code_section_size(data: bytes) -> int:
-    from proxywasm_build.wasm_reader import read_module
+    from proxywasm_build.wasm.reader import read_module
 
     return read_module(data).code_size
 

@@ -19,9 +19,9 @@ from collections import Counter
 import wasmtime
 
 from proxywasm import abi
-from proxywasm_build.inspect import describe_module
-from proxywasm_build.validate import validate_module
-from proxywasm_build.wasm_reader import NotWasmError
+from proxywasm_build.wasm.inspect import describe_module
+from proxywasm_build.wasm.validate import validate_module
+from proxywasm_build.wasm.reader import NotWasmError
 
 SEED_WAT = r"""
 (module
@@ -183,7 +183,7 @@ def envoy_agreement(rng: random.Random, count: int) -> Counter[str]:
     import tempfile
     from pathlib import Path
 
-    from proxywasm_build.envoy import EnvoyError, LocalEnvoy
+    from proxywasm_build.envoy.runner import EnvoyError, LocalEnvoy
 
     outcomes: Counter[str] = Counter()
     with tempfile.TemporaryDirectory() as tmp:

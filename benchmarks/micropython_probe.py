@@ -117,7 +117,7 @@ def glue_text(snippet: bytes) -> str:
 
 def merge_probe(output: Path) -> Path:
     """Assemble the glue, merge it with MicroPython's module and write the probe to `output`."""
-    from proxywasm_build.build.toolchain import _wasm_tools, wasm_opt
+    from proxywasm_build.backends.cpython.toolchain import _wasm_tools, wasm_opt
 
     node, wasm_opt_script = wasm_opt()
     wasm_merge = Path(wasm_opt_script).with_name("wasm-merge")
@@ -148,7 +148,7 @@ def build_probe() -> Path:
 
 
 def module_imports(module: Path) -> list[str]:
-    from proxywasm_build.wasm_reader import read_module
+    from proxywasm_build.wasm.reader import read_module
 
     return [f"{i.module}.{i.name}" for i in read_module(module.read_bytes()).imports]
 
@@ -262,7 +262,7 @@ def interpreter_start_text(results: dict[str, Any], name: str = PROBE) -> str:
 
 
 def probe_memory_mib(probe: Path) -> float:
-    from proxywasm_build.wasm_reader import read_module
+    from proxywasm_build.wasm.reader import read_module
 
     memories = read_module(probe.read_bytes()).memories
     return memories[0].initial_bytes / MB if memories else 0.0
@@ -477,7 +477,7 @@ def micropython_code_saving(results: dict[str, Any]) -> str:
 
 def function_counts(probe: Path) -> dict[str, int]:
     """Functions defined by MicroPython's module and by the glue, in the probe."""
-    from proxywasm_build.wasm_reader import read_module
+    from proxywasm_build.wasm.reader import read_module
 
     interpreter = read_module(micropython_wasm().read_bytes())
     merged = read_module(probe.read_bytes())
@@ -487,7 +487,7 @@ def function_counts(probe: Path) -> dict[str, int]:
 
 def source_build_facts(module: Path) -> dict[str, Any]:
     """What the from-source module is made of: its imports, functions and initial memory."""
-    from proxywasm_build.wasm_reader import read_module
+    from proxywasm_build.wasm.reader import read_module
 
     sys.path.insert(0, str(GLUE_DIR))
     import build_from_source as from_source

@@ -37,7 +37,7 @@ from envoy_filters import (FILTERS, MB, BenchEnvoy, _cached, build_python,  # no
                            short_commit)
 
 from proxywasm_build.cache import atomic_write, cache_dir  # noqa: E402
-from proxywasm_build.leb128 import read_unsigned  # noqa: E402
+from proxywasm_build.wasm.leb128 import read_unsigned  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -57,7 +57,7 @@ LARGE_STEPS = 2400
 
 def function_body_sizes(data: bytes) -> list[int]:
     """The size of every function body in the code section."""
-    from proxywasm_build.wasm_reader import read_module
+    from proxywasm_build.wasm.reader import read_module
 
     code = next((s for s in read_module(data).sections if s.kind == "code"), None)
     if code is None:
@@ -93,7 +93,7 @@ def ballast_source(functions: int, steps: int = STEPS_PER_FUNCTION) -> str:
 
 def build_c_series(functions: int, steps: int = STEPS_PER_FUNCTION) -> Path:
     """deny_c.c plus `functions` generated functions, as one module (cached)."""
-    from proxywasm_build.zig import compile_c_module
+    from proxywasm_build.languages.c import compile_c_module
 
     deny = FILTERS / "deny_c.c"
     source = ballast_source(functions, steps)
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                         "kind": "python", "path": build_python_at(commit, snapshot=False)})
     if args.python:
         modules.append({"label": "Python filter (working tree)", "kind": "python", "path": build_python()})
-    from proxywasm_build.wasm_reader import read_module
+    from proxywasm_build.wasm.reader import read_module
 
     for module in modules:
         data = module["path"].read_bytes()

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from proxywasm import abi
 
-from proxywasm_build.build import METADATA_SECTION, build_python_filter
-from proxywasm_build.build.bridge import generate_bridge_source
-from proxywasm_build.build.freezer import check_filter, resolve_filter_source
-from proxywasm_build.build.snapshot import hostcall_stubs_wat
+from proxywasm_build.backends.cpython import METADATA_SECTION, build_python_filter
+from proxywasm_build.backends.cpython.bridge import generate_bridge_source
+from proxywasm_build.backends.cpython.freezer import check_filter, resolve_filter_source
+from proxywasm_build.backends.common.snapshot import hostcall_stubs_wat
 from proxywasm_build.errors import UserError
 
 # DESIGN.md's example, plus what these tests observe from inside the module: the raw-hostcall
@@ -108,7 +108,7 @@ def test_snapshot_stubs_cover_every_hostcall_with_its_signature():
 def test_cutting_zero_runs_out_of_data_segments_keeps_the_memory_image():
     import wasmtime
 
-    from proxywasm_build.build.datasegments import split_zero_runs
+    from proxywasm_build.backends.common.datasegments import split_zero_runs
 
     zero = "\\00"
     payload = "abc" + zero * 40 + "def" + zero * 5 + "gh"
@@ -153,7 +153,7 @@ def test_a_filter_without_set_root_context_is_refused(tmp_path):
 
 def test_cli_reports_one_sentence_and_no_traceback(tmp_path):
     f = write(tmp_path / "f.py", "import proxywasm\nimport socket\n")
-    proc = subprocess.run([sys.executable, "-m", "proxywasm_build.cli", "build", str(f)],
+    proc = subprocess.run([sys.executable, "-m", "proxywasm_build", "build", str(f)],
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
@@ -180,8 +180,8 @@ def test_which_module_a_directory_names(tmp_path):
 def test_annotation_only_imports_are_not_frozen_but_runtime_ones_are(tmp_path):
     # `if TYPE_CHECKING:` blocks never run; freezing what they import (typing, datetime...)
     # cost every module ~0.2 MB before the closure scan learned to skip them.
-    from proxywasm_build.build.freezer import freeze_closure
-    from proxywasm_build.build.toolchain import ensure_toolchain
+    from proxywasm_build.backends.cpython.freezer import freeze_closure
+    from proxywasm_build.backends.cpython.toolchain import ensure_toolchain
 
     source = write(tmp_path / "filter.py", textwrap.dedent('''
         import proxywasm
@@ -209,8 +209,8 @@ def test_heavy_modules_the_stdlib_imports_only_inside_functions_are_left_out(tmp
     # json -> re -> enum/functools; functools imports typing, enum imports warnings (which
     # imports traceback and linecache) only inside functions. A filter that imports one of them
     # itself keeps it.
-    from proxywasm_build.build.freezer import freeze_closure
-    from proxywasm_build.build.toolchain import ensure_toolchain
+    from proxywasm_build.backends.cpython.freezer import freeze_closure
+    from proxywasm_build.backends.cpython.toolchain import ensure_toolchain
 
     stdlib = ensure_toolchain().stdlib_dir
     plain = write(tmp_path / "plain" / "filter.py", textwrap.dedent('''
@@ -286,7 +286,7 @@ def built(tmp_path_factory):
 
 
 def _module_info(path: Path):
-    from proxywasm_build.wasm_reader import read_module
+    from proxywasm_build.wasm.reader import read_module
 
     return read_module(path.read_bytes())
 
@@ -332,7 +332,7 @@ def test_module_carries_metadata_and_only_the_import_closure(built):
 
 @pytest.mark.build
 def test_built_module_passes_the_validator(built):
-    from proxywasm_build.validate import validate_module
+    from proxywasm_build.wasm.validate import validate_module
 
     report = validate_module(built[0].read_bytes(), abi="0.2.1", envoy="1.40")
     assert report.ok, [f.message for f in report.findings]

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from proxywasm_build.build import build_python_filter
-from proxywasm_build.envoy import LocalEnvoy
+from proxywasm_build.backends.cpython import build_python_filter
+from proxywasm_build.envoy.runner import LocalEnvoy
 from test_build import DENY_FILTER, write
 
 pytestmark = [pytest.mark.envoy, pytest.mark.build]

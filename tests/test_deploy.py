@@ -16,8 +16,9 @@ import jsonschema
 import pytest
 import yaml
 
-from proxywasm_build import deploy, oci
-from proxywasm_build.envoy_config import REMOTE_CODE_CLUSTER, validate_bootstrap
+from proxywasm_build.ship import deploy
+from proxywasm_build.ship import oci
+from proxywasm_build.envoy.config import REMOTE_CODE_CLUSTER, validate_bootstrap
 
 from registry import LocalRegistry, free_port, local_reply_module, module_variant
 
@@ -55,7 +56,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "proxywasm_build.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "proxywasm_build", *args], capture_output=True,
                           text=True, timeout=120)
 
 
@@ -70,7 +71,7 @@ def get(url: str) -> tuple[int, bytes]:
 def run_bootstrap(config_yaml: str, logs: list[str] | None = None) -> tuple[int, bytes]:
     """Run a bootstrap in Envoy and GET / once. Ports from free_port() can be taken by another
     process's outgoing connection before Envoy binds them, so a failed start gets fresh ports."""
-    from proxywasm_build.envoy import EnvoyError, LocalEnvoy
+    from proxywasm_build.envoy.runner import EnvoyError, LocalEnvoy
 
     for attempt in range(3):
         try:
@@ -227,7 +228,7 @@ def test_run_pulls_a_reference_and_serves_it(registry: LocalRegistry, module_pat
     ref = f"{registry.host}/deploy/run:v1"
     oci.push(module_variant(module_path, "run", tmp_path), ref, plain_http=True)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "proxywasm_build.cli", "run", ref, "--plain-http",
+    proc = subprocess.Popen([sys.executable, "-m", "proxywasm_build", "run", ref, "--plain-http",
                              "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=os.environ.copy())
     try:
@@ -257,7 +258,7 @@ def test_run_pulls_a_reference_and_serves_it(registry: LocalRegistry, module_pat
 @pytest.mark.envoy
 def test_a_built_python_filter_goes_from_build_to_push_pull_run_and_wasmplugin(
         registry: LocalRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from proxywasm_build.envoy import LocalEnvoy
+    from proxywasm_build.envoy.runner import LocalEnvoy
     from proxywasm_build.hosts import built_module
 
     example = Path(__file__).resolve().parents[1] / "examples" / "allow_deny" / "filter.py"

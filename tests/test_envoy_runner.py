@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from proxywasm_build.envoy import EnvoyError, LocalEnvoy
-from proxywasm_build.envoy_config import render_bootstrap, validate_bootstrap
+from proxywasm_build.envoy.runner import EnvoyError, LocalEnvoy
+from proxywasm_build.envoy.config import render_bootstrap, validate_bootstrap
 from proxywasm_build.errors import UserError
 
 pytestmark = pytest.mark.envoy
@@ -122,7 +122,7 @@ def test_minimal_module_answers_local_reply_and_logs(minimal_module):
 
 
 def test_request_passes_to_recording_upstream_and_callout_cluster_exists(minimal_module):
-    from proxywasm_build.upstream import RecordingUpstream
+    from proxywasm_build.envoy.upstream import RecordingUpstream
 
     with RecordingUpstream() as upstream, RecordingUpstream() as auth:
         upstream.respond(201, {"x-up": "yes"}, b"from upstream")
@@ -177,7 +177,7 @@ def test_proxywasm_run_serves_until_ctrl_c(minimal_module, sigint_at_start):
     import sys
     import time
 
-    from proxywasm_build.envoy import free_port
+    from proxywasm_build.envoy.runner import free_port
 
     port = free_port()
     proxywasm = Path(sys.executable).with_name("proxywasm")
@@ -226,8 +226,8 @@ def test_proxywasm_run_pulls_a_reference_from_a_registry(minimal_module, tmp_pat
 
     from registry import LocalRegistry, require_registry
 
-    from proxywasm_build import oci
-    from proxywasm_build.envoy import free_port
+    from proxywasm_build.ship import oci
+    from proxywasm_build.envoy.runner import free_port
 
     require_registry()
     with LocalRegistry(tmp_path / "registry") as registry:

@@ -10,9 +10,9 @@ import pytest
 from proxywasm import abi
 from proxywasm.testing import Host
 from proxywasm_build.errors import UserError
-from proxywasm_build.gobuild import build_go_module
-from proxywasm_build.validate import validate_module
-from proxywasm_build.wasm_reader import read_module
+from proxywasm_build.languages.go import build_go_module
+from proxywasm_build.wasm.validate import validate_module
+from proxywasm_build.wasm.reader import read_module
 
 GO_MODULE = Path(__file__).parent / "go_module"
 REQUEST = {":method": "GET", ":path": "/", ":authority": "example.com"}
@@ -25,7 +25,7 @@ def go_filter(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def comparable(response) -> tuple:
-    from proxywasm_build.hosts import comparable_headers
+    from proxywasm_build.envoy.host import comparable_headers
     headers = dict(comparable_headers(response.headers.items()))
     return response.status, response.body, headers.get("x-filter"), response.upstream_request is None
 
@@ -63,7 +63,7 @@ def test_go_module_in_the_emulator(go_filter: Path, plugin_config: bytes, deny_h
 @pytest.mark.envoy
 def test_go_module_answers_the_same_in_envoy_and_the_emulator(go_filter: Path) -> None:
     from proxywasm.testing import Host
-    from proxywasm_build.hosts import EnvoyHost
+    from proxywasm_build.envoy.host import EnvoyHost
     # A configured header makes the host call back into Go (malloc) in the middle of a hostcall.
     emulated = Host.load(go_filter, plugin_config=b"x-block")
     with EnvoyHost.load(go_filter, plugin_config=b"x-block") as envoy:
@@ -96,7 +96,7 @@ def test_proxywasm_build_builds_a_go_project_directory(tmp_path: Path) -> None:
 
     project = tmp_path / "gofilter"
     shutil.copytree(Path(__file__).parent / "go_module", project)
-    done = subprocess.run([sys.executable, "-m", "proxywasm_build.cli", "build", str(project)],
+    done = subprocess.run([sys.executable, "-m", "proxywasm_build", "build", str(project)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     module = project / "build" / "filter.wasm"

@@ -9,7 +9,7 @@ import pytest
 import wasmtime
 
 from proxywasm_build.errors import UserError
-from proxywasm_build.hosts import EnvoyHost, comparable_headers
+from proxywasm_build.envoy.host import EnvoyHost, comparable_headers
 
 from test_envoy_runner import MINIMAL_WAT
 
@@ -135,7 +135,7 @@ PYTHON_FILTER = textwrap.dedent('''
 @pytest.mark.build
 def test_python_filter_in_envoy_matches_the_emulator(tmp_path):
     testing = emulator()
-    pytest.importorskip("proxywasm_build.build")
+    pytest.importorskip("proxywasm_build.backends.cpython")
     source = tmp_path / "deny.py"
     source.write_text(PYTHON_FILTER)
     config = b'{"header": "x-deny"}'
@@ -172,7 +172,7 @@ def test_reused_envoy_host_is_handed_over_with_fresh_logs_and_upstream(minimal_m
 
 @pytest.fixture(scope="module")
 def callout_module(tmp_path_factory) -> Path:
-    from proxywasm_build.zig import compile_c_module
+    from proxywasm_build.languages.c import compile_c_module
 
     source = Path(__file__).with_name("envoy_callout_filter.c")
     return compile_c_module([source], tmp_path_factory.mktemp("c") / "callout.wasm")
@@ -218,7 +218,7 @@ def test_envoy_turns_a_dropped_callout_into_a_503_response(callout_module):
 
 @pytest.mark.envoy
 def test_tcp_connections_through_envoy_match_the_emulator(tmp_path):
-    from proxywasm_build.zig import compile_c_module
+    from proxywasm_build.languages.c import compile_c_module
 
     testing = emulator()
     module = compile_c_module([Path(__file__).with_name("envoy_tcp_filter.c")], tmp_path / "tcp.wasm")
@@ -277,7 +277,7 @@ def test_a_step_by_step_stream_with_a_held_callout_in_envoy(callout_module):
 
 @pytest.mark.envoy
 def test_a_local_reply_after_the_response_headers_is_a_reset_in_both(tmp_path):
-    from proxywasm_build.zig import compile_c_module
+    from proxywasm_build.languages.c import compile_c_module
 
     testing = emulator()
     module = compile_c_module([Path(__file__).with_name("envoy_late_reply_filter.c")], tmp_path / "late.wasm")
@@ -312,7 +312,7 @@ def test_pseudo_headers_the_test_never_sent_are_not_invented(envoy_minimal):
 
 @pytest.mark.envoy
 def test_a_held_response_body_shows_as_paused_until_its_end(tmp_path):
-    from proxywasm_build.zig import compile_c_module
+    from proxywasm_build.languages.c import compile_c_module
 
     emulator()
     module = compile_c_module([Path(__file__).with_name("envoy_late_reply_filter.c")], tmp_path / "late.wasm")

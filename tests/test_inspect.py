@@ -71,7 +71,7 @@ def test_inspect_json(tmp_path: Path) -> None:
 
 
 def test_largest_functions_by_body_size() -> None:
-    from proxywasm_build.wasm_reader import read_module
+    from proxywasm_build.wasm.reader import read_module
 
     data = wasmtime.wat2wasm("""(module
       (import "env" "proxy_log" (func (param i32 i32 i32) (result i32)))

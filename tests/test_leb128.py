@@ -2,7 +2,7 @@
 
 import pytest
 
-from proxywasm_build.leb128 import encode_signed, encode_unsigned, read_signed, read_unsigned
+from proxywasm_build.wasm.leb128 import encode_signed, encode_unsigned, read_signed, read_unsigned
 
 
 @pytest.mark.parametrize("value, encoded", [(0, b"\x00"), (127, b"\x7f"), (128, b"\x80\x01"),

@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 
 from proxywasm import abi
-from proxywasm_build.validate import validate_module
+from proxywasm_build.wasm.validate import validate_module
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "micropython_probe.py"
 
@@ -116,7 +116,7 @@ def source_module(from_source: ModuleType) -> Path:
 @pytest.mark.toolchain
 def test_micropython_from_source_is_a_small_valid_module_importing_only_proxy_wasm(
         source_module: Path) -> None:
-    from proxywasm_build.wasm_reader import read_module
+    from proxywasm_build.wasm.reader import read_module
 
     report = validate_module(source_module.read_bytes(), abi="0.2.1")
     assert report.ok, [f.message for f in report.errors]

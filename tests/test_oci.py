@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from proxywasm_build import oci
+from proxywasm_build.ship import oci
 from proxywasm_build.errors import UserError
 
 from registry import LocalRegistry, local_reply_module, module_variant
@@ -55,7 +55,7 @@ def isolated_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """The real command line, in a subprocess (env inherited: credentials file, cache)."""
-    return subprocess.run([sys.executable, "-m", "proxywasm_build.cli", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "proxywasm_build", *args], input=stdin,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -212,7 +212,7 @@ def test_a_tampered_manifest_is_refused(registry: LocalRegistry, module_path: Pa
 
 @pytest.mark.envoy
 def test_the_pulled_module_runs_in_envoy(registry: LocalRegistry, module_path: Path) -> None:
-    from proxywasm_build.envoy import LocalEnvoy
+    from proxywasm_build.envoy.runner import LocalEnvoy
 
     ref = f"{registry.host}/run/reply:v1"
     oci.push(module_path, ref, plain_http=True)

@@ -101,7 +101,7 @@ def filter_py(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def filter_wasm(filter_py) -> Path:
-    from proxywasm_build.build import build_python_filter
+    from proxywasm_build.backends.cpython import build_python_filter
 
     return build_python_filter(filter_py, filter_py.with_suffix(".wasm"))
 
@@ -156,7 +156,7 @@ def test_the_mask_follows_the_class_overrides():
 
 
 def test_the_generated_bridge_answers_each_table_entry_in_c():
-    from proxywasm_build.build.bridge import generate_bridge_source
+    from proxywasm_build.backends.cpython.bridge import generate_bridge_source
 
     source = generate_bridge_source()
     for i, (name, _method, answer) in enumerate(dispatcher.ANSWERED_IN_C):

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from proxywasm import abi
-from proxywasm_build import lang_builds, scaffold
+from proxywasm_build import languages as lang_builds
+from proxywasm_build import scaffold
 from proxywasm_build.errors import UserError
 
-PROXYWASM = [sys.executable, "-m", "proxywasm_build.cli"]
+PROXYWASM = [sys.executable, "-m", "proxywasm_build"]
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -141,7 +142,7 @@ def _check_configuration_parsing(module: Path) -> None:
 
 
 def _build_and_validate(project: Path) -> bytes:
-    from proxywasm_build.validate import validate_module
+    from proxywasm_build.wasm.validate import validate_module
 
     module = lang_builds.build_project(project)
     data = module.read_bytes()
@@ -320,7 +321,7 @@ def test_bindings_do_callouts_resume_and_body_writes_in_the_emulator_and_envoy(t
     if language == "rust" and lang_builds.rustc_with_wasm_target() is None:
         pytest.skip("no rustc with the wasm32-unknown-unknown target")
     from proxywasm.testing import Host
-    from proxywasm_build.hosts import EnvoyHost
+    from proxywasm_build.envoy.host import EnvoyHost
 
     module = lang_builds.build_project(_auth_project(tmp_path, language))
     answer = lambda call: (200, {}, b"alice") if call.headers.get("x-token") == "good" else (401, {}, b"")  # noqa: E731

@@ -559,7 +559,7 @@ def test_proxywasm_test_runs_a_project_and_fails_cleanly(tmp_path: Path) -> None
             assert host.http_request({":method": "GET", ":path": "/", ":authority": "a",
                                       "x-deny": "1"}).status == 403
     ''', "test_project.py")
-    cli = [sys.executable, "-m", "proxywasm_build.cli"]
+    cli = [sys.executable, "-m", "proxywasm_build"]
     ok = subprocess.run([*cli, "test", str(tmp_path)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "1 passed" in ok.stdout

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from proxywasm_build import lang_builds, scaffold
-from proxywasm_build.skeleton import generate_skeleton, read_filter
+from proxywasm_build import languages as lang_builds
+from proxywasm_build import scaffold
+from proxywasm_build.transpile import generate_skeleton, read_filter
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-PROXYWASM = [sys.executable, "-m", "proxywasm_build.cli"]
+PROXYWASM = [sys.executable, "-m", "proxywasm_build"]
 
 HEADER_FILTER = textwrap.dedent('''
     """Header-only: deny dev traffic, tag requests, rewrite response headers (all from config)."""
@@ -256,7 +257,7 @@ def test_skeleton_mistakes_are_one_sentence(tmp_path, header_filter, args, sente
 # -- real toolchains --------------------------------------------------------------------------
 
 def _validated(project: Path) -> None:
-    from proxywasm_build.validate import validate_module
+    from proxywasm_build.wasm.validate import validate_module
 
     report = validate_module(lang_builds.build_project(project).read_bytes())
     assert report.ok and report.abi_version == "0.2.1", report.findings

@@ -14,10 +14,10 @@ import pytest
 import wasmtime
 
 from proxywasm import abi
-from proxywasm_build.envoy import EnvoyError, LocalEnvoy
-from proxywasm_build.validate import ENVOY_WASI_FAILURES, ValidationReport, validate_module
-from proxywasm_build.wasm_reader import NotWasmError, read_module
-from proxywasm_build.zig import compile_c_module
+from proxywasm_build.envoy.runner import EnvoyError, LocalEnvoy
+from proxywasm_build.wasm.validate import ENVOY_WASI_FAILURES, ValidationReport, validate_module
+from proxywasm_build.wasm.reader import NotWasmError, read_module
+from proxywasm_build.languages.c import compile_c_module
 
 C_MODULES = Path(__file__).parent / "c_modules"
 PROXYWASM = str(Path(sys.executable).parent / "proxywasm")
@@ -398,7 +398,7 @@ def test_docs_list_every_finding_code() -> None:
     """docs/validate.md documents each check validate can report."""
     import re
 
-    source = (Path(__file__).parents[1] / "compiler/proxywasm_build/validate.py").read_text()
+    source = (Path(__file__).parents[1] / "compiler/proxywasm_build/wasm/validate.py").read_text()
     codes = set(re.findall(r'self\.(?:error|warning)\(\s*"([a-z-]+)"', source))
     codes |= set(re.findall(r'"([a-z]+-signature)"', source))
     docs = (Path(__file__).parents[1] / "docs/validate.md").read_text()

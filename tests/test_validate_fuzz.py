@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proxywasm import abi
-from proxywasm_build.inspect import describe_module
-from proxywasm_build.validate import validate_module
-from proxywasm_build.wasm_reader import NotWasmError
+from proxywasm_build.wasm.inspect import describe_module
+from proxywasm_build.wasm.validate import validate_module
+from proxywasm_build.wasm.reader import NotWasmError
 
 PROXYWASM = str(Path(sys.executable).parent / "proxywasm")
 

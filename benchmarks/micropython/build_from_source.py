@@ -36,7 +36,7 @@ from pathlib import Path
 
 from proxywasm_build.cache import atomic_write, cache_dir, locked
 from proxywasm_build.errors import UserError
-from proxywasm_build.zig import zig_command, zig_env
+from proxywasm_build.languages.c import zig_command, zig_env
 
 HERE = Path(__file__).resolve().parent
 PORT = HERE / "port"

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import UserError
+from proxywasm_build.errors import UserError
 
 
 def cache_dir() -> Path:

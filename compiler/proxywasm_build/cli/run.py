@@ -1,0 +1,169 @@
+"""`proxywasm run`: a filter in a real local Envoy on 127.0.0.1, until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import click
+
+from proxywasm_build.errors import UserError
+
+
+def resolve_module(target: str, workdir: Path) -> Path:
+    """The .wasm to run for `target`: a module, a .py filter or project directory (built),
+    or an OCI reference (pulled into the cache)."""
+    path = Path(target)
+    if path.exists():
+        if path.is_dir():
+            from proxywasm_build.languages import build_project, detect_project_language
+
+            language = detect_project_language(path)
+            if language in ("assemblyscript", "rust", "go"):
+                click.echo(f"building the {language} project {path} ...", err=True)
+                return build_project(path, workdir / "filter.wasm")
+        if path.suffix == ".py" or path.is_dir():
+            click.echo(f"building {path} ...", err=True)
+        from proxywasm_build.hosts import built_module
+
+        return built_module(path)
+    if target.endswith((".wasm", ".py")) or "/" not in target and ":" not in target:
+        raise UserError(f"{target} does not exist.")
+    from proxywasm_build.ship.oci import pull_to_cache
+
+    click.echo(f"pulling {target} ...", err=True)
+    return pull_to_cache(target)
+
+
+def parse_upstream(url: str) -> tuple[str, int]:
+    parsed = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
+    if parsed.scheme != "http" or not parsed.hostname:
+        raise UserError(f"--upstream {url!r} must be an http://HOST:PORT address.")
+    try:
+        port = parsed.port or 80
+    except ValueError:
+        raise UserError(f"--upstream {url!r} has an invalid port.") from None
+    return parsed.hostname, port
+
+
+def check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise UserError(f"port {port} on 127.0.0.1 is in use; pick another with --port.") from None
+
+
+def read_config(value: str | None) -> bytes:
+    if value is None:
+        return b""
+    if value.startswith("@"):
+        try:
+            return Path(value[1:]).read_bytes()
+        except OSError as err:
+            raise UserError(f"cannot read the configuration file {value[1:]}: {err.strerror}.") from None
+    return value.encode()
+
+
+@click.command("run")
+@click.argument("target", metavar="FILTER.py|MODULE.wasm|DIR|REF")
+@click.option("--config", "config", metavar="JSON|@FILE", help="Plugin configuration (text, or @file).")
+@click.option("--vm-config", metavar="TEXT|@FILE", help="VM configuration (text, or @file).")
+@click.option("--port", type=click.IntRange(0, 65535), default=10000, show_default=True,
+              help="Listener port on 127.0.0.1 (0: a free port).")
+@click.option("--admin-port", type=click.IntRange(0, 65535), default=0,
+              help="Envoy admin port on 127.0.0.1 (default: a free port).")
+@click.option("--upstream", metavar="URL", help="Forward requests to this http://HOST:PORT "
+              "(default: a built-in direct response).")
+@click.option("--root-id", default="", help="The root_id Envoy gives the plugin.")
+@click.option("--cluster", "clusters", multiple=True, metavar="NAME=HOST:PORT",
+              help="An extra cluster for the filter's HTTP callouts (repeatable).")
+@click.option("--tcp", is_flag=True, help="Run as a network (TCP) filter instead of an HTTP filter.")
+@click.option("--log-level", type=click.Choice(["trace", "debug", "info", "warn", "error"]),
+              default="debug", show_default=True, help="Lowest level of the module's logs shown.")
+@click.option("--plain-http", is_flag=True, help="Pull REF from a registry over plain HTTP.")
+def command(target: str, config: str | None, vm_config: str | None, port: int, admin_port: int,
+            upstream: str | None, root_id: str, clusters: tuple[str, ...], tcp: bool, log_level: str,
+            plain_http: bool) -> None:
+    """Run a filter or module in a real local Envoy on 127.0.0.1 until Ctrl-C.
+
+    TARGET is a .wasm module, a .py filter or project directory (built first), or an OCI
+    reference (pulled first).
+    """
+    from proxywasm_build.envoy.runner import LocalEnvoy
+
+    extra_clusters = {}
+    for spec in clusters:
+        name, _, address = spec.partition("=")
+        if not name or not address:
+            raise UserError(f"--cluster {spec!r} must look like NAME=HOST:PORT.")
+        extra_clusters[name] = parse_upstream(address)
+    upstream_address = parse_upstream(upstream) if upstream else None
+    plugin_config, vm_configuration = read_config(config), read_config(vm_config)
+    if port:
+        check_port_free(port)
+
+    with tempfile.TemporaryDirectory(prefix="proxywasm-run-") as tmp:
+        if plain_http and not Path(target).exists():
+            from proxywasm_build.ship.oci import pull_to_cache
+
+            module = pull_to_cache(target, plain_http=True)
+        else:
+            module = resolve_module(target, Path(tmp))
+        click.echo("starting Envoy ...", err=True)
+        envoy = LocalEnvoy(
+            module=module, listener_port=port or None, admin_port=admin_port or None,
+            plugin_config=plugin_config, vm_config=vm_configuration, root_id=root_id,
+            upstream=upstream_address, clusters=extra_clusters, tcp=tcp,
+            wasm_log_level="warning" if log_level == "warn" else log_level,
+            start=False,
+        )
+        stopping = []
+
+        def on_sigterm(signum, frame):  # treat `kill` like Ctrl-C
+            stopping.append(signum)
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+        # Python leaves SIGINT ignored when it starts ignored (a background job of a script, nohup):
+        # Ctrl-C / `kill -INT` must still stop Envoy.
+        previous_at_start = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            envoy.start()
+            behind = f"http://{upstream_address[0]}:{upstream_address[1]}" if upstream_address \
+                else "a built-in direct response"
+            click.echo(f"Envoy {'TCP' if tcp else 'HTTP'} listener: {envoy.url}  (admin {envoy.admin_url}, "
+                       f"ready in {envoy.time_to_ready:.2f} s)")
+            click.echo(f"module: {module}  in front of {behind}")
+            if tcp:
+                click.echo(f"try:  echo hello | nc 127.0.0.1 {envoy.port}")
+            else:
+                click.echo(f"try:  curl -i {envoy.url}/")
+            click.echo("module logs follow; Ctrl-C stops.", err=True)
+            shown = 0
+            while True:
+                logs = envoy.wasm_logs(worker_only=True)
+                for level, message in logs[shown:]:
+                    click.echo(f"[{level}] {message}")
+                shown = len(logs)
+                if not envoy.running:
+                    raise UserError(f"Envoy stopped unexpectedly: {envoy.failure_reason() or 'see its log'}.")
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            # A second Ctrl-C while stopping must not leave Envoy behind.
+            previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            try:
+                click.echo("stopping Envoy ...", err=True)
+                envoy.stop()
+            finally:
+                signal.signal(signal.SIGINT, previous_at_start if previous_int is signal.default_int_handler
+                              else previous_int)
+                signal.signal(signal.SIGTERM, previous)
+        click.echo("stopped.", err=True)

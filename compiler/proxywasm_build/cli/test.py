@@ -1,0 +1,33 @@
+"""`proxywasm test [PATH] [pytest args]`: run a filter project's tests with the plugin."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from proxywasm_build.errors import UserError
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("path", required=False, default=".", type=click.Path())
+@click.option("--hosts", default=None, help="python,wasm,envoy: hosts to run load_filter tests on.")
+@click.pass_context
+def command(ctx: click.Context, path: str, hosts: str | None) -> int:
+    """Run the tests of the filter project at PATH (default: here) with pytest."""
+    import pytest
+
+    target = Path(path)
+    if not target.exists():
+        raise UserError(f"{path}: no such file or directory.")
+    args = [str(target), "-q", *ctx.args]
+    if hosts:
+        args.append(f"--proxywasm-hosts={hosts}")
+    # The project's own modules (filter.py next to its tests) import as top-level names.
+    root = target if target.is_dir() else target.parent
+    sys.path.insert(0, str(root.resolve()))
+    code = int(pytest.main(args))
+    if code == 5:
+        raise UserError(f"no tests were found under {path}.", exit_code=5)
+    return code

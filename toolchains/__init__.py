@@ -1,0 +1,1 @@
+"""Sources that go into modules, installed as the package data `proxywasm_build.toolchains` (see setup.py)."""
