@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from proxywasm_build.backends.common.metadata_section import METADATA_SECTION
 from proxywasm_build.cache import atomic_write, cache_dir
 from proxywasm_build.errors import UserError
 
@@ -54,8 +55,6 @@ MODULE_DIGEST_ANNOTATION = "io.proxywasm.module.digest"
 LAYOUTS = ("compat", "wasme")
 PLUGIN_FILE = "plugin.wasm"
 RUNTIME_CONFIG_FILE = "runtime-config.json"
-#: The custom section our own modules carry (see proxywasm_build.backends.cpython).
-PROXYWASM_SECTION = "proxywasm-python"
 #: Istio's fetcher refuses modules above 256 MB; so do we, for any blob we read.
 MAX_BLOB_BYTES = 256 * 1024 * 1024
 
@@ -105,7 +104,7 @@ def module_metadata(wasm: bytes, root_id: str | None = None, *, name: str = "the
     if root_id is not None:
         root_ids = [root_id]
     else:
-        section = info.custom_section(PROXYWASM_SECTION)
+        section = info.custom_section(METADATA_SECTION)
         if section:
             try:
                 meta = json.loads(section)
