@@ -563,3 +563,22 @@ def test_a_text_only_the_module_compiles_at_import_falls_back_to_the_full_interp
     assert report["compiler"] is True
     response = Host.load(module).http_request({":method": "GET", ":path": "/", ":authority": "x"})
     assert response.body == b"42"
+
+
+@pytest.mark.build
+def test_a_compiler_builtin_only_the_module_imports_falls_back_to_the_full_interpreter(tmp_path):
+    from proxywasm.testing import Host
+
+    # The build machine's import never takes this branch, so the module without a compiler
+    # meets `import _ast` first in the snapshot: the build links the full interpreter instead,
+    # unless the caller refused the compiler.
+    source = write(tmp_path / "probe.py", EVAL_FILTER.format(
+        extra_import="import sys\n    if sys.platform == 'wasi':\n        import _ast"))
+    report: dict = {}
+    module = build_python_filter(source, tmp_path / "probe.wasm", report=report)
+    assert report["compiler"] is True and _metadata_and_names(module)[0]["compiler"] is True
+    response = Host.load(module).http_request({":method": "GET", ":path": "/", ":authority": "x"})
+    assert response.body == b"42"
+    with pytest.raises(UserError, match="No module named '_ast'"):
+        build_python_filter(source, tmp_path / "never.wasm", compiler=False)
+    assert not (tmp_path / "never.wasm").exists()
