@@ -117,7 +117,7 @@ def glue_text(snippet: bytes) -> str:
 
 def merge_probe(output: Path) -> Path:
     """Assemble the glue, merge it with MicroPython's module and write the probe to `output`."""
-    from proxywasm_build.backends.cpython.toolchain import _wasm_tools, wasm_opt
+    from proxywasm_build.backends.common.toolchain import wasm_opt, wasm_tools_binary
 
     node, wasm_opt_script = wasm_opt()
     wasm_merge = Path(wasm_opt_script).with_name("wasm-merge")
@@ -125,7 +125,7 @@ def merge_probe(output: Path) -> Path:
         glue_wat, glue_wasm = Path(scratch) / "glue.wat", Path(scratch) / "glue.wasm"
         merged = Path(scratch) / "probe.wasm"
         glue_wat.write_text(glue_text(SNIPPET.read_bytes()))
-        proc = subprocess.run([str(_wasm_tools()), "parse", str(glue_wat), "-o", str(glue_wasm)],
+        proc = subprocess.run([str(wasm_tools_binary()), "parse", str(glue_wat), "-o", str(glue_wasm)],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"wasm-tools could not assemble the glue: {proc.stderr.strip()}")

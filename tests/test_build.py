@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 from proxywasm import abi
 
-from proxywasm_build.backends.cpython import METADATA_SECTION, build_python_filter
-from proxywasm_build.backends.cpython.bridge import generate_bridge_source
-from proxywasm_build.backends.cpython.freezer import check_filter, resolve_filter_source
+from proxywasm_build.backends.common.filter_check import check_filter
+from proxywasm_build.backends.common.filter_source import resolve_filter_source
+from proxywasm_build.backends.common.metadata_section import METADATA_SECTION
 from proxywasm_build.backends.common.snapshot import hostcall_stubs_wat
+from proxywasm_build.backends.cpython import build_python_filter
+from proxywasm_build.backends.cpython.bridge import generate_bridge_source
+from proxywasm_build.backends.cpython.freezer import forbidden_imports
 from proxywasm_build.errors import UserError
 
 # DESIGN.md's example, plus what these tests observe from inside the module: the raw-hostcall
@@ -148,7 +151,7 @@ def test_a_filter_without_set_root_context_is_refused(tmp_path):
         build_python_filter(f)
     # An HTTP context factory alone is enough: the SDK supplies a plain root context.
     g = write(tmp_path / "g.py", "import proxywasm\nproxywasm.set_http_context(proxywasm.HttpContext)\n")
-    assert check_filter(resolve_filter_source(g)) == {"proxywasm"}
+    assert check_filter(resolve_filter_source(g), forbidden_imports()) == {"proxywasm"}
 
 
 def test_cli_reports_one_sentence_and_no_traceback(tmp_path):
@@ -198,7 +201,8 @@ def test_annotation_only_imports_are_not_frozen_but_runtime_ones_are(tmp_path):
         proxywasm.set_root_context(proxywasm.RootContext)
     '''))
     filter_source = resolve_filter_source(source)
-    frozen = freeze_closure(filter_source, ensure_toolchain().stdlib_dir, check_filter(filter_source))
+    direct_imports = check_filter(filter_source, forbidden_imports())
+    frozen = freeze_closure(filter_source, ensure_toolchain().stdlib_dir, direct_imports)
     names = set(frozen.names())
     assert "calendar" not in names and "datetime" not in names  # the SDK's annotations too
     assert {"fnmatch", "colorsys", "filter"} <= names
@@ -219,7 +223,7 @@ def test_heavy_modules_the_stdlib_imports_only_inside_functions_are_left_out(tmp
         proxywasm.set_root_context(proxywasm.RootContext)
     '''))
     source = resolve_filter_source(plain)
-    frozen = freeze_closure(source, stdlib, check_filter(source))
+    frozen = freeze_closure(source, stdlib, check_filter(source, forbidden_imports()))
     names = set(frozen.names())
     assert {"json", "re", "enum", "functools"} <= names  # json imports re at module level
     assert not names & {"typing", "inspect", "traceback", "linecache", "tokenize", "ast", "warnings"}
@@ -236,7 +240,7 @@ def test_heavy_modules_the_stdlib_imports_only_inside_functions_are_left_out(tmp
         proxywasm.set_root_context(proxywasm.RootContext)
     '''))
     source = resolve_filter_source(wants)
-    frozen = freeze_closure(source, stdlib, check_filter(source))
+    frozen = freeze_closure(source, stdlib, check_filter(source, forbidden_imports()))
     assert {"traceback", "linecache", "tokenize"} <= set(frozen.names())
     assert "traceback" not in frozen.left_out and "typing" in frozen.left_out
 
@@ -559,3 +563,22 @@ def test_a_text_only_the_module_compiles_at_import_falls_back_to_the_full_interp
     assert report["compiler"] is True
     response = Host.load(module).http_request({":method": "GET", ":path": "/", ":authority": "x"})
     assert response.body == b"42"
+
+
+@pytest.mark.build
+def test_a_compiler_builtin_only_the_module_imports_falls_back_to_the_full_interpreter(tmp_path):
+    from proxywasm.testing import Host
+
+    # The build machine's import never takes this branch, so the module without a compiler
+    # meets `import _ast` first in the snapshot: the build links the full interpreter instead,
+    # unless the caller refused the compiler.
+    source = write(tmp_path / "probe.py", EVAL_FILTER.format(
+        extra_import="import sys\n    if sys.platform == 'wasi':\n        import _ast"))
+    report: dict = {}
+    module = build_python_filter(source, tmp_path / "probe.wasm", report=report)
+    assert report["compiler"] is True and _metadata_and_names(module)[0]["compiler"] is True
+    response = Host.load(module).http_request({":method": "GET", ":path": "/", ":authority": "x"})
+    assert response.body == b"42"
+    with pytest.raises(UserError, match="No module named '_ast'"):
+        build_python_filter(source, tmp_path / "never.wasm", compiler=False)
+    assert not (tmp_path / "never.wasm").exists()

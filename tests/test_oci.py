@@ -336,3 +336,13 @@ def test_bad_references_are_one_sentence() -> None:
             oci.Reference.parse(bad)
     ref = oci.Reference.parse("oci://ghcr.io/me/filters/deny")
     assert (ref.registry, ref.repository, ref.tag) == ("ghcr.io", "me/filters/deny", "latest")
+
+
+def test_oras_is_imported_only_when_a_registry_is_talked_to():
+    # oras and requests take a noticeable share of a short command's start-up: the module
+    # behind push/pull/deploy and the validate command must not import them.
+    code = ("import sys; import proxywasm_build.ship.oci as oci; from proxywasm_build.cli import validate; "
+            "before = 'oras' in sys.modules; oci.registry_client('127.0.0.1:1', plain_http=True); "
+            "print(before, 'oras' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -1,9 +1,17 @@
 """Build backends: one per interpreter a Python filter can be embedded with.
 
 A backend turns a Python filter (a `.py` file or a package directory) into one Proxy-Wasm
-module. Today there is one, `cpython` (CPython 3.11 for wasm32-wasi); a backend shares the
-filter check and import-closure scan (`backends.cpython.freezer`), the C compile/link/snapshot
-steps (`backends.common`) and the validator (`wasm.validate`) with the others.
+module. Today there is one, `cpython` (CPython 3.11 for wasm32-wasi). What a second one shares
+lives in `backends.common`, one idea a file:
+
+- `filter_source`: which module a path names; `filter_check`: syntax, sandbox imports, a
+  registered context, and the filter's direct imports;
+- `toolchain`: zig's wasi-libc, wizer, wasm-tools, wasm-opt; `compile`: cached zig compiles
+  and the wasm-ld link; `snapshot`: wizer; `datasegments`: the snapshot's zero runs;
+- `left_out_parts`: `LeftOutPartNeeded`, raised by link or snapshot when a trimmed interpreter
+  misses a part, so the backend can build again with it;
+- `metadata_section`: the `proxywasm-python` custom section; `output`: the default output path
+  and the validate-before-write step.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import http.client
 import select
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Union
 
@@ -423,19 +424,19 @@ class EnvoyHost:
         one. Request `trailers` make the request body chunked. `.upstream_request` is None when
         nothing reached the upstream. `response_chunks` is accepted for the emulator's sake.
         """
-        testing = _testing()
         self._use_mode(False)
-        pairs = _header_pairs(headers)
-        pseudo = {k.lower(): v for k, v in pairs if k.startswith(":")}
-        regular = [(k, v) for k, v in pairs if not k.startswith(":")]
-        method = pseudo.get(":method", REQUEST_DEFAULTS[":method"])
-        target = pseudo.get(":path", REQUEST_DEFAULTS[":path"])
-        authority = pseudo.get(":authority") or next((v for k, v in regular if k.lower() == "host"),
-                                                     REQUEST_DEFAULTS[":authority"])
-        payload = b"".join(_as_bytes(c) for c in body) if isinstance(body, list) else _as_bytes(body)
-        request_trailers = _header_pairs(trailers) if trailers is not None else None
-        sent_names = [k for k, _ in pairs]
+        request = _outgoing_request(headers, body, trailers)
+        answered_names = self._answer_upstream_with(upstream, request.sent_names)
+        received = self._exchange_over_http(request, timeout)
+        if self.upstream.errors:  # the test's upstream function raised
+            raise self.upstream.errors.pop(0)
+        upstream_request = _upstream_request(self.upstream.requests[0], request.sent_names) \
+            if self.upstream.requests else None
+        return _http_response(received, answered_names, upstream_request)
 
+    def _answer_upstream_with(self, upstream: Any, sent_names: list[str]) -> list[str]:
+        """Make the recording upstream answer the next request with `upstream`; returns the list
+        that will hold the header names of that answer (kept in the compared response)."""
         self.upstream.clear()
         self.upstream.errors.clear()
         self.upstream.hold = False
@@ -449,42 +450,15 @@ class EnvoyHost:
             return result
 
         self.upstream.handler = answer
+        return answered_names
 
+    def _exchange_over_http(self, request: "_OutgoingRequest", timeout: float) -> "_ReceivedResponse":
+        """Send `request` to Envoy's listener and read the answer; a UserError when none comes."""
         conn = http.client.HTTPConnection("127.0.0.1", self.envoy.port, timeout=timeout)
         conn.response_class = _TrailerKeepingResponse
         try:
-            conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-            conn.putheader("host", authority)
-            for name, value in regular:
-                if name.lower() not in ("host", "content-length", "transfer-encoding"):
-                    conn.putheader(name, value)
-            if request_trailers is not None:
-                conn.putheader("transfer-encoding", "chunked")
-                conn.endheaders()
-                if payload:
-                    conn.send(b"%x\r\n%s\r\n" % (len(payload), payload))
-                conn.send(b"0\r\n" + b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in request_trailers)
-                          + b"\r\n")
-            else:
-                if payload or method.upper() in ("POST", "PUT", "PATCH"):
-                    conn.putheader("content-length", str(len(payload)))
-                conn.endheaders(payload or None)
-            reset = False
-            try:
-                resp = conn.getresponse()
-            except http.client.RemoteDisconnected:
-                resp = None  # Envoy reset the stream before any response
-            if resp is None:
-                reset, status, resp_body, raw_headers, response_trailers = True, None, b"", [], []
-            else:
-                status, raw_headers = resp.status, resp.getheaders()
-                try:
-                    resp_body = resp.read()
-                except http.client.IncompleteRead as cut:  # reset after the headers
-                    reset, resp_body = True, cut.partial
-                except ConnectionResetError:
-                    reset, resp_body = True, b""
-                response_trailers = resp.trailers
+            _send_request(conn, request)
+            return _read_response(conn)
         except TimeoutError:
             raise UserError(
                 f"Envoy did not answer within {timeout:g} s: the filter may have paused the stream "
@@ -496,17 +470,6 @@ class EnvoyHost:
                             f"Envoy says: {self.envoy.failure_reason() or 'nothing'}.") from err
         finally:
             conn.close()
-
-        if self.upstream.errors:  # the test's upstream function raised
-            raise self.upstream.errors.pop(0)
-        upstream_request = _upstream_request(self.upstream.requests[0], sent_names) \
-            if self.upstream.requests else None
-        local_reply = any(name.lower() == LOCAL_REPLY_MARKER for name, _ in raw_headers)
-        raw_headers = [(k, v) for k, v in raw_headers if k.lower() != LOCAL_REPLY_MARKER]
-        return testing.HttpResponse(
-            status, _make_headers(comparable_headers(raw_headers, sent=answered_names)), resp_body,
-            _make_headers(response_trailers), upstream_request, local_reply=local_reply, reset=reset,
-        )
 
     def close(self) -> None:
         """Stop Envoy and the recording servers (or give them back to the pool when reused)."""
@@ -929,6 +892,93 @@ def _stop_pooled_envoys() -> None:
             host._shutdown()
     _POOL.clear()
     _IDLE.clear()
+
+
+@dataclass(frozen=True)
+class _OutgoingRequest:
+    """One HTTP/1.1 request as `EnvoyHost.http_request` sends it."""
+
+    method: str
+    target: str
+    authority: str                      # sent as Host
+    headers: list[tuple[str, str]]      # without pseudo-headers
+    payload: bytes
+    trailers: list[tuple[str, str]] | None   # not None: the body is sent chunked
+    sent_names: list[str]               # every header name the test gave (kept when compared)
+
+
+def _outgoing_request(headers: HeadersArg, body: bytes | str | list,
+                      trailers: HeadersArg | None) -> _OutgoingRequest:
+    pairs = _header_pairs(headers)
+    pseudo = {k.lower(): v for k, v in pairs if k.startswith(":")}
+    regular = [(k, v) for k, v in pairs if not k.startswith(":")]
+    authority = pseudo.get(":authority") or next((v for k, v in regular if k.lower() == "host"),
+                                                 REQUEST_DEFAULTS[":authority"])
+    payload = b"".join(_as_bytes(c) for c in body) if isinstance(body, list) else _as_bytes(body)
+    return _OutgoingRequest(
+        method=pseudo.get(":method", REQUEST_DEFAULTS[":method"]),
+        target=pseudo.get(":path", REQUEST_DEFAULTS[":path"]),
+        authority=authority, headers=regular, payload=payload,
+        trailers=_header_pairs(trailers) if trailers is not None else None,
+        sent_names=[k for k, _ in pairs],
+    )
+
+
+def _send_request(conn: http.client.HTTPConnection, request: _OutgoingRequest) -> None:
+    conn.putrequest(request.method, request.target, skip_host=True, skip_accept_encoding=True)
+    conn.putheader("host", request.authority)
+    for name, value in request.headers:
+        if name.lower() not in ("host", "content-length", "transfer-encoding"):
+            conn.putheader(name, value)
+    payload = request.payload
+    if request.trailers is not None:
+        conn.putheader("transfer-encoding", "chunked")
+        conn.endheaders()
+        if payload:
+            conn.send(b"%x\r\n%s\r\n" % (len(payload), payload))
+        conn.send(b"0\r\n" + b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in request.trailers)
+                  + b"\r\n")
+    else:
+        if payload or request.method.upper() in ("POST", "PUT", "PATCH"):
+            conn.putheader("content-length", str(len(payload)))
+        conn.endheaders(payload or None)
+
+
+@dataclass(frozen=True)
+class _ReceivedResponse:
+    """What came back from Envoy, before the comparison with the emulator's results."""
+
+    status: int | None                  # None: reset before any response
+    headers: list[tuple[str, str]]
+    body: bytes
+    trailers: list[tuple[str, str]]
+    reset: bool
+
+
+def _read_response(conn: http.client.HTTPConnection) -> _ReceivedResponse:
+    try:
+        resp = conn.getresponse()
+    except http.client.RemoteDisconnected:  # Envoy reset the stream before any response
+        return _ReceivedResponse(None, [], b"", [], reset=True)
+    status, headers = resp.status, resp.getheaders()
+    reset, body = False, b""
+    try:
+        body = resp.read()
+    except http.client.IncompleteRead as cut:  # reset after the headers
+        reset, body = True, cut.partial
+    except ConnectionResetError:
+        reset = True
+    return _ReceivedResponse(status, headers, body, resp.trailers, reset)
+
+
+def _http_response(received: _ReceivedResponse, answered_names: list[str], upstream_request: Any):
+    """`received` as a `proxywasm.testing.HttpResponse`, with Envoy's own differences removed."""
+    local_reply = any(name.lower() == LOCAL_REPLY_MARKER for name, _ in received.headers)
+    headers = [(k, v) for k, v in received.headers if k.lower() != LOCAL_REPLY_MARKER]
+    return _testing().HttpResponse(
+        received.status, _make_headers(comparable_headers(headers, sent=answered_names)), received.body,
+        _make_headers(received.trailers), upstream_request, local_reply=local_reply, reset=received.reset,
+    )
 
 
 class _TrailerKeepingResponse(http.client.HTTPResponse):

@@ -25,11 +25,11 @@ import logging
 import os
 import re
 import tarfile
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from proxywasm_build.backends.common.metadata_section import METADATA_SECTION
 from proxywasm_build.cache import atomic_write, cache_dir
 from proxywasm_build.errors import UserError
 
@@ -54,8 +54,6 @@ MODULE_DIGEST_ANNOTATION = "io.proxywasm.module.digest"
 LAYOUTS = ("compat", "wasme")
 PLUGIN_FILE = "plugin.wasm"
 RUNTIME_CONFIG_FILE = "runtime-config.json"
-#: The custom section our own modules carry (see proxywasm_build.backends.cpython).
-PROXYWASM_SECTION = "proxywasm-python"
 #: Istio's fetcher refuses modules above 256 MB; so do we, for any blob we read.
 MAX_BLOB_BYTES = 256 * 1024 * 1024
 
@@ -105,7 +103,7 @@ def module_metadata(wasm: bytes, root_id: str | None = None, *, name: str = "the
     if root_id is not None:
         root_ids = [root_id]
     else:
-        section = info.custom_section(PROXYWASM_SECTION)
+        section = info.custom_section(METADATA_SECTION)
         if section:
             try:
                 meta = json.loads(section)
@@ -337,102 +335,11 @@ def _stored_basic_auth(registry: str) -> str | None:
 # -- the registry client (oras underneath) ---------------------------------------------------
 
 
-def _registry_client_class() -> type:
-    import oras.auth
-    import oras.auth.utils
-    import oras.provider
-    import oras.utils
-    import requests
-
-    undecorated_do_request = oras.provider.Registry.do_request.__wrapped__  # oras retries for ~2 min
-
-    class ChallengeAuth(oras.auth.TokenAuth):
-        """oras's bearer-token flow, plus plain `Basic` challenges (distribution's htpasswd)."""
-
-        def authenticate_request(self, original: Any, headers: dict | None, refresh: bool = False) -> tuple[dict, bool]:
-            challenge = original.headers.get("Www-Authenticate", "")
-            if challenge.lower().startswith("basic"):
-                basic = getattr(self, "_basic_auth", None)
-                if not basic:
-                    return dict(headers or {}), False
-                result = dict(headers or {})
-                result["Authorization"] = f"Basic {basic}"
-                self.basic_seen = True
-                return result, True
-            return super().authenticate_request(original, headers, refresh)
-
-    class RegistryClient(oras.provider.Registry):
-        def __init__(self, registry: str, plain_http: bool) -> None:
-            super().__init__(hostname=registry, insecure=plain_http)
-            self.registry = registry
-            self.plain_http = plain_http
-            self.auth = ChallengeAuth()
-            self.auth.session = self.session
-            self.auth.prefix = self.prefix
-            self.auth._tls_verify = True
-            basic = _stored_basic_auth(registry)
-            if basic:
-                self.auth._basic_auth = basic
-            elif credentials_file().is_file():
-                # credHelpers / credsStore entries (docker-credential-*): oras's config machinery.
-                self.auth._auth_config = oras.auth.utils.load_configs([str(credentials_file())])
-                for host in oras.utils.iter_localhosts(registry):
-                    if self.auth._load_auth(host):
-                        break
-
-        def do_request(self, url: str, method: str = "GET", data: Any = None, headers: dict | None = None,
-                       json: Any = None, stream: bool = False) -> Any:
-            headers = dict(headers or {})
-            if getattr(self.auth, "basic_seen", False) and getattr(self.auth, "_basic_auth", None):
-                headers.setdefault("Authorization", f"Basic {self.auth._basic_auth}")
-            try:
-                response = undecorated_do_request(self, url, method, data, headers, json, stream)
-            except ValueError as err:
-                if "authentication" in str(err):
-                    raise UserError(f"registry {self.registry} requires a login; run "
-                                    f"`proxywasm login {self.registry}` first.") from None
-                raise
-            except requests.exceptions.SSLError:
-                raise UserError(f"could not talk HTTPS to registry {self.registry}; for a local registry "
-                                "without TLS add --plain-http.") from None
-            except requests.exceptions.ConnectionError as err:
-                reason = "connection refused" if "refused" in str(err).lower() else "connection failed"
-                raise UserError(f"cannot reach the registry at {self.registry} ({reason}).") from None
-            except requests.exceptions.RequestException as err:
-                raise UserError(f"the request to registry {self.registry} failed ({type(err).__name__}).") from None
-            if response.status_code in (401, 403):
-                if not getattr(self.auth, "_basic_auth", None):
-                    raise UserError(f"registry {self.registry} requires a login; run "
-                                    f"`proxywasm login {self.registry}` first.")
-                raise UserError(f"registry {self.registry} rejected the stored credentials "
-                                f"(wrong username or password, or no access); run `proxywasm login {self.registry}`.")
-            return response
-
-        # oras's put_upload takes a path; we keep blobs in memory and skip blobs already there.
-        def put_bytes(self, ref: Reference, data: bytes, digest: str) -> None:
-            head = self.do_request(f"{self.prefix}://{self.registry}/v2/{ref.repository}/blobs/{digest}", "HEAD")
-            if head.status_code == 200:
-                return
-            with tempfile.TemporaryDirectory(prefix="proxywasm-push-") as tmp:
-                path = Path(tmp) / "blob"
-                path.write_bytes(data)
-                container = self.get_container(ref.oras_name)
-                response = self.put_upload(str(path), container, {"digest": digest, "size": len(data)})
-            if response.status_code not in (200, 201, 202):
-                raise UserError(f"registry {self.registry} refused blob {digest[:19]}…: {_registry_reason(response)}.")
-
-    return RegistryClient
-
-
-_CLIENT_CLASS: type | None = None
-
-
 def registry_client(registry: str, *, plain_http: bool = False) -> Any:
     """An oras `Registry` for one registry, with stored credentials loaded."""
-    global _CLIENT_CLASS
-    if _CLIENT_CLASS is None:
-        _CLIENT_CLASS = _registry_client_class()
-    return _CLIENT_CLASS(registry, plain_http)
+    from proxywasm_build.ship.registry_client import RegistryClient  # imports oras: only when needed
+
+    return RegistryClient(registry, plain_http)
 
 
 def _registry_reason(response: Any) -> str:

@@ -13,8 +13,8 @@ import tempfile
 from pathlib import Path
 
 from proxywasm_build import cache
-from proxywasm_build.errors import UserError
-from proxywasm_build.backends.cpython.toolchain import Toolchain
+from proxywasm_build.backends.common.left_out_parts import raise_build_failure
+from proxywasm_build.backends.common.toolchain import WasiTools
 
 #: -Oz for size; no UBSan runtime; the wasm features V8 in Envoy 1.40 and wizer 11 both accept.
 CFLAGS = ("-target", "wasm32-wasi", "-Oz", "-fno-sanitize=all", "-D_WASI_EMULATED_SIGNAL",
@@ -31,17 +31,19 @@ def _objects_dir() -> Path:
     return d
 
 
-def _run(cmd: list[str], what: str, env: dict[str, str] | None = None) -> None:
+def _run(cmd: list[str], what: str, env: dict[str, str] | None = None,
+         left_out_part_signs: tuple[str, ...] = ()) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         details = (proc.stderr or proc.stdout).strip().splitlines()
         errors = [line for line in details if "error" in line.lower()] or details or ["no output"]
-        raise UserError(f"{what} failed: {errors[0][:400]}")
+        raise_build_failure(f"{what} failed: {errors[0][:400]}", left_out_part_signs)
 
 
-def compile_c(toolchain: Toolchain, source: str, name: str, extra_flags: tuple[str, ...] = ()) -> Path:
+def compile_c(toolchain: WasiTools, source: str, name: str, extra_flags: tuple[str, ...] = ()) -> Path:
     """Compile C `source` to a wasm32-wasi object, reusing a cached object for the same input."""
-    flags = (*CFLAGS, "-I", str(toolchain.include_dir), *extra_flags)
+    includes = [flag for directory in toolchain.include_dirs for flag in ("-I", str(directory))]
+    flags = (*CFLAGS, *includes, *extra_flags)
     key = hashlib.sha256(("\0".join(flags) + "\0" + source).encode()).hexdigest()[:20]
     obj = _objects_dir() / f"{name}-{key}.o"
     if obj.exists():
@@ -56,11 +58,11 @@ def compile_c(toolchain: Toolchain, source: str, name: str, extra_flags: tuple[s
     return obj
 
 
-def link(toolchain: Toolchain, objects: list[Path], output: Path, *, gc_sections: bool = True,
-         libpython: Path | None = None) -> Path:
-    """Link our objects, libpython (or a reduced copy of it) and zig's wasi-libc into one
-    reactor module."""
-    lib = toolchain.python_root / "lib"
+def link(toolchain: WasiTools, objects: list[Path], output: Path, *, libraries: tuple[Path, ...] = (),
+         gc_sections: bool = True, left_out_part_signs: tuple[str, ...] = ()) -> Path:
+    """Link our objects, the interpreter's `libraries` and zig's wasi-libc into one reactor module.
+
+    A failure whose message shows one of `left_out_part_signs` raises `LeftOutPartNeeded`."""
     cmd = toolchain.zig(
         "wasm-ld", "--no-entry", "--export-memory", "--stack-first",
         "-z", f"stack-size={STACK_SIZE}",
@@ -73,8 +75,8 @@ def link(toolchain: Toolchain, objects: list[Path], output: Path, *, gc_sections
         *([f"-Map={os.environ['PROXYWASM_LINK_MAP']}"] if os.environ.get("PROXYWASM_LINK_MAP") else []),
         "-o", str(output),
         *map(str, objects),
-        str(libpython or lib / "libpython3.11.a"), str(lib / "libmpdec.a"), str(lib / "libexpat.a"),
+        *map(str, libraries),
         *map(str, toolchain.libc_inputs),
     )
-    _run(cmd, "linking the module", toolchain.zig_env())
+    _run(cmd, "linking the module", toolchain.zig_env(), left_out_part_signs)
     return output

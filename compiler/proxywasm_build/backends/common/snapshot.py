@@ -14,8 +14,8 @@ from pathlib import Path
 
 from proxywasm import abi
 
-from proxywasm_build.errors import UserError
-from proxywasm_build.backends.cpython.toolchain import Toolchain
+from proxywasm_build.backends.common.left_out_parts import raise_build_failure
+from proxywasm_build.backends.common.toolchain import WasiTools
 
 INIT_FUNC = "wizer.initialize"
 
@@ -34,8 +34,10 @@ def hostcall_stubs_wat(version: abi.AbiVersion = abi.LATEST) -> str:
     return "(module\n" + "\n".join(funcs) + "\n)\n"
 
 
-def snapshot(toolchain: Toolchain, module: Path, output: Path) -> Path:
-    """Run wizer on `module`; a Python error during start-up or import becomes a UserError."""
+def snapshot(toolchain: WasiTools, module: Path, output: Path, *,
+             left_out_part_signs: tuple[str, ...] = ()) -> Path:
+    """Run wizer on `module`; a Python error during start-up or import becomes a UserError, a
+    `LeftOutPartNeeded` when its explanation shows one of `left_out_part_signs`."""
     with tempfile.TemporaryDirectory() as tmp:
         wat = Path(tmp) / "env.wat"
         wat.write_text(hostcall_stubs_wat())
@@ -49,7 +51,7 @@ def snapshot(toolchain: Toolchain, module: Path, output: Path) -> Path:
             capture_output=True, text=True,
         )
     if proc.returncode != 0:
-        raise UserError(_explain_failure(proc.stdout + proc.stderr))
+        raise_build_failure(_explain_failure(proc.stdout + proc.stderr), left_out_part_signs)
     return output
 
 

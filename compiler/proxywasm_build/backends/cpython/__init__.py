@@ -14,60 +14,37 @@ import json
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from proxywasm import abi
 
 from proxywasm_build import cache
-from proxywasm_build.errors import UserError
-from proxywasm_build.wasm.leb128 import encode_unsigned
 from proxywasm_build.backends.common import compile as cc
+from proxywasm_build.backends.common.datasegments import split_zero_runs
+from proxywasm_build.backends.common.filter_check import check_filter
+from proxywasm_build.backends.common.filter_source import FilterSource, resolve_filter_source
+from proxywasm_build.backends.common.left_out_parts import LeftOutPartNeeded
+from proxywasm_build.backends.common.metadata_section import METADATA_SECTION, custom_section
+from proxywasm_build.backends.common.output import default_output, write_valid_module
+from proxywasm_build.backends.common.snapshot import snapshot
 from proxywasm_build.backends.cpython import nocompiler
 from proxywasm_build.backends.cpython.bridge import generate_bridge_source
-from proxywasm_build.backends.cpython.freezer import (FilterSource, FrozenSet, check_filter, freeze_closure, bootstrap_table_source,
-                      frozen_group_source,
-                      frozen_table_source, inittab_source, read_inittab, resolve_filter_source,
-                      select_builtins)
-from proxywasm_build.backends.common.datasegments import split_zero_runs
-from proxywasm_build.backends.common.snapshot import snapshot
-from proxywasm_build.backends.cpython.toolchain import PYTHON_VERSION, TOOLCHAINS_DIR, ensure_toolchain, fetch_toolchain
+from proxywasm_build.backends.cpython.freezer import (FrozenSet, bootstrap_table_source, forbidden_imports,
+                                                      freeze_closure, frozen_group_source, frozen_table_source,
+                                                      inittab_source, read_inittab, select_builtins)
+from proxywasm_build.backends.cpython.nocompiler import SourceRecord
+from proxywasm_build.backends.cpython.toolchain import (PYTHON_VERSION, TOOLCHAINS_DIR, Toolchain,
+                                                        ensure_toolchain, fetch_toolchain)
+from proxywasm_build.errors import UserError
 
 __all__ = ["build_python_filter", "fetch_toolchain", "METADATA_SECTION"]
-
-METADATA_SECTION = "proxywasm-python"
 
 
 def _sdk_version() -> str:
     import proxywasm
 
     return getattr(proxywasm, "__version__", "0")
-
-
-
-def custom_section(name: str, payload: bytes) -> bytes:
-    """Encode a wasm custom section (id 0); appending one to a module keeps it valid."""
-    encoded = name.encode()
-    body = encode_unsigned(len(encoded)) + encoded + payload
-    return b"\x00" + encode_unsigned(len(body)) + body
-
-
-def default_output(source: Path, filter_source: FilterSource) -> Path:
-    """`x.py` -> `x.wasm` beside it; a directory -> `<dir>/<module>.wasm` inside it."""
-    source = Path(source)
-    if source.is_file():
-        return source.with_suffix(".wasm")
-    return source / f"{filter_source.module}.wasm"
-
-
-def _validate(data: bytes) -> None:
-    from proxywasm_build.wasm.validate import validate_module
-
-    report = validate_module(data, abi="0.2.1", envoy="1.40")
-    if not report.ok:
-        first = report.findings[0].message if report.findings else "unknown problem"
-        errors = [f.message for f in report.findings if f.severity == "error"] or [first]
-        reason = errors[0].rstrip(".")
-        raise UserError(f"the built module is not a valid Proxy-Wasm module, so it was not written: {reason}.")
 
 
 WASM_OPT_FLAGS = ("-Oz", "-g", "--enable-bulk-memory", "--enable-sign-ext",
@@ -80,7 +57,7 @@ def _optimize(module: Path, output: Path) -> Path:
     import hashlib
     import shutil
 
-    from proxywasm_build.backends.cpython.toolchain import BINARYEN_VERSION, wasm_opt
+    from proxywasm_build.backends.common.toolchain import BINARYEN_VERSION, wasm_opt
 
     data = module.read_bytes()
     key = hashlib.sha256(data + BINARYEN_VERSION.encode() + " ".join(WASM_OPT_FLAGS).encode()).hexdigest()[:24]
@@ -97,6 +74,59 @@ def _optimize(module: Path, output: Path) -> Path:
         cache.atomic_write(cached, output.read_bytes())
     shutil.copyfile(cached, output)
     return output
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """The caller's choices (build_python_filter's keyword arguments tell what each means)."""
+
+    snapshot: bool = True
+    keep_names: bool = True
+    all_builtins: bool = False
+    optimize: bool = False
+    compiler: bool | None = None
+    all_accelerators: bool = False
+
+
+@dataclass
+class BuildPlan:
+    """What one build links, decided before anything is compiled."""
+
+    options: BuildOptions
+    filter_source: FilterSource
+    output: Path
+    toolchain: Toolchain
+    frozen: FrozenSet             # the import closure
+    builtins: dict[str, str]      # C modules to link: name -> init function
+    record: SourceRecord | None   # what the filter's import compiles from text (None: unknown)
+    without_compiler: bool        # leave CPython's parser and compiler out
+
+
+@dataclass
+class LinkedModule:
+    """A linked (and snapshotted) module, with what it was actually given."""
+
+    path: Path
+    builtins: dict[str, str]
+    frozen: FrozenSet
+    without_compiler: bool
+
+
+class StepTimer:
+    """Seconds each build step took, for the caller's `report`."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def mark(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self.last, 3)
+        self.last = now
+
+    def finish(self) -> dict[str, float]:
+        self.seconds["total"] = round(time.perf_counter() - self.started, 3)
+        return self.seconds
 
 
 def build_python_filter(source: Path, output: Path | None = None, *, snapshot_module: bool = True,
@@ -116,41 +146,76 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
     C accelerators with a pure-Python twin (`_datetime`) even when the filter's import does not
     import them. `report`, if given, receives sizes and timings of each step.
     """
-    started = time.perf_counter()
-    timings: dict[str, float] = {}
+    options = BuildOptions(snapshot_module, keep_names, all_builtins, optimize, compiler, all_accelerators)
+    timer = StepTimer()
+    plan = _plan(Path(source), output, options, timer)
+    shared_objects = _compile_shared_objects(plan)
+    timer.mark("compile")
+    with tempfile.TemporaryDirectory(prefix="proxywasm-build-") as tmp:
+        linked = _link_with_fallback(plan, shared_objects, Path(tmp), timer)
+        data = _finish_module(plan, linked, Path(tmp), timer)
+    data += custom_section(METADATA_SECTION, _metadata_json(plan, linked))
+    write_valid_module(data, plan.output)
+    timer.mark("validate")
+    if report is not None:
+        report.update(_report(linked, data, timer.finish()))
+    return plan.output
 
-    def mark(step: str, since: float) -> float:
-        now = time.perf_counter()
-        timings[step] = round(now - since, 3)
-        return now
 
-    filter_source = resolve_filter_source(Path(source))
-    direct_imports = check_filter(filter_source)
-    output = Path(output) if output is not None else default_output(Path(source), filter_source)
-    t = mark("check", started)
+def _plan(source: Path, output: Path | None, options: BuildOptions, timer: StepTimer) -> BuildPlan:
+    """Check the filter, fetch the toolchain, freeze the import closure, decide on the compiler."""
+    filter_source = resolve_filter_source(source)
+    direct_imports = check_filter(filter_source, forbidden_imports())
+    output = Path(output) if output is not None else default_output(source, filter_source)
+    timer.mark("check")
     toolchain = ensure_toolchain()
-    t = mark("toolchain", t)
+    timer.mark("toolchain")
+    frozen, builtins = _freeze(filter_source, toolchain, direct_imports, options)
+    timer.mark("freeze")
+    record, without_compiler = _decide_compiler(filter_source, options)
+    builtins = _drop_unimported_accelerators(builtins, record, options)
+    timer.mark("record")
+    return BuildPlan(options, filter_source, output, toolchain, frozen, builtins, record, without_compiler)
+
+
+def _freeze(filter_source: FilterSource, toolchain: Toolchain, direct_imports: set[str],
+            options: BuildOptions) -> tuple[FrozenSet, dict[str, str]]:
+    """The import closure as code objects, and the C modules it names."""
     frozen = freeze_closure(filter_source, toolchain.stdlib_dir, direct_imports)
     inittab = read_inittab(toolchain.stdlib_dir / "config-3.11-wasm32-wasi" / "config.c")
-    builtins = inittab if all_builtins else select_builtins(inittab, frozen)
-    t = mark("freeze", t)
+    builtins = inittab if options.all_builtins else select_builtins(inittab, frozen)
+    return frozen, builtins
 
+
+def _decide_compiler(filter_source: FilterSource, options: BuildOptions) -> tuple[SourceRecord | None, bool]:
+    """Import the filter here to learn whether the module can do without CPython's compiler:
+    (what the import compiled from text, whether to leave the compiler out)."""
     record = nocompiler.record_compiled_sources(filter_source)
-    if compiler is False and (record is None or not record.usable):
+    if options.compiler is False and (record is None or not record.usable):
         why = "its import needs the ast module" if record else "it could not be imported on this machine"
         raise UserError(f"the filter cannot be built without Python's compiler: {why}.")
     # Without a snapshot the import first runs inside Envoy, where a text the build machine
     # did not see could no longer be answered by relinking: keep the compiler unless asked.
-    without_compiler = (compiler is False or (compiler is None and snapshot_module)) \
+    without_compiler = (options.compiler is False or (options.compiler is None and options.snapshot)) \
         and record is not None and record.usable
-    if not all_accelerators and record is not None:
-        builtins = {name: func for name, func in builtins.items()
-                    if name not in nocompiler.PURE_PYTHON_FALLBACKS or name in record.imported}
-    t = mark("record", t)
+    return record, without_compiler
 
-    common = [
+
+def _drop_unimported_accelerators(builtins: dict[str, str], record: SourceRecord | None,
+                                  options: BuildOptions) -> dict[str, str]:
+    """Leave out C accelerators with a pure-Python twin that the filter's import did not import."""
+    if options.all_accelerators or record is None:
+        return builtins
+    return {name: func for name, func in builtins.items()
+            if name not in nocompiler.PURE_PYTHON_FALLBACKS or name in record.imported}
+
+
+def _compile_shared_objects(plan: BuildPlan) -> list[Path]:
+    """The objects a module links with or without the compiler."""
+    toolchain, frozen = plan.toolchain, plan.frozen
+    return [
         cc.compile_c(toolchain, (TOOLCHAINS_DIR / "runtime.c").read_text(), "runtime",
-                     ("-DPW_SNAPSHOT_BUILD",) if snapshot_module else ()),
+                     ("-DPW_SNAPSHOT_BUILD",) if plan.options.snapshot else ()),
         cc.compile_c(toolchain, (TOOLCHAINS_DIR / "wasi_shims.c").read_text(), "wasi_shims"),
         cc.compile_c(toolchain, generate_bridge_source(abi.LATEST), "bridge"),
         cc.compile_c(toolchain, frozen_group_source(frozen, "site"), "frozen_site"),
@@ -158,77 +223,89 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
         cc.compile_c(toolchain, frozen_group_source(frozen, "bootstrap"), "frozen_bootstrap"),
         cc.compile_c(toolchain, bootstrap_table_source(frozen), "bootstrap_table"),
     ]
-    t = mark("compile", t)
 
-    def make_module(tmp: Path, without_compiler: bool) -> tuple[Path, dict[str, str], FrozenSet]:
-        nonlocal t
-        linked_builtins = ({k: v for k, v in builtins.items() if k not in nocompiler.COMPILER_BUILTINS}
-                           if without_compiler else builtins)
-        # stdlib modules that cannot be imported without `_ast` are not worth their bytes
-        embedded = (FrozenSet([m for m in frozen.modules if m.group != "stdlib"
-                               or m.name not in nocompiler.COMPILER_MODULES], frozen.referenced, frozen.eager,
-                              frozen.left_out)
-                    if without_compiler else frozen)
-        objects = [*common, cc.compile_c(toolchain, inittab_source(linked_builtins), "inittab"),
-                   cc.compile_c(toolchain, frozen_group_source(embedded, "stdlib"), "frozen_stdlib"),
-                   cc.compile_c(toolchain, frozen_table_source(embedded, filter_source.module), "frozen_table")]
-        libpython = nocompiler.libpython_with_compiler(toolchain)
-        if without_compiler:
-            objects += [cc.compile_c(toolchain, (TOOLCHAINS_DIR / "nocompiler.c").read_text(), "nocompiler"),
-                        cc.compile_c(toolchain, nocompiler.source_cache_source(record), "source_cache")]
-            libpython = nocompiler.libpython_without_compiler(toolchain)
-        linked = cc.link(toolchain, objects, tmp / "linked.wasm", libpython=libpython)
-        t = mark("link", t)
-        module = linked
-        if snapshot_module:
-            module = snapshot(toolchain, linked, tmp / "snapshot.wasm")
-            t = mark("snapshot", t)
-        return module, linked_builtins, embedded
 
-    with tempfile.TemporaryDirectory(prefix="proxywasm-build-") as tmp:
-        try:
-            module, builtins, frozen = make_module(Path(tmp), without_compiler)
-        except UserError as error:
-            # The filter's import inside the module compiled a text the build machine did not
-            # see, or needed `_ast`: the full interpreter serves it (unless asked not to).
-            if not without_compiler or compiler is False or not (
-                    nocompiler.MARKER in str(error) or "_ast" in str(error) or "_tokenize" in str(error)):
-                raise
-            without_compiler = False
-            module, builtins, frozen = make_module(Path(tmp), without_compiler)
-        module.write_bytes(split_zero_runs(module.read_bytes()))
-        stripped = Path(tmp) / "stripped.wasm"
-        strip_args = ["strip", str(module), "-o", str(stripped)]
-        if not keep_names:
-            strip_args.insert(1, "--all")
-        subprocess.run([str(toolchain.wasm_tools), *strip_args], check=True, capture_output=True)
-        t = mark("strip", t)
-        if optimize:
-            stripped = _optimize(stripped, Path(tmp) / "optimized.wasm")
-            t = mark("optimize", t)
-        data = stripped.read_bytes()
+def _link_with_fallback(plan: BuildPlan, shared_objects: list[Path], tmp: Path, timer: StepTimer) -> LinkedModule:
+    """Link (and snapshot) the planned module; when it turns out to need the compiler it left
+    out, link the full interpreter instead (unless the caller refused the compiler)."""
+    try:
+        return _link(plan, shared_objects, tmp, timer, without_compiler=plan.without_compiler)
+    except LeftOutPartNeeded:
+        # The filter's import inside the module compiled a text the build machine did not
+        # see, or needed `_ast`: the full interpreter serves it.
+        if plan.options.compiler is False:
+            raise
+        return _link(plan, shared_objects, tmp, timer, without_compiler=False)
 
+
+def _link(plan: BuildPlan, shared_objects: list[Path], tmp: Path, timer: StepTimer, *,
+          without_compiler: bool) -> LinkedModule:
+    toolchain = plan.toolchain
+    builtins, frozen = plan.builtins, plan.frozen
+    signs: tuple[str, ...] = ()
+    if without_compiler:
+        builtins = {k: v for k, v in builtins.items() if k not in nocompiler.COMPILER_BUILTINS}
+        frozen = _without_compiler_modules(frozen)
+        signs = nocompiler.COMPILER_NEEDED_SIGNS
+    objects = [*shared_objects, cc.compile_c(toolchain, inittab_source(builtins), "inittab"),
+               cc.compile_c(toolchain, frozen_group_source(frozen, "stdlib"), "frozen_stdlib"),
+               cc.compile_c(toolchain, frozen_table_source(frozen, plan.filter_source.module), "frozen_table")]
+    libpython = nocompiler.libpython_with_compiler(toolchain)
+    if without_compiler:
+        objects += [cc.compile_c(toolchain, (TOOLCHAINS_DIR / "nocompiler.c").read_text(), "nocompiler"),
+                    cc.compile_c(toolchain, nocompiler.source_cache_source(plan.record), "source_cache")]
+        libpython = nocompiler.libpython_without_compiler(toolchain)
+    module = cc.link(toolchain, objects, tmp / "linked.wasm", libraries=toolchain.link_libraries(libpython),
+                     left_out_part_signs=signs)
+    timer.mark("link")
+    if plan.options.snapshot:
+        module = snapshot(toolchain, module, tmp / "snapshot.wasm", left_out_part_signs=signs)
+        timer.mark("snapshot")
+    return LinkedModule(module, builtins, frozen, without_compiler)
+
+
+def _without_compiler_modules(frozen: FrozenSet) -> FrozenSet:
+    """`frozen` without the stdlib modules that cannot be imported without `_ast`: not worth their bytes."""
+    kept = [m for m in frozen.modules if m.group != "stdlib" or m.name not in nocompiler.COMPILER_MODULES]
+    return FrozenSet(kept, frozen.referenced, frozen.eager, frozen.left_out)
+
+
+def _finish_module(plan: BuildPlan, linked: LinkedModule, tmp: Path, timer: StepTimer) -> bytes:
+    """Drop the snapshot's zero runs, strip (names kept unless asked) and optionally optimize."""
+    module = linked.path
+    module.write_bytes(split_zero_runs(module.read_bytes()))
+    stripped = tmp / "stripped.wasm"
+    strip_args = ["strip", str(module), "-o", str(stripped)]
+    if not plan.options.keep_names:
+        strip_args.insert(1, "--all")
+    subprocess.run([str(plan.toolchain.wasm_tools), *strip_args], check=True, capture_output=True)
+    timer.mark("strip")
+    if plan.options.optimize:
+        stripped = _optimize(stripped, tmp / "optimized.wasm")
+        timer.mark("optimize")
+    return stripped.read_bytes()
+
+
+def _metadata_json(plan: BuildPlan, linked: LinkedModule) -> bytes:
+    """The module's metadata section: how it was built and what it embeds."""
     metadata = {
         "abi": abi.LATEST.version,
         "python": PYTHON_VERSION,
         "sdk": _sdk_version(),
-        "filter": filter_source.module,
-        "snapshot": snapshot_module,
-        "optimized": optimize,
-        "compiler": not without_compiler,
-        "frozen_modules": frozen.names(),
-        "builtin_modules": sorted([*builtins, "_proxywasm_host"]),
-        "left_out_modules": sorted(frozen.left_out),
+        "filter": plan.filter_source.module,
+        "snapshot": plan.options.snapshot,
+        "optimized": plan.options.optimize,
+        "compiler": not linked.without_compiler,
+        "frozen_modules": linked.frozen.names(),
+        "builtin_modules": sorted([*linked.builtins, "_proxywasm_host"]),
+        "left_out_modules": sorted(linked.frozen.left_out),
     }
-    data += custom_section(METADATA_SECTION, json.dumps(metadata, separators=(",", ":")).encode())
-    _validate(data)
-    t = mark("validate", t)
-    cache.atomic_write(output, data)
-    timings["total"] = round(time.perf_counter() - started, 3)
-    if report is not None:
-        report.update(size=len(data), frozen_modules=len(frozen.modules),
-                      frozen_bytes=frozen.size(), frozen_stdlib_bytes=frozen.size("stdlib"),
-                      frozen_app_bytes=frozen.size("app"), compiler=not without_compiler,
-                      left_out_modules=sorted(frozen.left_out),
-                      seconds=timings)
-    return output
+    return json.dumps(metadata, separators=(",", ":")).encode()
+
+
+def _report(linked: LinkedModule, data: bytes, seconds: dict[str, float]) -> dict:
+    frozen = linked.frozen
+    return dict(size=len(data), frozen_modules=len(frozen.modules),
+                frozen_bytes=frozen.size(), frozen_stdlib_bytes=frozen.size("stdlib"),
+                frozen_app_bytes=frozen.size("app"), compiler=not linked.without_compiler,
+                left_out_modules=sorted(frozen.left_out), seconds=seconds)

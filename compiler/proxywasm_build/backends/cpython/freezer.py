@@ -1,8 +1,4 @@
-"""Find a filter's sources, check them, and freeze its import closure into C.
-
-A filter is a `.py` file (its directory is its import root), or a directory holding
-`filter.py`, or a package directory (`__init__.py`, imported by the directory's name), or a
-directory with exactly one filter module (a `.py` that is not a test, conftest or setup).
+"""Freeze a filter's import closure into C for CPython.
 
 Every module the filter, the SDK (`proxywasm`, without `proxywasm.testing`) and CPython's
 start-up need is compiled by the host CPython 3.11 (whose marshal format matches the 3.11.8
@@ -24,6 +20,7 @@ from pathlib import Path
 import proxywasm
 
 from proxywasm_build import cache
+from proxywasm_build.backends.common.filter_source import FilterSource
 from proxywasm_build.errors import UserError
 from proxywasm_build.backends.cpython.toolchain import TOOLCHAINS_DIR
 
@@ -38,117 +35,15 @@ BOOTSTRAP = {
 }
 #: Never frozen under their own names: importlib/__init__ installs the bootstrap copies.
 _SERVED_BY_BOOTSTRAP = frozenset({*BOOTSTRAP, *BOOTSTRAP.values()})
-_NOT_FILTER_FILES = ("conftest.py", "setup.py", "noxfile.py")
 
 
 def load_manifest() -> dict:
     return json.loads((TOOLCHAINS_DIR / "stdlib.json").read_text())
 
 
-@dataclass(frozen=True)
-class FilterSource:
-    """Where a filter's code lives: `root` goes on the import path, `module` is imported."""
-
-    root: Path
-    module: str
-    files: tuple[Path, ...]   # the filter's own .py files (checked, frozen with real names)
-
-
-def resolve_filter_source(source: Path) -> FilterSource:
-    """Decide which module a path names; a UserError explains a path that names none."""
-    source = Path(source)
-    if not source.exists():
-        raise UserError(f"{source} does not exist.")
-    if source.is_file():
-        if source.suffix != ".py":
-            raise UserError(f"{source} is not a Python file (.py) or a filter directory.")
-        return FilterSource(source.parent.resolve(), source.stem, (source.resolve(),))
-    directory = source.resolve()
-    if (directory / "filter.py").is_file():
-        others = [p for p in _package_files(directory) if p.name != "filter.py"]
-        return FilterSource(directory, "filter", (directory / "filter.py", *others))
-    if (directory / "__init__.py").is_file():
-        if not directory.name.isidentifier():
-            raise UserError(f"the package directory name {directory.name!r} is not a Python identifier.")
-        return FilterSource(directory.parent, directory.name, tuple(_package_files(directory)))
-    candidates = [p for p in sorted(directory.glob("*.py"))
-                  if p.name not in _NOT_FILTER_FILES and not p.name.startswith("test_")
-                  and not p.name.endswith("_test.py")]
-    if len(candidates) == 1:
-        return FilterSource(directory, candidates[0].stem, (candidates[0],))
-    if not candidates:
-        raise UserError(f"{source} holds no filter: add filter.py (or a package with __init__.py).")
-    names = ", ".join(p.name for p in candidates)
-    raise UserError(f"{source} holds several modules ({names}); name the filter filter.py or pass the file.")
-
-
-def _package_files(directory: Path) -> list[Path]:
-    return [p for p in sorted(directory.rglob("*.py"))
-            if "__pycache__" not in p.parts and not p.name.startswith("test_")
-            and p.name != "conftest.py"]
-
-
-@dataclass
-class _Parsed:
-    path: Path
-    tree: ast.Module
-
-
-def _parse(path: Path) -> _Parsed:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not UTF-8 text.") from None
-    try:
-        return _Parsed(path, ast.parse(text, filename=str(path)))
-    except SyntaxError as err:
-        raise UserError(f"{path}:{err.lineno}: syntax error: {err.msg}.") from None
-
-
-def _imported_names(tree: ast.Module) -> list[tuple[str, int]]:
-    out: list[tuple[str, int]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out += [(alias.name, node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            out.append((node.module, node.lineno))
-            out += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names]
-    return out
-
-
-#: Registrations that give Envoy something to run (the SDK supplies a plain root context when
-#: only an HTTP or stream factory is registered).
-_REGISTRATIONS = ("set_root_context", "set_http_context", "set_stream_context")
-
-
-def _registers_a_context(tree: ast.Module) -> bool:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if name in _REGISTRATIONS:
-                return True
-    return False
-
-
-def check_filter(filter_source: FilterSource) -> set[str]:
-    """Syntax, sandbox-incompatible imports and `set_root_context`; returns the direct imports."""
-    manifest = load_manifest()
-    forbidden: dict[str, str] = manifest["sandbox_forbidden"]
-    parsed = [_parse(p) for p in filter_source.files]
-    direct: set[str] = set()
-    for item in parsed:
-        for name, line in _imported_names(item.tree):
-            direct.add(name)
-            for candidate in (name, name.split(".")[0]):
-                if candidate in forbidden:
-                    raise UserError(f"{item.path}:{line} imports {candidate}, which a Proxy-Wasm "
-                                    f"filter cannot use: {forbidden[candidate]}.")
-    if not any(_registers_a_context(item.tree) for item in parsed):
-        main = filter_source.files[0]
-        raise UserError(f"{main} never calls proxywasm.set_root_context(...), so Envoy would have "
-                        f"no root context to run.")
-    return direct
+def forbidden_imports() -> dict[str, str]:
+    """Modules a filter cannot import in the sandbox (toolchains/python/stdlib.json): name -> why."""
+    return load_manifest()["sandbox_forbidden"]
 
 
 @dataclass

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxywasm_build import cache
-from proxywasm_build.backends.cpython.freezer import FilterSource, _c_bytes
+from proxywasm_build.backends.common.filter_source import FilterSource
+from proxywasm_build.backends.cpython.freezer import _c_bytes
 from proxywasm_build.backends.cpython.toolchain import Toolchain
 
 #: libpython3.11.a members left out: the PEG parser, tokenizer, AST, symtable, compiler.
@@ -39,6 +40,9 @@ COMPILER_MODULES = ("ast", "inspect", "symtable", "dataclasses", "pydoc")
 PURE_PYTHON_FALLBACKS = {"_datetime": "datetime"}
 #: Text in the error a module without a compiler raises (nocompiler.c, PW_NO_COMPILER_MARKER).
 MARKER = "this module was built without Python's compiler"
+#: Texts in a link or snapshot failure that mean the module needed the compiler it left out:
+#: nocompiler.c's refusal of a text, or a missing compiler builtin.
+COMPILER_NEEDED_SIGNS = (MARKER, "_ast", "_tokenize")
 
 _MODES = {"exec": 257, "eval": 258, "single": 256}
 

