@@ -26,7 +26,6 @@ from proxywasm_build.transpile import generate_skeleton
 pytestmark = pytest.mark.wheel
 
 REPO = Path(__file__).resolve().parents[2]
-DISTRIBUTION = "proxywasm-python"
 
 
 @dataclass
@@ -56,7 +55,8 @@ def _setup_step(*command: str | Path) -> None:
     """One step of making the venv; its output is shown only when it fails."""
     completed = subprocess.run(list(map(str, command)), capture_output=True, text=True)
     if completed.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, command))} exited {completed.returncode}\n{completed.stdout}{completed.stderr}")
+        pytest.fail(f"{' '.join(map(str, command))} exited {completed.returncode}\n"
+                    f"{completed.stdout}{completed.stderr}")
 
 
 def _checkout_files() -> list[Path]:
@@ -80,15 +80,15 @@ def _build_wheel(scratch: Path) -> Path:
     return wheel
 
 
-def _clean_environment(venv: Path) -> dict[str, str]:
-    """The caller's environment with the venv first on PATH and no trace of the repository's .venv."""
+def _clean_environment() -> dict[str, str]:
+    """The caller's environment without the repository's .venv: the venv is used without being
+    activated (`venv/bin/proxywasm ...`), so the command must find its own tools (envoy, zig)
+    without PATH; system tools (npm, node) stay on PATH."""
     env = {key: value for key, value in os.environ.items()
            if key not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
-    repo_venv_bin = str(REPO / ".venv" / "bin")
-    path = [entry for entry in env.get("PATH", "").split(os.pathsep)
-            if entry and Path(entry).resolve() != Path(repo_venv_bin).resolve()]
-    env["PATH"] = os.pathsep.join([str(venv / "bin"), *path])
-    env["VIRTUAL_ENV"] = str(venv)
+    repo_venv_bin = (REPO / ".venv" / "bin").resolve()
+    env["PATH"] = os.pathsep.join(entry for entry in env.get("PATH", "").split(os.pathsep)
+                                  if entry and Path(entry).resolve() != repo_venv_bin)
     return env
 
 
@@ -102,7 +102,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     # No pip inside: the caller's pip installs into it (--python), which saves seeding one.
     _setup_step(sys.executable, "-m", "venv", "--without-pip", venv)
     _setup_step(sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q", wheel)
-    return Installed(venv, _clean_environment(venv))
+    return Installed(venv, _clean_environment())
 
 
 @pytest.fixture(scope="module")
