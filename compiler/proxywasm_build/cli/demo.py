@@ -12,7 +12,7 @@ from proxywasm_build.errors import UserError
 
 @click.command()
 @click.option("--filter", "filter_path", type=click.Path(path_type=Path), default=None,
-              help="Filter to show (default: examples/allow_deny/filter.py).")
+              help="Filter to show (default: the allow_deny example installed with proxywasm).")
 @click.option("--config", default=None, help="Plugin configuration JSON.")
 @click.option("--no-envoy", is_flag=True, help="Skip the real Envoy (emulator and wasmtime only).")
 def command(filter_path: Path | None, config: str | None, no_envoy: bool) -> int:
