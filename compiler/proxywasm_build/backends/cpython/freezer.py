@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import proxywasm
+from proxywasm.testing import sandbox
 
 from proxywasm_build import cache
 from proxywasm_build.errors import UserError
@@ -105,15 +106,8 @@ def _parse(path: Path) -> _Parsed:
         raise UserError(f"{path}:{err.lineno}: syntax error: {err.msg}.") from None
 
 
-def _imported_names(tree: ast.Module) -> list[tuple[str, int]]:
-    out: list[tuple[str, int]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out += [(alias.name, node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            out.append((node.module, node.lineno))
-            out += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names]
-    return out
+#: The emulator refuses the same imports with the same sentences: the SDK owns the rule.
+_imported_names = sandbox.imported_names
 
 
 #: Registrations that give Envoy something to run (the SDK supplies a plain root context when
@@ -132,22 +126,21 @@ def _registers_a_context(tree: ast.Module) -> bool:
 
 
 def check_filter(filter_source: FilterSource) -> set[str]:
-    """Syntax, sandbox-incompatible imports and `set_root_context`; returns the direct imports."""
-    manifest = load_manifest()
-    forbidden: dict[str, str] = manifest["sandbox_forbidden"]
+    """Syntax, what the sandbox refuses (`proxywasm.testing.sandbox`, the emulator's own checks:
+    imports, C extensions, hostcalls at import, registrations) and `set_root_context`; returns
+    the direct imports."""
     parsed = [_parse(p) for p in filter_source.files]
-    direct: set[str] = set()
-    for item in parsed:
-        for name, line in _imported_names(item.tree):
-            direct.add(name)
-            for candidate in (name, name.split(".")[0]):
-                if candidate in forbidden:
-                    raise UserError(f"{item.path}:{line} imports {candidate}, which a Proxy-Wasm "
-                                    f"filter cannot use: {forbidden[candidate]}.")
-    if not any(_registers_a_context(item.tree) for item in parsed):
-        main = filter_source.files[0]
-        raise UserError(f"{main} never calls proxywasm.set_root_context(...), so Envoy would have "
-                        f"no root context to run.")
+    direct = {name for item in parsed for name, _ in _imported_names(item.tree)}
+    try:
+        sandbox.check_sources(filter_source.files, filter_source.root)
+        if not any(_registers_a_context(item.tree) for item in parsed):
+            main = filter_source.files[0]
+            raise UserError(f"{main} never calls proxywasm.set_root_context(...), so Envoy would have "
+                            f"no root context to run.")
+        package = filter_source.root / filter_source.module
+        sandbox.check_import(package if package.is_dir() else package.with_suffix(".py"))
+    except sandbox.FilterRefused as refused:
+        raise UserError(str(refused)) from None
     return direct
 
 
