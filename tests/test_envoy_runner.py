@@ -252,7 +252,8 @@ def test_proxywasm_run_pulls_a_reference_from_a_registry(minimal_module, tmp_pat
         assert any((tmp_path / "cache" / "oci").rglob("*.wasm"))
 
 
-REFUSING_FILTER = '''
+REFUSING_FILTERS = {
+    "on_configure returns False": ("""
 import proxywasm
 
 
@@ -263,18 +264,32 @@ class Root(proxywasm.RootContext):
 
 
 proxywasm.set_root_context(Root)
-'''
+""", "Failed to configure base Wasm plugin (the module's last error log: bad config: x)."),
+    "on_vm_start raises": ("""
+import proxywasm
+
+
+class Root(proxywasm.RootContext):
+    def on_vm_start(self, vm_configuration_size: int) -> bool:
+        raise ValueError("no vm config")
+
+
+proxywasm.set_root_context(Root)
+""", "Failed to start base Wasm (the module's last error log: ValueError: no vm config)."),
+}
 
 
 @pytest.mark.build
-def test_proxywasm_run_shows_the_filters_own_error_when_it_refuses_to_start(tmp_path):
+@pytest.mark.parametrize("case", list(REFUSING_FILTERS))
+def test_proxywasm_run_shows_the_filters_own_error_when_it_refuses_to_start(tmp_path, case):
     import subprocess
     import sys
 
     from proxywasm_build.hosts import built_module
 
+    source_text, reason = REFUSING_FILTERS[case]
     source = tmp_path / "refusing.py"
-    source.write_text(REFUSING_FILTER)
+    source.write_text(source_text)
     built_module(source)  # cached: `run` below finds it
     proxywasm = Path(sys.executable).with_name("proxywasm")
     proc = subprocess.run([str(proxywasm), "run", str(source), "--port", "0"],
@@ -282,8 +297,7 @@ def test_proxywasm_run_shows_the_filters_own_error_when_it_refuses_to_start(tmp_
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
-        "proxywasm: Envoy exited while starting: Wasm VM failed Failed to configure base Wasm plugin "
-        "(the module's last error log: bad config: x).")
+        f"proxywasm: Envoy exited while starting: Wasm VM failed {reason}")
 
 
 @pytest.mark.parametrize("option", ["--port", "--admin-port"])

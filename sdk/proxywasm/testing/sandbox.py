@@ -212,15 +212,18 @@ def check_import(path: Union[str, Path]) -> None:
     """Import the filter at `path` in this process as the emulator does and raise
     `FilterRefused` for what only importing shows (hostcalls at import, a bad registration).
 
-    Any other failure of the import is left to whoever runs it for real; this process's
-    `sys.path` and `sys.modules` are left as they were.
+    Any other failure of the import is left to whoever runs it for real. This process's
+    `sys.path` is left as it was, and the filter's own modules are forgotten (stdlib and
+    installed modules it imported stay: dropping them would leave two copies of each).
     """
     from .emulator import Emulator
     from .host import PythonModule
 
+    path = Path(path).resolve()
+    root = path.parent
     saved_path, saved_modules = list(sys.path), set(sys.modules)
     try:
-        PythonModule(Path(path), Emulator())
+        PythonModule(path, Emulator())
     except FilterRefused:
         raise
     except FilterLoadError:
@@ -228,7 +231,17 @@ def check_import(path: Union[str, Path]) -> None:
     finally:
         sys.path[:] = saved_path
         for name in set(sys.modules) - saved_modules:
-            del sys.modules[name]
+            if name.startswith("_proxywasm_filter_") or _is_filters_own(sys.modules[name], root):
+                del sys.modules[name]
+
+
+def _is_filters_own(module: object, root: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    resolved = Path(file).resolve()
+    # a virtualenv inside the project holds installed packages, not the filter's code
+    return resolved.is_relative_to(root) and not {"site-packages", "dist-packages"} & set(resolved.parts)
 
 
 # -- where: file:line as the user knows it --------------------------------------------------------
