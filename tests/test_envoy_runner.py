@@ -250,3 +250,82 @@ def test_proxywasm_run_pulls_a_reference_from_a_registry(minimal_module, tmp_pat
             _wait_or_kill(proc)
         assert proc.returncode == 0
         assert any((tmp_path / "cache" / "oci").rglob("*.wasm"))
+
+
+REFUSING_FILTERS = {
+    "on_configure returns False": ("""
+import proxywasm
+
+
+class Root(proxywasm.RootContext):
+    def on_configure(self, plugin_configuration_size: int) -> bool:
+        proxywasm.log_error("bad config: x")
+        return False
+
+
+proxywasm.set_root_context(Root)
+""", "Failed to configure base Wasm plugin (the module's last error log: bad config: x)."),
+    "on_vm_start raises": ("""
+import proxywasm
+
+
+class Root(proxywasm.RootContext):
+    def on_vm_start(self, vm_configuration_size: int) -> bool:
+        raise ValueError("no vm config")
+
+
+proxywasm.set_root_context(Root)
+""", "Failed to start base Wasm (the module's last error log: ValueError: no vm config)."),
+}
+
+
+@pytest.mark.build
+@pytest.mark.parametrize("case", list(REFUSING_FILTERS))
+def test_proxywasm_run_shows_the_filters_own_error_when_it_refuses_to_start(tmp_path, case):
+    import subprocess
+    import sys
+
+    from proxywasm_build.hosts import built_module
+
+    source_text, reason = REFUSING_FILTERS[case]
+    source = tmp_path / "refusing.py"
+    source.write_text(source_text)
+    built_module(source)  # cached: `run` below finds it
+    proxywasm = Path(sys.executable).with_name("proxywasm")
+    proc = subprocess.run([str(proxywasm), "run", str(source), "--port", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"proxywasm: Envoy exited while starting: Wasm VM failed {reason}")
+
+
+@pytest.mark.parametrize("option", ["--port", "--admin-port"])
+def test_proxywasm_run_names_a_port_in_use(minimal_module, option):
+    import socket
+    import subprocess
+    import sys
+
+    proxywasm = Path(sys.executable).with_name("proxywasm")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["--port", str(port)] if option == "--port" else ["--port", "0", "--admin-port", str(port)]
+        proc = subprocess.run([str(proxywasm), "run", str(minimal_module), *args],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"proxywasm: port {port} on 127.0.0.1 is in use; pick another with {option}."]
+
+
+def test_local_envoy_names_an_admin_port_in_use(minimal_module):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(EnvoyError) as raised:
+            LocalEnvoy(module=minimal_module, admin_port=port)
+    assert str(raised.value) == f"Envoy could not listen on 127.0.0.1:{port}: the port is in use."

@@ -340,3 +340,17 @@ def test_the_reuse_pool_keeps_only_a_few_idle_envoys(minimal_module, monkeypatch
         assert EnvoyHost.load(minimal_module, reuse=True, plugin_config=b"two") is second
     finally:
         second._shutdown()
+
+
+def test_proxywasm_test_refuses_an_unknown_host_before_pytest_starts(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    proxywasm = Path(sys.executable).with_name("proxywasm")
+    proc = subprocess.run([str(proxywasm), "test", str(tmp_path), "--hosts", "python,nope"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stdout == ""  # pytest never started: no banner, no summary
+    assert proc.stderr.strip().splitlines() == [
+        "proxywasm: --hosts: unknown host 'nope'; the installed hosts are python, envoy, wasm."]

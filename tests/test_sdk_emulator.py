@@ -514,7 +514,9 @@ def test_load_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_module_level_hostcall_is_refused_like_envoy(tmp_path: Path) -> None:
     path = write(tmp_path, "import proxywasm\nproxywasm.Counter('x')\n"
                            "proxywasm.set_root_context(proxywasm.RootContext)\n")
-    with pytest.raises(FilterLoadError, match="proxy_define_metric.*on_vm_start or on_configure"):
+    with pytest.raises(FilterLoadError, match=r"filter.py:2 calls the host at import time "
+                                              r"\(proxywasm.Counter\); Envoy refuses hostcalls during "
+                                              r"_initialize: move it into a callback such as on_vm_start"):
         Host.load(path)
 
 

@@ -70,6 +70,9 @@ def activate(vm: VM) -> None:
 
 def set_root_context(factory: RootFactory) -> None:
     """Register the plugin's root context: `factory(context_id)` is called per plugin."""
+    if not callable(factory):  # fail at registration, not at the first plugin start
+        raise TypeError(f"proxywasm.set_root_context({factory!r}) needs a RootContext subclass "
+                        f"or a callable that returns one")
     _vm.root_factory = factory
     _logging.install_if_used()
     _work_out_masks_of_defined_classes()

@@ -50,12 +50,15 @@ def parse_upstream(url: str) -> tuple[str, int]:
     return parsed.hostname, port
 
 
-def check_port_free(port: int) -> None:
+def check_port_free(port: int, option: str = "--port") -> None:
+    """A UserError naming `port` and `option` when something on 127.0.0.1 holds the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as Envoy binds: a port left in TIME_WAIT by an earlier run is free to it
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
-            raise UserError(f"port {port} on 127.0.0.1 is in use; pick another with --port.") from None
+            raise UserError(f"port {port} on 127.0.0.1 is in use; pick another with {option}.") from None
 
 
 def read_config(value: str | None) -> bytes:
@@ -104,8 +107,11 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
         extra_clusters[name] = parse_upstream(address)
     upstream_address = parse_upstream(upstream) if upstream else None
     plugin_config, vm_configuration = read_config(config), read_config(vm_config)
-    if port:
-        check_port_free(port)
+    if port and port == admin_port:
+        raise UserError(f"--port and --admin-port are both {port}; Envoy needs two different ports.")
+    for number, option in ((port, "--port"), (admin_port, "--admin-port")):
+        if number:
+            check_port_free(number, option)
 
     with tempfile.TemporaryDirectory(prefix="proxywasm-run-") as tmp:
         if plain_http and not Path(target).exists():

@@ -12,17 +12,26 @@ from proxywasm_build.errors import UserError
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("path", required=False, default=".", type=click.Path())
-@click.option("--hosts", default=None, help="python,wasm,envoy: hosts to run load_filter tests on.")
+@click.option("--hosts", default=None, help="python,wasm,envoy: hosts to run load_filter tests on "
+              "(python plus the entry-point group proxywasm.hosts).")
 @click.pass_context
 def command(ctx: click.Context, path: str, hosts: str | None) -> int:
     """Run the tests of the filter project at PATH (default: here) with pytest."""
     import pytest
 
+    from proxywasm.testing.pytest_plugin import available_hosts, parse_hosts
+
     target = Path(path)
     if not target.exists():
         raise UserError(f"{path}: no such file or directory.")
     args = [str(target), "-q", *ctx.args]
-    if hosts:
+    if hosts is not None:
+        try:  # before pytest starts: its usage errors come after its own banner and plugins
+            if not parse_hosts(hosts):
+                raise ValueError(f"no host named in {hosts!r}; the installed hosts are "
+                                 f"{', '.join(available_hosts())}.")
+        except ValueError as err:
+            raise UserError(f"--hosts: {err}") from None
         args.append(f"--proxywasm-hosts={hosts}")
     # The project's own modules (filter.py next to its tests) import as top-level names.
     root = target if target.is_dir() else target.parent

@@ -812,18 +812,16 @@ _PLUGIN_START_ERROR: type | None = None
 
 def _as_plugin_start_error(err: EnvoyError) -> EnvoyError:
     """Envoy refusing the plugin (on_vm_start / on_configure returned false) becomes the
-    emulator's `PluginStartError` too, carrying the module's last error log."""
+    emulator's `PluginStartError` too; LocalEnvoy's sentence already carries the module's
+    last error log."""
     global _PLUGIN_START_ERROR
-    message = str(err)
-    if "Failed to configure" not in message and "Failed to start" not in message \
-            and "Failed to initialize" not in message:
+    if not err.plugin_refused:
         return err
     if _PLUGIN_START_ERROR is None:
         _PLUGIN_START_ERROR = type("EnvoyPluginStartError", (EnvoyError, _testing().PluginStartError), {})
-    errors = [m for level, m in err.wasm_logs if level in ("error", "critical")]
-    last = f"last error log: {errors[-1].strip().splitlines()[-1]}" if errors else "no error was logged"
-    converted = _PLUGIN_START_ERROR(f"{message.rstrip('.')} ({last}).")
+    converted = _PLUGIN_START_ERROR(str(err))
     converted.wasm_logs = err.wasm_logs
+    converted.plugin_refused = True
     return converted
 
 

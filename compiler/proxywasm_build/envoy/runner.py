@@ -64,10 +64,29 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 class EnvoyError(UserError):
     """Envoy did not start, or rejected the configuration or the module.
 
-    `wasm_logs` holds the module's log messages up to the failure, as (level, message).
+    `wasm_logs` holds the module's log messages up to the failure, as (level, message);
+    `plugin_refused` is true when the module itself refused to start (its `on_vm_start` or
+    `on_configure` returned false, or it failed while starting).
     """
 
     wasm_logs: list[tuple[str, str]] = []
+    plugin_refused: bool = False
+
+
+# How Envoy says the module refused to start (proxy-wasm-cpp-host's failure messages).
+_PLUGIN_REFUSALS = ("Failed to configure", "Failed to start", "Failed to initialize")
+_BIND_FAILURE = re.compile(r"cannot bind '127\.0\.0\.1:(\d+)': Address already in use")
+
+
+def last_error_log(wasm_logs: list[tuple[str, str]]) -> str:
+    """What the module last logged at error level or above, as one line ('' if nothing).
+
+    A multi-line message (a Python traceback) is represented by its last line, the one
+    naming the exception.
+    """
+    errors = [message for level, message in wasm_logs if level in ("error", "critical")]
+    lines = errors[-1].strip().splitlines() if errors else []
+    return lines[-1].strip() if lines else ""
 
 
 def free_port() -> int:
@@ -180,9 +199,7 @@ class LocalEnvoy:
         while True:
             if self._proc.poll() is not None:
                 self._proc = None
-                error = EnvoyError(self._failure_sentence())
-                error.wasm_logs = self.wasm_logs()
-                raise error
+                raise self._start_failure()
             # A TCP probe would be a real connection through a network filter (the module sees
             # it), so TCP listeners rely on LIVE alone: Envoy binds listeners before going LIVE.
             if self._is_live() and (self._tcp_listener() or self._accepts()):
@@ -212,10 +229,27 @@ class LocalEnvoy:
         except OSError:
             return False
 
-    def _failure_sentence(self) -> str:
+    def _start_failure(self) -> EnvoyError:
+        """One sentence for an Envoy that exited while starting: Envoy's reason and, when the
+        module refused to start, the module's own last error log (the author's message)."""
         reason = self.failure_reason()
-        return f"Envoy exited while starting: {reason}" if reason else (
-            f"Envoy exited while starting; log tail: {self._log_tail()}")
+        wasm_logs = self.wasm_logs()
+        refused = any(needle in reason for needle in _PLUGIN_REFUSALS)
+        bind = _BIND_FAILURE.search(reason)
+        if bind:
+            sentence = f"Envoy could not listen on 127.0.0.1:{bind.group(1)}: the port is in use."
+        elif not reason:
+            sentence = f"Envoy exited while starting; log tail: {self._log_tail()}"
+        elif refused:
+            last = last_error_log(wasm_logs)
+            said = f"the module's last error log: {last}" if last else "the module logged no error"
+            sentence = f"Envoy exited while starting: {reason.rstrip('.')} ({said})."
+        else:
+            sentence = f"Envoy exited while starting: {reason}"
+        error = EnvoyError(sentence)
+        error.wasm_logs = wasm_logs
+        error.plugin_refused = refused
+        return error
 
     def failure_reason(self) -> str:
         """The most telling error line of Envoy's log (wasm load errors first), or ''."""

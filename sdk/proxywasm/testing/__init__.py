@@ -20,9 +20,10 @@ from .emulator import (
 )
 from .headers import Headers
 from .host import Host
+from .sandbox import FilterRefused
 
 __all__ = [
-    "EmulatorError", "FilterLoadError", "GrpcCall", "Headers", "Host", "HttpCall", "HttpResponse",
+    "EmulatorError", "FilterLoadError", "FilterRefused", "GrpcCall", "Headers", "Host", "HttpCall", "HttpResponse",
     "HttpStream", "LogRecord", "Plugin", "PluginStartError", "StrictModeError", "TcpConnection",
     "UpstreamRequest", "ModuleTrap",
 ]

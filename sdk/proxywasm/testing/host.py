@@ -26,6 +26,7 @@ from .emulator import (
     UpstreamRequest,
 )
 from .headers import Headers, HeadersLike
+from .sandbox import FilterRefused, RefusingHost, check_sources, filter_files, registration_refusal
 
 Body = Union[bytes, str, Sequence[bytes], None]
 Upstream = Union[tuple, Callable[[UpstreamRequest], tuple], None]
@@ -61,6 +62,9 @@ class PythonModule:
                 raise FilterLoadError(f"{path} is a directory with neither __init__.py nor filter.py")
         else:
             target, search_dir, is_package = path, path.parent, False
+        search_dir = search_dir.resolve()  # a relative entry would follow later chdir()s
+        # what `proxywasm build` refuses, refused here first, with the same sentence
+        check_sources(filter_files(path), search_dir)
         if str(search_dir) not in sys.path:
             sys.path.insert(0, str(search_dir))
         name = path.name if is_package else f"_proxywasm_filter_{next(_module_counter)}_{target.stem}"
@@ -73,7 +77,7 @@ class PythonModule:
         em = self.emulator
         previous_vm = dispatcher.current_vm()
         dispatcher.activate(self.vm)
-        _host.install(em)
+        _host.install(RefusingHost())  # Envoy refuses every hostcall during _initialize
         _host.forward_logging = True
         em.initializing = True
         try:
@@ -84,6 +88,9 @@ class PythonModule:
         except FilterLoadError:
             raise
         except BaseException as err:  # the filter's import failed: say where
+            refusal = registration_refusal(err)
+            if refusal:
+                raise FilterRefused(refusal) from None
             frames = [f for f in traceback.extract_tb(err.__traceback__)
                       if not f.filename.startswith(str(Path(__file__).parent.parent))]
             where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
@@ -92,6 +99,7 @@ class PythonModule:
         finally:
             em.initializing = False
             _host.forward_logging = False
+            _host.install(em)
             dispatcher.activate(previous_vm)
         if self.vm.root_factory is None:
             raise FilterLoadError(

@@ -23,7 +23,23 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-HOST_KINDS = ("python", "wasm", "envoy")
+#: The host every install has: the `.py` filter imported in-process.
+BUILTIN_HOST = "python"
+
+
+def available_hosts() -> list[str]:
+    """`python` plus every host installed in the entry-point group `proxywasm.hosts`."""
+    return [BUILTIN_HOST, *sorted({ep.name for ep in entry_points(group="proxywasm.hosts")} - {BUILTIN_HOST})]
+
+
+def parse_hosts(value: str) -> list[str]:
+    """The host names in a comma-separated `value`; ValueError (one sentence) for an unknown one."""
+    hosts = [h.strip() for h in value.split(",") if h.strip()]
+    known = available_hosts()
+    unknown = [h for h in hosts if h not in known]
+    if unknown:
+        raise ValueError(f"unknown host {unknown[0]!r}; the installed hosts are {', '.join(known)}.")
+    return hosts
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -87,13 +103,10 @@ def _proxywasm_redirect_host_load(request: pytest.FixtureRequest,
 
 
 def _selected_hosts(config: pytest.Config) -> list[str]:
-    raw = config.getoption("proxywasm_hosts") or "python"
-    hosts = [h.strip() for h in raw.split(",") if h.strip()]
-    unknown = [h for h in hosts if h not in HOST_KINDS]
-    if unknown:
-        raise pytest.UsageError(f"--proxywasm-hosts: unknown host {unknown[0]!r}; choose from "
-                                f"{', '.join(HOST_KINDS)}")
-    return hosts
+    try:
+        return parse_hosts(config.getoption("proxywasm_hosts") or BUILTIN_HOST) or [BUILTIN_HOST]
+    except ValueError as err:
+        raise pytest.UsageError(f"--proxywasm-hosts: {err}") from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

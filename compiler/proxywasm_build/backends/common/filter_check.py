@@ -7,9 +7,10 @@ import the Proxy-Wasm sandbox cannot run, a filter that registers no context for
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from proxywasm.testing import sandbox
 
 from proxywasm_build.backends.common.filter_source import FilterSource
 from proxywasm_build.errors import UserError
@@ -32,17 +33,6 @@ def _parse_file(path: Path) -> _ParsedFile:
         raise UserError(f"{path}:{err.lineno}: syntax error: {err.msg}.") from None
 
 
-def _imported_module_names(tree: ast.Module) -> list[tuple[str, int]]:
-    out: list[tuple[str, int]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out += [(alias.name, node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            out.append((node.module, node.lineno))
-            out += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names]
-    return out
-
-
 #: Registrations that give Envoy something to run (the SDK supplies a plain root context when
 #: only an HTTP or stream factory is registered).
 _REGISTRATIONS = ("set_root_context", "set_http_context", "set_stream_context")
@@ -58,20 +48,20 @@ def _registers_a_context(tree: ast.Module) -> bool:
     return False
 
 
-def check_filter(filter_source: FilterSource, forbidden: Mapping[str, str]) -> set[str]:
-    """Syntax, imports the sandbox cannot run (`forbidden`: module -> why) and a registered
-    context; returns the names the filter's files import directly."""
+def check_filter(filter_source: FilterSource) -> set[str]:
+    """Syntax, what the sandbox refuses (`proxywasm.testing.sandbox`, the emulator's own checks:
+    imports, C extensions, hostcalls at import, registrations) and a registered context;
+    returns the names the filter's files import directly."""
     parsed = [_parse_file(p) for p in filter_source.files]
-    direct: set[str] = set()
-    for item in parsed:
-        for name, line in _imported_module_names(item.tree):
-            direct.add(name)
-            for candidate in (name, name.split(".")[0]):
-                if candidate in forbidden:
-                    raise UserError(f"{item.path}:{line} imports {candidate}, which a Proxy-Wasm "
-                                    f"filter cannot use: {forbidden[candidate]}.")
-    if not any(_registers_a_context(item.tree) for item in parsed):
-        main = filter_source.files[0]
-        raise UserError(f"{main} never calls proxywasm.set_root_context(...), so Envoy would have "
-                        f"no root context to run.")
+    direct = {name for item in parsed for name, _ in sandbox.imported_names(item.tree)}
+    try:
+        sandbox.check_sources(filter_source.files, filter_source.root)
+        if not any(_registers_a_context(item.tree) for item in parsed):
+            main = filter_source.files[0]
+            raise UserError(f"{main} never calls proxywasm.set_root_context(...), so Envoy would have "
+                            f"no root context to run.")
+        package = filter_source.root / filter_source.module
+        sandbox.check_import(package if package.is_dir() else package.with_suffix(".py"))
+    except sandbox.FilterRefused as refused:
+        raise UserError(str(refused)) from None
     return direct

@@ -30,7 +30,7 @@ from proxywasm_build.backends.common.output import default_output, write_valid_m
 from proxywasm_build.backends.common.snapshot import snapshot
 from proxywasm_build.backends.cpython import nocompiler
 from proxywasm_build.backends.cpython.bridge import generate_bridge_source
-from proxywasm_build.backends.cpython.freezer import (FrozenSet, bootstrap_table_source, forbidden_imports,
+from proxywasm_build.backends.cpython.freezer import (FrozenSet, bootstrap_table_source,
                                                       freeze_closure, frozen_group_source, frozen_table_source,
                                                       inittab_source, read_inittab, select_builtins)
 from proxywasm_build.backends.cpython.nocompiler import SourceRecord
@@ -165,7 +165,7 @@ def build_python_filter(source: Path, output: Path | None = None, *, snapshot_mo
 def _plan(source: Path, output: Path | None, options: BuildOptions, timer: StepTimer) -> BuildPlan:
     """Check the filter, fetch the toolchain, freeze the import closure, decide on the compiler."""
     filter_source = resolve_filter_source(source)
-    direct_imports = check_filter(filter_source, forbidden_imports())
+    direct_imports = check_filter(filter_source)
     output = Path(output) if output is not None else default_output(source, filter_source)
     timer.mark("check")
     toolchain = ensure_toolchain()

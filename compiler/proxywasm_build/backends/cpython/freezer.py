@@ -41,11 +41,6 @@ def load_manifest() -> dict:
     return json.loads((TOOLCHAINS_DIR / "stdlib.json").read_text())
 
 
-def forbidden_imports() -> dict[str, str]:
-    """Modules a filter cannot import in the sandbox (toolchains/python/stdlib.json): name -> why."""
-    return load_manifest()["sandbox_forbidden"]
-
-
 @dataclass
 class FrozenModule:
     name: str
