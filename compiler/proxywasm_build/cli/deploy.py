@@ -11,7 +11,6 @@ from proxywasm_build.ship import deploy
 
 out_option = click.option("--out", default=None, type=click.Path(dir_okay=False), callback=output_file_option_check,
                           help="Write to FILE (in an existing directory) instead of stdout.")
-config_help = "Plugin configuration: JSON, or @FILE to read it from FILE."
 port_range = click.IntRange(1, 65535)
 
 
@@ -30,7 +29,8 @@ def command() -> None:
 
 @command.command("envoy")
 @click.argument("module_or_ref")
-@click.option("--config", "plugin_config", default=None, metavar="JSON|@FILE", help=config_help)
+@click.option("--config", "plugin_config", default=None, metavar="JSON|@FILE",
+              help="Plugin configuration: JSON, or @FILE to read it from FILE.")
 @out_option
 @click.option("--snippet", is_flag=True, help="Only the http_filters entry (and the code cluster, if remote).")
 @click.option("--code", type=click.Choice(deploy.CODE_CHOICES), default=None,
