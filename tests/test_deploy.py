@@ -18,9 +18,9 @@ import yaml
 
 from proxywasm_build.ship import deploy
 from proxywasm_build.ship import oci
-from proxywasm_build.envoy.config import REMOTE_CODE_CLUSTER, validate_bootstrap
+from proxywasm_build.envoy.config import REMOTE_CODE_CLUSTER, UPSTREAM_CLUSTER, validate_bootstrap
 
-from registry import LocalRegistry, free_port, local_reply_module, module_variant
+from registry import LOCAL_REPLY_WAT, LocalRegistry, free_port, local_reply_module, module_variant
 
 pytestmark = pytest.mark.registry
 
@@ -168,6 +168,72 @@ def test_envoy_remote_code_for_a_local_file_needs_a_url(module_path: Path) -> No
     assert "https://example.com/reply.wasm" in with_url.stdout
 
 
+def pass_through_module(path: Path) -> Path:
+    """LOCAL_REPLY_WAT with the local reply taken out: every request goes on to the upstream."""
+    import wasmtime
+
+    start = LOCAL_REPLY_WAT.index('(func (export "proxy_on_request_headers")')
+    end = LOCAL_REPLY_WAT.index('(func (export "proxy_on_done")')
+    wat = LOCAL_REPLY_WAT[:start] + \
+        '(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 0))\n  ' + \
+        LOCAL_REPLY_WAT[end:]
+    path.write_bytes(wasmtime.wat2wasm(wat))
+    return path
+
+
+@pytest.mark.envoy
+def test_envoy_upstream_url_is_where_envoy_forwards(tmp_path: Path) -> None:
+    from proxywasm_build.envoy.upstream import RecordingUpstream
+
+    module = pass_through_module(tmp_path / "pass.wasm")
+    out = tmp_path / "envoy.yaml"
+    with RecordingUpstream() as upstream:
+        upstream.respond(200, {"content-type": "text/plain"}, b"from the upstream\n")
+        host, port = upstream.address
+        proc = cli("deploy", "envoy", str(module), "--upstream", f"http://{host}:{port}", "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        text = out.read_text()
+        validate_bootstrap(text)  # the installed Envoy accepts it (`envoy --mode validate`)
+        config = yaml.safe_load(text)
+        (cluster,) = [c for c in config["static_resources"]["clusters"] if c["name"] == UPSTREAM_CLUSTER]
+        endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+        socket_address = endpoint["address"]["socket_address"]
+        assert (socket_address["address"], socket_address["port_value"]) == (host, port)
+        assert run_bootstrap(fresh_ports(text)) == (200, b"from the upstream\n")
+        assert [r.path for r in upstream.requests] == ["/"]
+
+
+def test_envoy_config_from_a_file(module_path: Path, tmp_path: Path) -> None:
+    config_file = tmp_path / "plugin.json"
+    config_file.write_text('{"header": "x-from-file"}\n')
+    proc = cli("deploy", "envoy", str(module_path), "--config", f"@{config_file}")
+    assert proc.returncode == 0, proc.stderr
+    wasm = yaml.safe_load(proc.stdout)["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+        "typed_config"]["http_filters"][0]["typed_config"]["config"]
+    assert wasm["configuration"]["value"] == config_file.read_text()
+
+
+def test_upstream_and_port_mistakes_are_one_sentence(module_path: Path, tmp_path: Path) -> None:
+    cases = [
+        (("deploy", "envoy", str(module_path), "--upstream", "http://127.0.0.1:70000"), "port from 1 to 65535"),
+        (("deploy", "envoy", str(module_path), "--upstream", "127.0.0.1:0"), "port from 1 to 65535"),
+        (("deploy", "envoy", str(module_path), "--upstream", "https://127.0.0.1:8443"), "http://HOST:PORT"),
+        (("deploy", "envoy", str(module_path), "--port", "70000"), "1<=x<=65535"),
+        (("deploy", "envoy", str(module_path), "--admin-port", "0"), "1<=x<=65535"),
+        (("deploy", "envoy", str(module_path), "--config", f"@{tmp_path / 'none.json'}"),
+         "cannot read the configuration file"),
+        (("deploy", "envoy", str(module_path), "--config", "{oops"), "not valid JSON"),
+        # run parses its addresses before starting anything, with the same parser as deploy
+        (("run", str(module_path), "--upstream", "http://127.0.0.1:0"), "port from 1 to 65535"),
+        (("run", str(module_path), "--cluster", "auth=127.0.0.1:99999"), "port from 1 to 65535"),
+    ]
+    for args, fragment in cases:
+        proc = cli(*args)
+        assert proc.returncode != 0, args
+        assert proc.stderr.count("\n") == 1 and fragment in proc.stderr and "Traceback" not in proc.stderr, \
+            (args, proc.stderr)
+
+
 # -- Istio ------------------------------------------------------------------------------------
 
 
@@ -218,6 +284,15 @@ def test_istio_errors_are_one_sentence(registry: LocalRegistry, images: dict, mo
         proc = cli(*args)
         assert proc.returncode != 0
         assert proc.stderr.count("\n") == 1 and fragment in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_istio_config_from_a_file(registry: LocalRegistry, images: dict, tmp_path: Path) -> None:
+    config_file = tmp_path / "plugin.json"
+    config_file.write_text('{"header": "x-from-file"}')
+    proc = cli("deploy", "istio", f"{registry.host}/deploy/reply:wasme", "--name", "x",
+               "--config", f"@{config_file}", "--plain-http")
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(proc.stdout)["spec"]["pluginConfig"] == {"header": "x-from-file"}
 
 
 # -- the whole path: push, then `proxywasm run REF` -------------------------------------------

@@ -111,7 +111,8 @@ def test_the_sdks_list_of_wasm_c_modules_is_the_toolchains(tmp_path):
 
 
 def test_the_build_check_leaves_the_build_process_as_it_was(tmp_path):
-    from proxywasm_build.backends.cpython.freezer import check_filter, resolve_filter_source
+    from proxywasm_build.backends.common.filter_check import check_filter
+    from proxywasm_build.backends.common.filter_source import resolve_filter_source
 
     (tmp_path / "helper_for_check.py").write_text("X = 1\n")
     f = tmp_path / "f.py"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from proxywasm_build.errors import UserError
+from proxywasm_build.outputs import writing
 
 
 def cache_dir() -> Path:
@@ -70,13 +71,18 @@ def npm_package(package: str, version: str) -> Path:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename: never half-written."""
+    """Write `data` to `path` through a temporary file and a rename: never half-written.
+
+    Missing parent directories are created (cache entries); a user's output goes through
+    `outputs.write_output`, which refuses them. Failures are one sentence naming `path`.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with writing(path):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()

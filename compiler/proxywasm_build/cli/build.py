@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
+from proxywasm_build.outputs import output_file_option_check
+
 
 @click.command("build")
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), callback=output_file_option_check,
               help="Where to write the module (default: next to the filter).")
 @click.option("--fetch-toolchain", is_flag=True,
               help="Only fetch the pinned toolchain (CPython for wasm32-wasi, zig's libc, wizer) into the cache.")

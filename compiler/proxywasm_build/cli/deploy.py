@@ -6,13 +6,17 @@ from pathlib import Path
 
 import click
 
+from proxywasm_build.outputs import output_file_option_check, write_output
 from proxywasm_build.ship import deploy
-from proxywasm_build.cache import atomic_write
+
+out_option = click.option("--out", default=None, type=click.Path(dir_okay=False), callback=output_file_option_check,
+                          help="Write to FILE (in an existing directory) instead of stdout.")
+port_range = click.IntRange(1, 65535)
 
 
 def _emit(text: str, out: str | None) -> None:
     if out:
-        atomic_write(Path(out), text.encode())
+        write_output(Path(out), text.encode())
         click.echo(f"wrote {out}", err=True)
     else:
         click.echo(text, nl=not text.endswith("\n"))
@@ -25,27 +29,30 @@ def command() -> None:
 
 @command.command("envoy")
 @click.argument("module_or_ref")
-@click.option("--config", "plugin_config", default=None, help="Plugin configuration (JSON).")
-@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@click.option("--config", "plugin_config", default=None, metavar="JSON|@FILE",
+              help="Plugin configuration: JSON, or @FILE to read it from FILE.")
+@out_option
 @click.option("--snippet", is_flag=True, help="Only the http_filters entry (and the code cluster, if remote).")
 @click.option("--code", type=click.Choice(deploy.CODE_CHOICES), default=None,
               help="local: filename; remote: http_uri + sha256 (default: local for files and compat images, "
                    "remote for wasme images).")
 @click.option("--remote-url", default=None, help="URL Envoy fetches the module from (remote code).")
 @click.option("--root-id", default=None, help="Root id (default: from the module or image).")
-@click.option("--port", default=10000, show_default=True, type=int, help="Listener port.")
-@click.option("--admin-port", default=9901, show_default=True, type=int, help="Admin port.")
-@click.option("--upstream", default=None, help="HOST:PORT to forward to (default: a direct 200 response).")
+@click.option("--port", default=10000, show_default=True, type=port_range, help="Listener port.")
+@click.option("--admin-port", default=9901, show_default=True, type=port_range, help="Admin port.")
+@click.option("--upstream", default=None, metavar="URL",
+              help="http://HOST:PORT (or HOST:PORT) to forward to (default: a direct 200 response).")
 @click.option("--plain-http", is_flag=True, help="The registry talks HTTP, not HTTPS.")
 def envoy_command(module_or_ref: str, plugin_config: str | None, out: str | None, snippet: bool,
                   code: str | None, remote_url: str | None, root_id: str | None, port: int, admin_port: int,
                   upstream: str | None, plain_http: bool) -> None:
     """An Envoy bootstrap running MODULE.wasm or an image REF (local or remote code)."""
-    deploy.parse_json_config(plugin_config)
+    config_text = deploy.read_config_option(plugin_config)
+    deploy.parse_json_config(config_text)
+    upstream_address = deploy.parse_upstream(upstream) if upstream else None
     source = deploy.resolve_code_source(module_or_ref, code=code, remote_url=remote_url, plain_http=plain_http)
-    text = deploy.envoy_bootstrap(source, plugin_config=plugin_config or "", root_id=root_id,
-                                  listener_port=port, admin_port=admin_port,
-                                  upstream=deploy.parse_host_port(upstream))
+    text = deploy.envoy_bootstrap(source, plugin_config=config_text or "", root_id=root_id,
+                                  listener_port=port, admin_port=admin_port, upstream=upstream_address)
     _emit(deploy.envoy_snippet(text) if snippet else text, out)
 
 
@@ -56,14 +63,15 @@ def envoy_command(module_or_ref: str, plugin_config: str | None, out: str | None
 @click.option("--selector", multiple=True, help="Workload label KEY=VALUE (repeatable).")
 @click.option("--phase", type=click.Choice(deploy.PHASES), default=None, help="Where in the filter chain.")
 @click.option("--priority", type=int, default=None, help="Order within the phase.")
-@click.option("--config", "plugin_config", default=None, help="pluginConfig (a JSON object).")
+@click.option("--config", "plugin_config", default=None, metavar="JSON|@FILE",
+              help="pluginConfig: a JSON object, or @FILE to read it from FILE.")
 @click.option("--fail-strategy", type=click.Choice(deploy.FAIL_STRATEGIES), default=None)
 @click.option("--pull-policy", type=click.Choice(deploy.PULL_POLICIES), default=None)
 @click.option("--pull-secret", default=None, help="imagePullSecret name.")
 @click.option("--env", multiple=True, help="VM environment K=V, or K to take it from the host (repeatable).")
 @click.option("--root-id", default=None, help="pluginName (the root id; default: from the image).")
 @click.option("--type", "plugin_type", type=click.Choice(deploy.PLUGIN_TYPES), default="HTTP", show_default=True)
-@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Write to FILE instead of stdout.")
+@out_option
 @click.option("--plain-http", is_flag=True, help="The registry talks HTTP, not HTTPS.")
 def istio_command(ref: str, name: str, namespace: str | None, selector: tuple[str, ...], phase: str | None,
                   priority: int | None, plugin_config: str | None, fail_strategy: str | None,
@@ -72,7 +80,7 @@ def istio_command(ref: str, name: str, namespace: str | None, selector: tuple[st
     """An Istio WasmPlugin for image REF, its sha256 pinned from the registry."""
     text = deploy.istio_wasmplugin(
         ref, name=name, namespace=namespace, selectors=selector, phase=phase, priority=priority,
-        plugin_config=plugin_config, fail_strategy=fail_strategy, pull_policy=pull_policy,
+        plugin_config=deploy.read_config_option(plugin_config), fail_strategy=fail_strategy, pull_policy=pull_policy,
         pull_secret=pull_secret, env=env, root_id=root_id, plugin_type=plugin_type, plain_http=plain_http,
     )
     _emit(text, out)

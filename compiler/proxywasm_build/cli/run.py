@@ -6,7 +6,6 @@ import signal
 import socket
 import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 
 import click
@@ -39,17 +38,6 @@ def resolve_module(target: str, workdir: Path) -> Path:
     return pull_to_cache(target)
 
 
-def parse_upstream(url: str) -> tuple[str, int]:
-    parsed = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
-    if parsed.scheme != "http" or not parsed.hostname:
-        raise UserError(f"--upstream {url!r} must be an http://HOST:PORT address.")
-    try:
-        port = parsed.port or 80
-    except ValueError:
-        raise UserError(f"--upstream {url!r} has an invalid port.") from None
-    return parsed.hostname, port
-
-
 def check_port_free(port: int, option: str = "--port") -> None:
     """A UserError naming `port` and `option` when something on 127.0.0.1 holds the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -59,17 +47,6 @@ def check_port_free(port: int, option: str = "--port") -> None:
             sock.bind(("127.0.0.1", port))
         except OSError:
             raise UserError(f"port {port} on 127.0.0.1 is in use; pick another with {option}.") from None
-
-
-def read_config(value: str | None) -> bytes:
-    if value is None:
-        return b""
-    if value.startswith("@"):
-        try:
-            return Path(value[1:]).read_bytes()
-        except OSError as err:
-            raise UserError(f"cannot read the configuration file {value[1:]}: {err.strerror}.") from None
-    return value.encode()
 
 
 @click.command("run")
@@ -98,15 +75,16 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
     reference (pulled first).
     """
     from proxywasm_build.envoy.runner import LocalEnvoy
+    from proxywasm_build.ship.deploy import parse_upstream, read_config_option
 
     extra_clusters = {}
     for spec in clusters:
         name, _, address = spec.partition("=")
         if not name or not address:
             raise UserError(f"--cluster {spec!r} must look like NAME=HOST:PORT.")
-        extra_clusters[name] = parse_upstream(address)
+        extra_clusters[name] = parse_upstream(address, option="--cluster")
     upstream_address = parse_upstream(upstream) if upstream else None
-    plugin_config, vm_configuration = read_config(config), read_config(vm_config)
+    plugin_config, vm_configuration = read_config_option(config), read_config_option(vm_config)
     if port and port == admin_port:
         raise UserError(f"--port and --admin-port are both {port}; Envoy needs two different ports.")
     for number, option in ((port, "--port"), (admin_port, "--admin-port")):

@@ -4,7 +4,7 @@ Each language's directory under templates/ is the project: `*.j2` files are rend
 jinja2, other files are copied, `gitignore` becomes `.gitignore`. AssemblyScript projects and
 Rust `--no-deps` projects also get the binding (toolchains/, with its generated abi file).
 The project is written into a temporary sibling directory and renamed into place, so a failed
-init leaves nothing behind.
+init leaves nothing behind; the directory's parent must already exist.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import jinja2
 
 from proxywasm_build import languages as lang_builds
 from proxywasm_build.errors import UserError
+from proxywasm_build.outputs import check_output_directory, writing
 from proxywasm_build.resources import templates_dir
 
 TEMPLATES_DIR = templates_dir()
@@ -47,14 +48,6 @@ def project_names(name: str) -> dict[str, str]:
     if not package[0].isalpha():
         package = "filter-" + package
     return {"name": name, "package_name": package, "metric_prefix": package.replace("-", "_") + "_"}
-
-
-def check_target_directory(directory: Path) -> None:
-    """A project goes into a new or empty directory; anything else is one clear sentence."""
-    if directory.exists() and not directory.is_dir():
-        raise UserError(f"{directory} exists and is not a directory.")
-    if directory.is_dir() and any(directory.iterdir()):
-        raise UserError(f"{directory} is not empty; choose a new or empty directory.")
 
 
 def render_language_files(language: str, target: Path, context: dict[str, Any],
@@ -85,20 +78,21 @@ def render_language_files(language: str, target: Path, context: dict[str, Any],
 
 
 def write_project(directory: Path, fill: "callable[[Path], None]") -> Path:
-    """Create `directory` by filling a temporary sibling with `fill(tmp)` and renaming it."""
+    """Create `directory` (new or empty; its parent must exist) by filling a temporary sibling
+    with `fill(tmp)` and renaming it."""
+    check_output_directory(directory)
     directory = Path(directory).absolute()
-    check_target_directory(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    try:
-        fill(staging)
-        if directory.is_dir():
-            directory.rmdir()  # empty, checked above
-        os.replace(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    directory.chmod(0o755)
+    with writing(directory, "create"):
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        try:
+            fill(staging)
+            if directory.is_dir():
+                directory.rmdir()  # empty, checked above
+            os.replace(staging, directory)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        directory.chmod(0o755)
     return directory
 
 

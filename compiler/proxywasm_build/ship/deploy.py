@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,12 +28,26 @@ PLUGIN_TYPES = ("HTTP", "NETWORK")
 WASM_HTTP_FILTER = "envoy.filters.http.wasm"
 
 
-def parse_json_config(text: str | None, *, require_object: bool = False) -> Any:
+def read_config_option(value: str | None) -> bytes:
+    """`--config TEXT|@FILE` (and `--vm-config`): the text as given, or FILE's bytes; b"" when not given."""
+    if value is None:
+        return b""
+    if value.startswith("@"):
+        try:
+            return Path(value[1:]).read_bytes()
+        except OSError as err:
+            raise UserError(f"cannot read the configuration file {value[1:]}: {err.strerror}.") from None
+    return value.encode()
+
+
+def parse_json_config(text: str | bytes | None, *, require_object: bool = False) -> Any:
     """`--config JSON`: parsed, with one sentence when it is not JSON (or not an object)."""
-    if text is None or text == "":
+    if not text:
         return None
     try:
         value = json.loads(text)
+    except UnicodeDecodeError:
+        raise UserError("--config is not UTF-8 text, so it cannot be JSON.") from None
     except ValueError as err:
         raise UserError(f"--config is not valid JSON ({err.msg} at character {err.pos}).") from None
     if require_object and not isinstance(value, dict):
@@ -92,7 +107,7 @@ def resolve_code_source(module_or_ref: str, *, code: str | None = None, remote_u
     return CodeSource(local_path=cached, root_ids=root_ids)
 
 
-def envoy_bootstrap(source: CodeSource, *, plugin_config: str = "", root_id: str | None = None,
+def envoy_bootstrap(source: CodeSource, *, plugin_config: bytes | str = "", root_id: str | None = None,
                     listener_port: int = 10000, admin_port: int = 9901,
                     upstream: tuple[str, int] | None = None) -> str:
     """A complete Envoy bootstrap YAML for the code source (see envoy_config.render_bootstrap)."""
@@ -143,7 +158,7 @@ def _key_values(pairs: Sequence[str], option: str) -> list[tuple[str, str | None
 
 
 def istio_wasmplugin(ref: str, *, name: str, namespace: str | None = None, selectors: Sequence[str] = (),
-                     phase: str | None = None, priority: int | None = None, plugin_config: str | None = None,
+                     phase: str | None = None, priority: int | None = None, plugin_config: bytes | str | None = None,
                      fail_strategy: str | None = None, pull_policy: str | None = None,
                      pull_secret: str | None = None, env: Sequence[str] = (), root_id: str | None = None,
                      plugin_type: str = "HTTP", plain_http: bool = False) -> str:
@@ -206,11 +221,18 @@ def istio_wasmplugin(ref: str, *, name: str, namespace: str | None = None, selec
     return yaml.safe_dump(document, sort_keys=False)
 
 
-def parse_host_port(text: str | None) -> tuple[str, int] | None:
-    if not text:
-        return None
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise UserError(f"--upstream {text!r} needs the form HOST:PORT.")
-    return host, int(port)
-
+def parse_upstream(text: str, option: str = "--upstream") -> tuple[str, int]:
+    """`http://HOST:PORT` or `HOST:PORT` (port 80 when left out) as `(host, port)`, as
+    `proxywasm run` and `deploy envoy` take it; anything else is one sentence naming `option`."""
+    parsed = urllib.parse.urlsplit(text if "://" in text else f"http://{text}")
+    if parsed.scheme != "http" or not parsed.hostname or parsed.path not in ("", "/"):
+        raise UserError(f"{option} {text!r} must be an http://HOST:PORT address.")
+    try:
+        port = parsed.port
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if port is None:
+        return parsed.hostname, 80
+    if not 1 <= port <= 65535:
+        raise UserError(f"{option} {text!r} needs a port from 1 to 65535.")
+    return parsed.hostname, port

@@ -31,6 +31,7 @@ from typing import Any
 
 from proxywasm_build.backends.common.metadata_section import METADATA_SECTION
 from proxywasm_build.cache import atomic_write, cache_dir
+from proxywasm_build.outputs import check_output_file, write_output
 from proxywasm_build.errors import UserError
 
 # -- media types and annotations -------------------------------------------------------------
@@ -552,10 +553,15 @@ def fetch(ref: str | Reference, *, plain_http: bool = False) -> PulledModule:
 
 
 def pull(ref: str, output: Path | str | None = None, *, plain_http: bool = False) -> tuple[Path, PulledModule]:
-    """Pull a module to `output` (default `<repository name>.wasm`), written only once verified."""
-    pulled = fetch(ref, plain_http=plain_http)
-    path = Path(output) if output else Path(pulled.reference.repository.rsplit("/", 1)[-1] + ".wasm")
-    atomic_write(path, pulled.wasm)
+    """Pull a module to `output` (default `<repository name>.wasm`), written only once verified.
+
+    The output location is checked before anything is fetched; its directory must exist.
+    """
+    reference = Reference.parse(ref)
+    path = Path(output) if output else Path(reference.repository.rsplit("/", 1)[-1] + ".wasm")
+    check_output_file(path)
+    pulled = fetch(reference, plain_http=plain_http)
+    write_output(path, pulled.wasm)
     return path, pulled
 
 
