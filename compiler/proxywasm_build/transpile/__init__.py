@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proxywasm_build import languages as lang_builds
+from proxywasm_build.languages import bindings as lang_builds
 from proxywasm_build import scaffold
 from proxywasm_build.errors import UserError
 
@@ -1215,7 +1215,7 @@ class AssemblyScriptTranslator(Translator):
 
     @staticmethod
     def method_name(snake: str) -> str:
-        return lang_builds._camel(snake)
+        return lang_builds.camel_case(snake)
 
     def render_header_get(self, which: str, name: str) -> Expr:
         return Expr(f"this.{self.method_name('get_http_' + which)}({name})", "optstr")
