@@ -18,7 +18,8 @@ import pytest
 from proxywasm_build import scaffold
 from proxywasm_build.languages import build_project
 from proxywasm_build.languages.rust import rustc_with_wasm_target
-from proxywasm_build.transpile import generate_skeleton, read_filter
+from proxywasm_build.transpile import generate_skeleton
+from proxywasm_build.transpile.model import read_filter
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PROXYWASM = [sys.executable, "-m", "proxywasm_build"]
