@@ -95,10 +95,10 @@ def _build_rust_with_cargo(directory: Path, output: Path) -> Path:
 
 
 # rustc and cargo print an error as a headline at the start of a line, then for a compile error
-# `  --> file:line:col`, for anything else `= note:` lines or cargo's `Caused by:` chain.
+# `  --> file:line:col`, for anything else `note:` / `help:` lines or cargo's `Caused by:` chain.
 _HEADLINE = re.compile(r"^error(\[\w+\])?: (.*)$")
 _LOCATION = re.compile(r"^\s*--> (\S+:\d+:\d+)\s*$")
-_NOTE = re.compile(r"^\s*= (note|help): (.*)$")
+_NOTE = re.compile(r"^\s*(?:= )?(note|help): (.*)$")
 # Summaries that repeat the count of the errors above them.
 _SUMMARY = re.compile(r"^(aborting due to|could not compile)")
 
@@ -107,19 +107,19 @@ def rust_errors(stderr: str) -> list[str]:
     """Every error, one entry each: `file:line:col: error[E0308]: message`, or the headline followed by
     its notes and causes (indented) when it has no place in the source (a missing target, a registry)."""
     errors: list[dict] = []
+    current: dict | None = None  # the error the following lines belong to; None within a warning
     in_causes = False
     for line in stderr.splitlines():
         headline = _HEADLINE.match(line)
-        if headline:
-            in_causes = False
-            if not _SUMMARY.match(headline.group(2)):
-                errors.append({"message": f"error{headline.group(1) or ''}: {headline.group(2)}",
-                               "location": "", "details": []})
+        if headline or line.startswith("warning"):
+            current, in_causes = None, False
+            if headline and not _SUMMARY.match(headline.group(2)):
+                current = {"message": f"error{headline.group(1) or ''}: {headline.group(2)}",
+                           "location": "", "details": []}
+                errors.append(current)
             continue
-        if not errors or line.startswith(("warning", "note:")):
-            in_causes = in_causes and not line.startswith("warning")
+        if current is None:
             continue
-        current = errors[-1]
         location, note = _LOCATION.match(line), _NOTE.match(line)
         if location and not current["location"] and not current["details"]:
             current["location"] = location.group(1)
