@@ -170,16 +170,17 @@ def build_c() -> Path:
     from proxywasm_build.languages.c import compile_c_module
 
     source = FILTERS / "deny_c.c"
-    inputs = [source, ROOT / "compiler" / "proxywasm_build" / "zig.py"]
+    inputs = [source, ROOT / "compiler" / "proxywasm_build" / "languages" / "c.py"]
     return _cached("deny_c", inputs, lambda out: compile_c_module([source], out))
 
 
 def build_assemblyscript() -> Path:
-    from proxywasm_build import languages as lang_builds
+    from proxywasm_build.languages.assemblyscript import build_assemblyscript_project
+    from proxywasm_build.languages.bindings import write_assemblyscript_binding
 
     project = FILTERS / "deny_assemblyscript"
     inputs = [*_tree(project), *_tree(ROOT / "toolchains" / "assemblyscript"),
-              ROOT / "compiler" / "proxywasm_build" / "lang_builds.py",
+              *_tree(ROOT / "compiler" / "proxywasm_build" / "languages", "*.py"),
               ROOT / "sdk" / "proxywasm" / "abi.py"]
 
     def make(output: Path) -> Path:
@@ -187,8 +188,8 @@ def build_assemblyscript() -> Path:
         with tempfile.TemporaryDirectory(prefix="bench-asc-") as scratch:
             copy = Path(scratch) / "deny_assemblyscript"
             shutil.copytree(project, copy, ignore=shutil.ignore_patterns("node_modules", "build"))
-            lang_builds.write_assemblyscript_binding(copy)
-            return lang_builds.build_assemblyscript_project(copy, output)
+            write_assemblyscript_binding(copy)
+            return build_assemblyscript_project(copy, output)
 
     return _cached("deny_assemblyscript", inputs, make)
 

@@ -101,7 +101,7 @@ def build_c_series(functions: int, steps: int = STEPS_PER_FUNCTION) -> Path:
     ballast = cache_dir() / "benchmarks" / "sources" / f"ballast{tag}.c"
     if not ballast.is_file() or ballast.read_text() != source:
         atomic_write(ballast, source.encode())
-    inputs = [deny, ballast, ROOT / "compiler" / "proxywasm_build" / "zig.py"]
+    inputs = [deny, ballast, ROOT / "compiler" / "proxywasm_build" / "languages" / "c.py"]
 
     def make(output: Path) -> Path:
         return compile_c_module([deny, ballast], output)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from proxywasm import abi
-from proxywasm_build import languages as lang_builds
 from proxywasm_build import scaffold
 from proxywasm_build.errors import UserError
+from proxywasm_build.languages import build_project, detect_project_language
+from proxywasm_build.languages.bindings import render_assemblyscript_abi, render_rust_abi
+from proxywasm_build.languages.rust import rustc_with_wasm_target
 
 PROXYWASM = [sys.executable, "-m", "proxywasm_build"]
 
@@ -95,7 +98,7 @@ def test_init_python_project_passes_its_own_tests_in_the_emulator(tmp_path):
 # -- generated ABI files ----------------------------------------------------------------------
 
 def test_assemblyscript_abi_declares_every_hostcall_with_its_wasm_signature():
-    text = lang_builds.render_assemblyscript_abi()
+    text = render_assemblyscript_abi()
     declared = dict(re.findall(r"export declare function (proxy_\w+)\(([^)]*)\)", text))
     assert set(declared) == set(abi.LATEST.hostcalls)
     for name, hostcall in abi.LATEST.hostcalls.items():
@@ -106,7 +109,7 @@ def test_assemblyscript_abi_declares_every_hostcall_with_its_wasm_signature():
 
 
 def test_rust_abi_declares_every_hostcall_with_its_wasm_signature():
-    text = lang_builds.render_rust_abi()
+    text = render_rust_abi()
     declared = dict(re.findall(r"pub fn (proxy_\w+)\(([^)]*)\)", text))
     assert set(declared) == set(abi.LATEST.hostcalls)
     for name, hostcall in abi.LATEST.hostcalls.items():
@@ -119,10 +122,10 @@ def test_rust_abi_declares_every_hostcall_with_its_wasm_signature():
 def test_detect_project_language(tmp_path):
     for language in ("python", "assemblyscript", "rust"):
         project = scaffold.scaffold_project(tmp_path / language, language)
-        assert lang_builds.detect_project_language(project) == language
-    assert lang_builds.detect_project_language(tmp_path / "missing") is None
+        assert detect_project_language(project) == language
+    assert detect_project_language(tmp_path / "missing") is None
     (tmp_path / "empty").mkdir()
-    assert lang_builds.detect_project_language(tmp_path / "empty") is None
+    assert detect_project_language(tmp_path / "empty") is None
 
 
 # -- real toolchains: build, validate, Envoy ---------------------------------------------------
@@ -144,7 +147,7 @@ def _check_configuration_parsing(module: Path) -> None:
 def _build_and_validate(project: Path) -> bytes:
     from proxywasm_build.wasm.validate import validate_module
 
-    module = lang_builds.build_project(project)
+    module = build_project(project)
     data = module.read_bytes()
     report = validate_module(data)
     assert report.ok, report.findings
@@ -168,7 +171,7 @@ def test_assemblyscript_scaffold_builds_validates_and_works_in_the_emulator_and_
 @pytest.mark.toolchain
 @pytest.mark.envoy
 def test_rust_no_deps_scaffold_builds_validates_and_works_in_the_emulator_and_envoy(tmp_path):
-    if lang_builds.rustc_with_wasm_target() is None:
+    if rustc_with_wasm_target() is None:
         pytest.skip("no rustc with the wasm32-unknown-unknown target (apt-get install rustc libstd-rust-dev-wasm32)")
     project = scaffold.scaffold_project(tmp_path / "rs-deny", "rust", no_deps=True)
     _build_and_validate(project)
@@ -178,16 +181,71 @@ def test_rust_no_deps_scaffold_builds_validates_and_works_in_the_emulator_and_en
     assert "8 passed" in result.stdout
 
 
+def _break(source: Path, replacements: list[tuple[str, str, str]]) -> list[str]:
+    """Apply each (old, new, culprit) once; return the `line:col` where each culprit now stands."""
+    text = source.read_text()
+    for old, new, _ in replacements:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    source.write_text(text)
+    places = []
+    for _, new, culprit in replacements:
+        offset = text.index(new) + new.index(culprit)
+        line = text.count("\n", 0, offset) + 1
+        places.append(f"{line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}")
+    return places
+
+
 @pytest.mark.toolchain
-def test_a_broken_assemblyscript_filter_is_one_sentence(tmp_path):
+def test_a_broken_assemblyscript_filter_reports_every_error_with_its_place(tmp_path):
     project = scaffold.scaffold_project(tmp_path / "broken", "assemblyscript")
-    index = project / "assembly" / "index.ts"
-    index.write_text(index.read_text().replace("return Action.Continue;", "return Action.Sideways;", 1))
-    with pytest.raises(UserError) as info:
-        lang_builds.build_project(project)
-    message = str(info.value)
-    assert message.startswith("AssemblyScript could not compile") and "\n" not in message
+    places = _break(project / "assembly" / "index.ts", [
+        ("return Action.Continue;", "return Action.Sideways;", "Sideways"),
+        ("return Action.Continue;", "const bad: string = 5; return Action.Continue;", "5;"),
+    ])
+    assert places[0].split(":")[0] != places[1].split(":")[0]  # two different lines
+    proc = run_cli("build", str(project))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == f"proxywasm: the AssemblyScript project {project} did not compile: 2 errors."
+    assert lines[1].startswith(f"assembly/index.ts:{places[0]}: error TS2339: ") and "Sideways" in lines[1]
+    assert lines[2].startswith(f"assembly/index.ts:{places[1]}: error TS2322: ")
+    assert len(lines) == 3
     assert not (project / "build" / "filter.wasm").exists()
+
+
+@pytest.mark.toolchain
+def test_a_broken_rust_filter_reports_every_error_with_its_place(tmp_path):
+    if rustc_with_wasm_target() is None:
+        pytest.skip("no rustc with the wasm32-unknown-unknown target")
+    project = scaffold.scaffold_project(tmp_path / "broken", "rust", no_deps=True)
+    places = _break(project / "src" / "lib.rs", [
+        ("Action::Continue", "Action::Sideways", "Sideways"),
+        ("Action::Continue", "Action::Backwards", "Backwards"),
+    ])
+    with pytest.raises(UserError) as info:
+        build_project(project)
+    lines = str(info.value).splitlines()
+    assert lines[0] == f"the Rust project {project} did not compile: 2 errors."
+    assert lines[1].startswith(f"src/lib.rs:{places[0]}: error[E0599]: ") and "Sideways" in lines[1]
+    assert lines[2].startswith(f"src/lib.rs:{places[1]}: error[E0599]: ") and "Backwards" in lines[2]
+    assert not (project / "build" / "filter.wasm").exists()
+
+
+@pytest.mark.toolchain
+def test_a_failed_cargo_build_says_why(tmp_path):
+    if shutil.which("cargo") is None:
+        pytest.skip("no cargo")
+    project = scaffold.scaffold_project(tmp_path / "crate", "rust")
+    manifest = project / "Cargo.toml"
+    # A dependency cargo cannot load, offline and the same everywhere: its path does not exist.
+    manifest.write_text(manifest.read_text().replace('proxy-wasm = "0.2"', 'proxy-wasm = { path = "../nowhere" }'))
+    proc = run_cli("build", str(project))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0] == f"proxywasm: cargo could not build the Rust project {project}: 1 error."
+    assert lines[1].startswith("error: failed to get `proxy-wasm` as a dependency")
+    assert any(line.startswith("  caused by: ") and "nowhere" in line and "Cargo.toml" in line for line in lines[2:])
 
 
 # -- the bindings beyond the scaffold: callouts, resume, body writes --------------------------
@@ -318,12 +376,12 @@ def _check_auth(host) -> None:
 @pytest.mark.envoy
 @pytest.mark.parametrize("language", ["assemblyscript", "rust"])
 def test_bindings_do_callouts_resume_and_body_writes_in_the_emulator_and_envoy(tmp_path, language):
-    if language == "rust" and lang_builds.rustc_with_wasm_target() is None:
+    if language == "rust" and rustc_with_wasm_target() is None:
         pytest.skip("no rustc with the wasm32-unknown-unknown target")
     from proxywasm.testing import Host
     from proxywasm_build.envoy.host import EnvoyHost
 
-    module = lang_builds.build_project(_auth_project(tmp_path, language))
+    module = build_project(_auth_project(tmp_path, language))
     answer = lambda call: (200, {}, b"alice") if call.headers.get("x-token") == "good" else (401, {}, b"")  # noqa: E731
     host = Host.load(module, clusters=["auth"])
     host.on_http_call("auth", answer)

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from proxywasm_build import languages as lang_builds
 from proxywasm_build import scaffold
-from proxywasm_build.transpile import generate_skeleton, read_filter
+from proxywasm_build.languages import build_project
+from proxywasm_build.languages.rust import rustc_with_wasm_target
+from proxywasm_build.transpile import generate_skeleton
+from proxywasm_build.transpile.model import read_filter
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PROXYWASM = [sys.executable, "-m", "proxywasm_build"]
@@ -259,7 +261,7 @@ def test_skeleton_mistakes_are_one_sentence(tmp_path, header_filter, args, sente
 def _validated(project: Path) -> None:
     from proxywasm_build.wasm.validate import validate_module
 
-    report = validate_module(lang_builds.build_project(project).read_bytes())
+    report = validate_module(build_project(project).read_bytes())
     assert report.ok and report.abi_version == "0.2.1", report.findings
     assert [f for f in report.findings if f.severity == "error"] == []
 
@@ -268,7 +270,7 @@ def _validated(project: Path) -> None:
 @pytest.mark.envoy
 @pytest.mark.parametrize("language", ["assemblyscript", "rust"])
 def test_header_only_skeleton_builds_and_answers_like_the_python_filter_in_envoy(tmp_path, header_filter, language):
-    if language == "rust" and lang_builds.rustc_with_wasm_target() is None:
+    if language == "rust" and rustc_with_wasm_target() is None:
         pytest.skip("no rustc with the wasm32-unknown-unknown target (apt-get install rustc libstd-rust-dev-wasm32)")
     proc = run_cli("skeleton", str(header_filter), "--lang", language, "-o", str(tmp_path / "port"),
                    *(["--no-deps"] if language == "rust" else []))
@@ -319,7 +321,7 @@ def test_example_skeletons_build_and_validate(tmp_path):
     """Each example is built once, the languages alternating, to keep the suite lean."""
     from concurrent.futures import ThreadPoolExecutor
 
-    has_rust = lang_builds.rustc_with_wasm_target() is not None
+    has_rust = rustc_with_wasm_target() is not None
     examples = sorted(EXAMPLES.glob("*/filter.py"))
     projects = []
     for index, example in enumerate(examples):
@@ -333,7 +335,7 @@ def test_example_skeletons_build_and_validate(tmp_path):
 @pytest.mark.toolchain
 @pytest.mark.parametrize("language", ["assemblyscript", "rust"])
 def test_the_translatable_subset_builds_and_answers_like_python_in_the_emulator(tmp_path, language):
-    if language == "rust" and lang_builds.rustc_with_wasm_target() is None:
+    if language == "rust" and rustc_with_wasm_target() is None:
         pytest.skip("no rustc with the wasm32-unknown-unknown target")
     source = tmp_path / "subset.py"
     source.write_text(SUBSET_FILTER)

@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from proxywasm_build import languages as lang_builds
+from proxywasm_build.languages import bindings as lang_builds
 from proxywasm_build.errors import UserError
 from proxywasm_build.outputs import check_output_directory, writing
 from proxywasm_build.resources import templates_dir
