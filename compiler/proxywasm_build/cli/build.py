@@ -49,7 +49,6 @@ def command(path: Path, output: Path | None, fetch_toolchain: bool, no_snapshot:
                    f"to keep it): {', '.join(left_out)}", err=True)
 
 
-
 def build_summary(source: Path, written: Path, report: dict, seconds: float) -> dict:
     """What `--json` prints: the module and, for a Python filter, what its backend reported."""
     summary = {"module": str(written), "size": written.stat().st_size}
