@@ -9,6 +9,12 @@ from proxywasm_build.cache import atomic_write, locked
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
+def regenerating(command: str) -> str:
+    """`command` as the section shows it: the run that rewrites the section, so with `--write`
+    (runs recorded before the option existed wrote by default)."""
+    return command if " --write" in f"{command} " else f"{command} --write"
+
+
 def write(start: str, end: str, text: str, path: Path = DOCS) -> None:
     """Replace the text between `start` and `end` (markers included in `text`), or append it;
     every other section is left as it is. Several benchmarks may write at once."""

@@ -1,6 +1,6 @@
 """In-process simulated requests per second through the allow_deny example, in the emulator.
 
-    .venv/bin/python benchmarks/emulator_rps.py [--requests 20000] [--rounds 7] [--no-write]
+    .venv/bin/python benchmarks/emulator_rps.py [--requests 20000] [--rounds 7] [--write]
     .venv/bin/python benchmarks/emulator_rps.py --profile      # where the time goes (cProfile)
     .venv/bin/python benchmarks/emulator_rps.py --wasm     # also the built module, in wasmtime
 
@@ -9,7 +9,7 @@ streams with `host.http_request(...)`: request headers through the filter, then 
 403 local reply (with its response path) or the upstream's answer (with the response headers
 callback), then on_log / on_done / on_delete. The traffic is a fixed mix, half allowed and
 half denied (by header and by path). Each round times `--requests` streams; the table gives
-every round and the median, and the median with its spread is written between the
+every round and the median; with `--write` the median with its spread is written between the
 `emulator-rps` markers of docs/benchmarks.md (only that section is ever rewritten).
 """
 
@@ -144,7 +144,7 @@ def section(rounds: list[tuple[float, float]], requests: int, info: str, wasm: s
     return f"""{START}
 ## Emulator: simulated requests per second (allow_deny example)
 
-`.venv/bin/python benchmarks/emulator_rps.py{" --wasm" if wasm else ""}` — one `Host` runs whole streams in-process with
+`.venv/bin/python benchmarks/emulator_rps.py{" --wasm" if wasm else ""} --write` — one `Host` runs whole streams in-process with
 `host.http_request(...)` through `examples/allow_deny/filter.py` (a `.py` filter, no Wasm):
 half the requests allowed (upstream answer + response-headers callback), half denied (403
 local reply by header or path prefix). {len(rounds)} rounds of {requests:,} requests, after a
@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wasm", action="store_true",
                         help="also time the module `proxywasm build` makes of the filter "
                              "(in wasmtime; a tenth of the requests per round)")
-    parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument("--write", action="store_true",
+                        help="also update docs/benchmarks.md (default: print only)")
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of one round instead of benchmarking")
     args = parser.parse_args(argv)
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         wasm_rounds = [run_round(wasm_host, wasm_requests) for _ in range(args.rounds)]
         wasm = wasm_paragraph(wasm_rounds, wasm_requests)
         print(wasm.strip().replace("**", ""))
-    if not args.no_write and args.filter == FILTER:
+    if args.write and args.filter == FILTER:
         write_section(section(rounds, args.requests, info, wasm))
         print(f"wrote the emulator-rps section of {DOCS.relative_to(ROOT)}")
     return 0

@@ -1,10 +1,10 @@
 """The same filter in Python, C and AssemblyScript (and no filter), side by side in Envoy 1.40.
 
-    .venv/bin/python benchmarks/envoy_filters.py                 # 5 rounds, wrk 10 s, 60 s soak
+    .venv/bin/python benchmarks/envoy_filters.py --write         # 5 rounds, wrk 10 s, 60 s soak; docs
     .venv/bin/python benchmarks/envoy_filters.py --quick         # < 2 minutes: no soak, 1 worker only
-    .venv/bin/python benchmarks/envoy_filters.py --variants python,c --rounds 3 --no-write
-    .venv/bin/python benchmarks/envoy_filters.py --label before  # also keep results/envoy_filters-before.json
-    .venv/bin/python benchmarks/envoy_filters.py --baseline benchmarks/results/envoy_filters-before.json
+    .venv/bin/python benchmarks/envoy_filters.py --variants python,c --rounds 3   # print only
+    .venv/bin/python benchmarks/envoy_filters.py --write --label before  # also keep results/envoy_filters-before.json
+    .venv/bin/python benchmarks/envoy_filters.py --write --baseline benchmarks/results/envoy_filters-before.json
 
 The filter (benchmarks/filters/): a request carrying `x-deny` gets a 403 local reply "denied\\n",
 every other response gets `x-filter: <language>`. Variants: `python` (deny_python.py, built by
@@ -18,8 +18,8 @@ Each round starts every variant fresh, in a random order, as Envoy 1.40 (`--conc
 LIVE and the listener accepts), RSS after a wrk warm-up, Envoy's CPU time (utime+stime from
 /proc/<pid>/stat) per request during a fixed `wrk -t1 -c8` run on the allowed path and one on
 the denied path, requests/s, and the RSS of the same variant at `--concurrency 2` after the
-same warm-up (the cost of an extra worker). Medians over rounds go to the `envoy-filters`
-section of docs/benchmarks.md with a plot (docs/benchmarks-envoy.png), and every number to
+same warm-up (the cost of an extra worker). Medians over rounds are printed; with `--write` they
+go to the `envoy-filters` section of docs/benchmarks.md with a plot (docs/benchmarks-envoy.png), and every number to
 benchmarks/results/envoy_filters.json. `--soak 60` then runs wrk through the Python filter for
 60 s (both paths), checks every response, and samples Envoy's RSS every 5 s.
 """
@@ -212,7 +212,7 @@ def code_section_size(data: bytes) -> int:
 def bootstrap(module: Path | None, listener_port: int, admin_port: int) -> str:
     """The bootstrap every variant shares; `module=None` drops the wasm filter, nothing else.
 
-    Written here rather than through `envoy_config.render_bootstrap` so that the benchmark's
+    Written here rather than through `proxywasm_build.envoy.config.render_bootstrap` so that the benchmark's
     Envoy setup stays fixed while the project's template evolves.
     """
     http_filters: list[dict[str, Any]] = []
@@ -898,11 +898,11 @@ def section(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     elif baseline is not None:
         before = ("\n**Before / after.** `--baseline` compared this run with "
                   f"`{meta['baseline_path']}` (Python module from the {python_source(baseline)}, "
-                  f"measured {baseline['meta']['date']} with `{baseline['meta']['command']}`).\n")
+                  f"measured {baseline['meta']['date']} with `{docs_section.regenerating(baseline['meta']['command'])}`).\n")
     return f"""{START}
 ## Envoy: the same filter in Python, C and AssemblyScript (issues 3 and 7)
 
-`{meta['command']}`
+`{docs_section.regenerating(meta['command'])}`
 
 {meta['date']} on {meta['nproc']} CPUs ({meta['cpu_model']}), Envoy {meta['envoy']}, commit
 {meta['git_commit']}; load average {meta['load_start']:.1f} at start and {meta['load_end']:.1f}
@@ -1065,8 +1065,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="an earlier results JSON to show as 'before' in docs/benchmarks.md")
     parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
                         help="measure nothing: redraw the plot and the docs section from a results JSON")
-    parser.add_argument("--no-write", action="store_true",
-                        help="print only: no docs/benchmarks.md, plot or results JSON")
+    parser.add_argument("--write", action="store_true",
+                        help="also write docs/benchmarks.md, the plot and the results JSON (default: print only)")
     args = parser.parse_args(argv)
     args.rounds = (2 if args.quick else 5) if args.rounds is None else args.rounds
     args.duration = (2.0 if args.quick else 10.0) if args.duration is None else args.duration
@@ -1102,7 +1102,7 @@ def main(argv: list[str] | None = None) -> int:
         summarise(results)
         baseline = load_baseline(args.baseline)
         print_summary(results)
-        if not args.no_write:
+        if args.write:
             plot(results)
             write_section(section(results, baseline))
         return 0
@@ -1169,7 +1169,7 @@ def main(argv: list[str] | None = None) -> int:
     print_summary(results)
     print(f"\n{results['meta']['seconds']:.0f} s of measurement; load average "
           f"{load_start:.1f} -> {results['meta']['load_end']:.1f}", file=sys.stderr)
-    if not args.no_write:
+    if args.write:
         text = json.dumps(results, indent=1, default=str) + "\n"
         atomic_write(RESULTS / "envoy_filters.json", text.encode())
         if args.label:

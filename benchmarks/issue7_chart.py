@@ -3,10 +3,10 @@ MicroPython probe and the AssemblyScript filter cost, against the target lines.
 
 Reads what the two measuring scripts wrote (nothing is measured here):
 benchmarks/results/envoy_filters.json (benchmarks/envoy_filters.py, with --python-before) and
-benchmarks/results/micropython_probe.json (benchmarks/micropython_probe.py). Writes
-docs/benchmarks-issue7.png.
+benchmarks/results/micropython_probe.json (benchmarks/micropython_probe.py). Prints the bars;
+writes docs/benchmarks-issue7.png with `--write` (or the chart to `--output PATH`).
 
-    .venv/bin/python benchmarks/issue7_chart.py
+    .venv/bin/python benchmarks/issue7_chart.py --write
 """
 
 from __future__ import annotations
@@ -123,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envoy-filters", type=Path, default=RESULTS / "envoy_filters.json")
     parser.add_argument("--micropython", type=Path, default=RESULTS / "micropython_probe.json")
-    parser.add_argument("--output", type=Path, default=PLOT)
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"write the chart here (with --write, default {PLOT.relative_to(ROOT)})")
+    parser.add_argument("--write", action="store_true", help="write the chart (default: print the bars only)")
     args = parser.parse_args(argv)
     try:
         filters = json.loads(args.envoy_filters.read_text())
@@ -138,10 +140,12 @@ def main(argv: list[str] | None = None) -> int:
                 bars[label] = micropython_bar(probe, key)
         caption += f"; MicroPython probe {probe['meta']['date']} (load {probe['meta']['load_start']:.1f})"
     caption += "; medians over interleaved rounds, dashed: issue 7 targets"
-    plot(bars, args.output, caption)
     for name, values in bars.items():
         print(name, {k: (round(v, 2) if v is not None else None) for k, v in values.items()})
-    print(f"wrote {args.output}")
+    output = args.output or (PLOT if args.write else None)
+    if output is not None:
+        plot(bars, output, caption)
+        print(f"wrote {output}")
     return 0
 
 

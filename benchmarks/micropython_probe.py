@@ -1,8 +1,8 @@
 """What a MicroPython-sized interpreter would cost in Envoy: the MicroPython probe, side by side.
 
-    .venv/bin/python benchmarks/micropython_probe.py               # 5 rounds, wrk 3 s, node table
+    .venv/bin/python benchmarks/micropython_probe.py --write       # 5 rounds, wrk 3 s, node table; docs
     .venv/bin/python benchmarks/micropython_probe.py --quick       # 2 rounds of 2 s, < 1 minute
-    .venv/bin/python benchmarks/micropython_probe.py --no-write    # print only
+    .venv/bin/python benchmarks/micropython_probe.py               # print only
 
 The probe is MicroPython 1.27's own WebAssembly build (npm
 `@micropython/micropython-webassembly-pyscript@1.27.0`, emscripten), unchanged, merged by
@@ -25,8 +25,9 @@ the CPython filter (`proxywasm build`'s default), the probe and the from-source 
 CPU until ready, RSS after a wrk warm-up (split by where it goes), Envoy CPU per request during a
 `wrk -t1 -c8` run, and the RSS an extra worker adds (a second start at `--concurrency 2`).
 Then node 20 compiles each module with TurboFan only, single-threaded (a quiet, deterministic
-stand-in for Envoy's compile), median of fresh processes. Results: benchmarks/results/
-micropython_probe.json and the `micropython-probe` section of docs/benchmarks.md.
+stand-in for Envoy's compile), median of fresh processes. Results are printed; with `--write`
+also benchmarks/results/micropython_probe.json and the `micropython-probe` section of
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -598,7 +599,7 @@ build, which Envoy runs with the standard encoding: its twin built with clang's 
     return f"""{START}
 ## What a MicroPython-sized interpreter costs in Envoy (the MicroPython probe)
 
-`{meta['command']}` — {meta['date']}, commit {meta['git_commit']}, {meta['rounds']} interleaved
+`{docs_section.regenerating(meta['command'])}` — {meta['date']}, commit {meta['git_commit']}, {meta['rounds']} interleaved
 rounds (random order), Envoy {meta['envoy']} `--concurrency 1`, load average
 {meta['load_start']:.1f} → {meta['load_end']:.1f}, {meta['seconds_per_round']:.0f} s per round.
 
@@ -670,7 +671,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also start each variant at --concurrency 2 for the RSS of an extra "
                              "worker (default yes, quick no)")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 2 s: about a minute")
-    parser.add_argument("--no-write", action="store_true", help="print only: no docs or JSON")
+    parser.add_argument("--write", action="store_true",
+                        help="also write docs/benchmarks.md and the results JSON (default: print only)")
     parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
                         help="measure nothing: rewrite the docs section from a results JSON")
     args = parser.parse_args(argv)
@@ -692,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads(args.render.read_text())
         summarise(results)
         print(envoy_table(results))
-        if not args.no_write:
+        if args.write:
             docs_section.write(START, END, section(results))
         return 0
     command = ".venv/bin/python benchmarks/micropython_probe.py " + " ".join(
@@ -755,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
         print(node_markdown(results["node"]))
     print(f"\n{envoy_seconds:.0f} s in Envoy ({results['meta']['seconds_per_round']:.0f} s per round); "
           f"load average {load_start:.1f} -> {load_end:.1f}", file=sys.stderr)
-    if not args.no_write:
+    if args.write:
         atomic_write(RESULTS, (json.dumps(results, indent=1, default=str) + "\n").encode())
         docs_section.write(START, END, section(results))
         print("wrote docs/benchmarks.md (micropython-probe section), "

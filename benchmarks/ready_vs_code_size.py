@@ -1,8 +1,8 @@
 """Envoy time to ready against the size of a module's code section (issue 7).
 
-    .venv/bin/python benchmarks/ready_vs_code_size.py             # 8 sizes up to ~8 MB, 5 rounds
+    .venv/bin/python benchmarks/ready_vs_code_size.py --write     # 8 sizes up to ~8 MB, 5 rounds; docs
     .venv/bin/python benchmarks/ready_vs_code_size.py --quick     # 5 sizes, 2 rounds
-    .venv/bin/python benchmarks/ready_vs_code_size.py --no-python --rounds 3 --no-write
+    .venv/bin/python benchmarks/ready_vs_code_size.py --no-python --rounds 3   # print only
 
 Stock Envoy 1.40 (proxy-wasm-cpp-host with V8, Liftoff off) compiles a whole module with
 TurboFan on the main thread before it goes LIVE, so time to ready should follow the code
@@ -12,8 +12,8 @@ exported table so nothing is dropped), compiled with zig, plus the Python filter
 `proxywasm build` writes it (and, with `--python-commit REV`, as an earlier commit built it) as
 points to compare with the line. Each round starts every module fresh in a random order
 (`--concurrency 1`, 127.0.0.1, direct response; both paths checked); the medians, a least-squares
-line (ms per MB of code) and docs/benchmarks-ready-vs-code.png go to the `ready-vs-code`
-section of docs/benchmarks.md and benchmarks/results/ready_vs_code_size.json.
+line (ms per MB of code) and, with `--write`, docs/benchmarks-ready-vs-code.png go to the
+`ready-vs-code` section of docs/benchmarks.md and benchmarks/results/ready_vs_code_size.json.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ def section(results: dict[str, Any]) -> str:
     return f"""{START}
 ## Envoy time to ready against code-section size (issue 7)
 
-`{meta['command']}`
+`{docs_section.regenerating(meta['command'])}`
 
 {meta['date']} on {meta['nproc']} CPUs ({meta['cpu_model']}), Envoy {meta['envoy']}, commit
 {meta['git_commit']}; load average {meta['load_start']:.1f} at start and {meta['load_end']:.1f}
@@ -276,11 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
                         help="measure nothing: redraw the plot and the docs section from a results JSON")
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--write", action="store_true",
+                        help="also write docs/benchmarks.md, the plot and the results JSON (default: print only)")
     args = parser.parse_args(argv)
     if args.render:
         results = json.loads(args.render.read_text())
-        if not args.no_write:
+        if args.write:
             plot(results)
             write_section(section(results))
         print(section(results))
@@ -369,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                 "python_cpu_ms_per_mb": python_cpu_slope, "python_cpu_intercept_ms": python_cpu_intercept},
     }
     print(section(results))
-    if not args.no_write:
+    if args.write:
         atomic_write(RESULTS, (json.dumps(results, indent=1) + "\n").encode())
         plot(results)
         write_section(section(results))

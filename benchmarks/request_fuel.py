@@ -1,8 +1,7 @@
 """Wasm instructions per request of the benchmark filter: Python (before/after), AssemblyScript, C.
 
-    .venv/bin/python benchmarks/request_fuel.py                        # working tree vs HEAD
-    .venv/bin/python benchmarks/request_fuel.py --python-before f7eb20f
-    .venv/bin/python benchmarks/request_fuel.py --no-write             # print only
+    .venv/bin/python benchmarks/request_fuel.py                        # working tree vs HEAD, print only
+    .venv/bin/python benchmarks/request_fuel.py --python-before f7eb20f --write   # and update the docs
 
 A deterministic stand-in for "Envoy CPU per request": each module runs in wasmtime with fuel
 metering (one unit per wasm instruction executed) under the emulated host, and drives the
@@ -13,8 +12,8 @@ host-side work (the emulator) costs no fuel, so the numbers are the module's own
 
 The modules are the ones benchmarks/envoy_filters.py builds (same functions, same cache):
 deny_python.py by the working tree and, for "before", by commit `--python-before` (default
-HEAD); deny_assemblyscript/ and deny_c.c. Results go to benchmarks/results/request_fuel.json
-and the `request-fuel` section of docs/benchmarks.md.
+HEAD); deny_assemblyscript/ and deny_c.c. With `--write` results go to
+benchmarks/results/request_fuel.json and the `request-fuel` section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -144,8 +143,19 @@ def markdown(results: dict[str, Any]) -> str:
               "values are plain ints, header names and values reach the C hostcalls as str "
               "(`_host.raw_takes_str`) and the per-request header methods call the raw "
               "interface in place. What is left is CPython's own cost per call: a Python call "
-              "is ~1,000 instructions, creating the context object ~4,500.", END]
+              "is ~1,000 instructions, creating the context object ~4,500.", "",
+              f"`{docs_section.regenerating(_command(meta))}`; machine-readable: "
+              "benchmarks/results/request_fuel.json.", END]
     return "\n".join(lines)
+
+
+def _command(meta: dict[str, Any]) -> str:
+    """The command that measured `meta`'s run (recorded since it had --write; rebuilt before)."""
+    if "command" in meta:
+        return meta["command"]
+    before = (meta.get("python_before_from") or "").removeprefix("commit ")
+    return (".venv/bin/python benchmarks/request_fuel.py"
+            + (f" --python-before {before}" if before else "") + f" --pairs {meta['pairs']}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -154,13 +164,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="also measure deny_python.py as commit REV builds it (default HEAD; "
                              "'' for none)")
     parser.add_argument("--pairs", type=int, default=100, help="measured request pairs (default 100)")
-    parser.add_argument("--no-write", action="store_true",
-                        help="print only: no results JSON, no docs/benchmarks.md section")
+    parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="print (with --write: rewrite) the section from an earlier results JSON")
+    parser.add_argument("--write", action="store_true",
+                        help="also write the results JSON and the docs/benchmarks.md section (default: print only)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        text = markdown(json.loads(args.render.read_text()))
+        print(text)
+        if args.write:
+            docs_section.write(START, END, text)
+        return 0
     variants: dict[str, Any] = {}
     for variant, build in builders(args.python_before or None).items():
         variants[variant] = measure(build(), args.pairs)
@@ -169,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
                                     "sdk", "compiler", "toolchains"],
                                    capture_output=True, text=True).stdout.strip())
     results = {
-        "meta": {"date": dt.date.today().isoformat(), "pairs": args.pairs, "dirty": dirty,
+        "meta": {"command": " ".join([".venv/bin/python benchmarks/request_fuel.py",
+                                      *(sys.argv[1:] if argv is None else argv)]),
+                 "date": dt.date.today().isoformat(), "pairs": args.pairs, "dirty": dirty,
                  "git_commit": ef.short_commit("HEAD"),
                  "python_before_from": (ef.describe_commit(args.python_before)
                                         if args.python_before else None)},
@@ -177,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = markdown(results)
     print(text)
-    if not args.no_write:
+    if args.write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(RESULTS, (json.dumps(results, indent=2) + "\n").encode())
         docs_section.write(START, END, text)

@@ -1,8 +1,8 @@
 """Issue 7's levers on the weight of a Python filter, each measured side by side in one run.
 
-    .venv/bin/python benchmarks/weight_levers.py                  # 3 rounds, the default levers
-    .venv/bin/python benchmarks/weight_levers.py --rounds 5 --optimize   # + wasm-opt -Oz (minutes)
-    .venv/bin/python benchmarks/weight_levers.py --no-write       # print, leave docs alone
+    .venv/bin/python benchmarks/weight_levers.py --write          # 3 rounds, the default levers; docs
+    .venv/bin/python benchmarks/weight_levers.py --rounds 5 --optimize --write   # + wasm-opt -Oz (minutes)
+    .venv/bin/python benchmarks/weight_levers.py                  # print, leave docs alone
 
 Every variant is benchmarks/filters/deny_python.py built by `build_python_filter` with one
 option changed: `full interpreter` is the default before this issue's compiler lever (CPython's
@@ -11,7 +11,7 @@ one lever on top of the default. `no filter` is the same Envoy without the wasm 
 Each round starts every variant fresh, in a random order (Envoy 1.40 `--concurrency 1`,
 127.0.0.1, direct response, the bootstrap of benchmarks/envoy_filters.py), checks both filter
 paths, sends 50 more requests, and reads: time to ready (process start until LIVE and the
-listener accepts), Envoy CPU time until ready, RSS. Medians over rounds go to the
+listener accepts), Envoy CPU time until ready, RSS. With `--write`, medians over rounds go to the
 `weight-levers` section of docs/benchmarks.md with a chart (docs/benchmarks-weight-levers.png);
 every number to benchmarks/results/weight_levers.json.
 """
@@ -159,7 +159,7 @@ def section(results: dict[str, Any]) -> str:
     none_rss = results["none"]["rss_median"]
     full = rows["full"]
     out = [START, "## Weight levers for a Python filter (issue 7)", "",
-           f"`{results['command']}`", "",
+           f"`{docs_section.regenerating(results['command'])}`", "",
            f"{results['date']} on {m['nproc']} CPUs ({m['cpu_model']}), Envoy {m['envoy']}, commit "
            f"{m['git_commit']}; load average {results['load'][0]:.1f} at start and "
            f"{results['load'][1]:.1f} at the end. {results['rounds']} rounds; each starts every "
@@ -283,15 +283,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--optimize", action="store_true", help="add the wasm-opt -Oz variant (minutes)")
-    parser.add_argument("--no-write", action="store_true", help="do not touch docs or results")
-    parser.add_argument("--from-json", type=Path, help="rewrite the section and chart from a results file")
+    parser.add_argument("--write", action="store_true",
+                        help="also write docs/benchmarks.md, the chart and the results JSON (default: print only)")
+    parser.add_argument("--from-json", type=Path, help="the section and chart from a results file (written with --write)")
     args = parser.parse_args(argv)
     if args.from_json:
         results = json.loads(args.from_json.read_text())
-        write_section(section(results))
-        plot(results)
+        print(section(results))
+        if args.write:
+            write_section(section(results))
+            plot(results)
         return 0
-    command = "python benchmarks/weight_levers.py" + (f" --rounds {args.rounds}" if args.rounds != 3 else "") \
+    command = ".venv/bin/python benchmarks/weight_levers.py" + (f" --rounds {args.rounds}" if args.rounds != 3 else "") \
         + (" --optimize" if args.optimize else "")
     variants = dict(VARIANTS, **(OPTIONAL if args.optimize else {}))
 
@@ -335,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     text = section(results)
     print(text)
-    if not args.no_write:
+    if args.write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(RESULTS, json.dumps(results, indent=1, default=str).encode())
         write_section(text)

@@ -12,6 +12,7 @@ from typing import Iterator
 
 from proxywasm_build.errors import UserError
 from proxywasm_build.outputs import writing
+from proxywasm_build.progress import step
 
 
 def cache_dir() -> Path:
@@ -59,10 +60,11 @@ def npm_package(package: str, version: str) -> Path:
             shutil.rmtree(prefix)
         prefix.mkdir(parents=True)
         (prefix / "package.json").write_text('{"private": true}\n')
-        proc = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--save-exact", f"{package}@{version}"],
-            cwd=prefix, capture_output=True, text=True,
-        )
+        with step(f"Installing {package}@{version} from npm"):
+            proc = subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", "--save-exact", f"{package}@{version}"],
+                cwd=prefix, capture_output=True, text=True,
+            )
         if proc.returncode != 0:
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise UserError(f"npm could not install {package}@{version}: {tail}")

@@ -22,10 +22,19 @@ plain_http_option = click.option(
 @click.option("--layout", type=click.Choice(oci.LAYOUTS), default="compat", show_default=True,
               help="compat: tar+gzip layer with plugin.wasm (what Istio pulls); wasme: Wasm artifact layout.")
 @click.option("--root-id", default=None, help="Root id to record (default: read from the module).")
+@click.option("--json", "as_json", is_flag=True, help="Print the pushed image as JSON.")
 @plain_http_option
-def push_command(module: str, ref: str, layout: str, root_id: str | None, plain_http: bool) -> None:
+def push_command(module: str, ref: str, layout: str, root_id: str | None, as_json: bool,
+                 plain_http: bool) -> None:
     """Push MODULE.wasm to REF (REGISTRY/REPOSITORY:TAG)."""
     result = oci.push(module, ref, layout=layout, root_id=root_id, plain_http=plain_http)
+    if as_json:
+        click.echo(json.dumps({
+            "reference": str(result.reference), "digest": result.digest,
+            "module_digest": result.module_digest, "size": result.size, "layout": result.layout,
+            "abi": result.metadata.abi_versions,
+        }, indent=2))
+        return
     click.echo(f"pushed {result.reference} ({result.layout}, ABI {', '.join(result.metadata.abi_versions)})")
     click.echo(f"digest: {result.digest}")
 
@@ -34,10 +43,18 @@ def push_command(module: str, ref: str, layout: str, root_id: str | None, plain_
 @click.argument("ref")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Where to write the module (default: REPOSITORY-NAME.wasm).")
+@click.option("--json", "as_json", is_flag=True, help="Print the pulled module as JSON.")
 @plain_http_option
-def pull_command(ref: str, output: str | None, plain_http: bool) -> None:
+def pull_command(ref: str, output: str | None, as_json: bool, plain_http: bool) -> None:
     """Pull a module image (compat or wasme layout), checking every digest."""
     path, pulled = oci.pull(ref, output, plain_http=plain_http)
+    if as_json:
+        click.echo(json.dumps({
+            "module": str(path), "reference": str(pulled.reference), "digest": pulled.digest,
+            "module_digest": f"sha256:{pulled.module_sha256}", "size": len(pulled.wasm),
+            "layout": pulled.layout, "abi": pulled.metadata.abi_versions,
+        }, indent=2))
+        return
     click.echo(f"pulled {pulled.reference} ({pulled.layout}) -> {path}")
     click.echo(f"digest: {pulled.digest}")
     click.echo(f"module sha256: {pulled.module_sha256}")

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Union
 
-from proxywasm_build import cache
 from proxywasm_build.hosts import built_module
 from proxywasm_build.envoy.runner import EnvoyError, LocalEnvoy
 from proxywasm_build.envoy.config import LOCAL_REPLY_MARKER

