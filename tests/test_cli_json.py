@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from proxywasm_build import languages, scaffold
+from proxywasm_build import scaffold
+from proxywasm_build.languages.rust import rustc_with_wasm_target
 from proxywasm_build.ship import oci
 from proxywasm_build.wasm.inspect import describe_module
 from proxywasm_build.wasm.reader import read_module
@@ -51,7 +52,7 @@ def test_build_json_describes_the_module_and_what_was_frozen(tmp_path: Path) -> 
 
 
 def test_build_json_of_a_rust_project_gives_what_is_known(tmp_path: Path) -> None:
-    if languages.rustc_with_wasm_target() is None:
+    if rustc_with_wasm_target() is None:
         pytest.skip("no rustc with the wasm32-unknown-unknown target (apt-get install rustc libstd-rust-dev-wasm32)")
     project = scaffold.scaffold_project(tmp_path / "rs-deny", "rust", no_deps=True)
     proc = cli("build", str(project), "--json")
