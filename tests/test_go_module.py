@@ -25,7 +25,7 @@ def go_filter(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def comparable(response) -> tuple:
-    from proxywasm_build.envoy.host import comparable_headers
+    from proxywasm_build.envoy.results import comparable_headers
     headers = dict(comparable_headers(response.headers.items()))
     return response.status, response.body, headers.get("x-filter"), response.upstream_request is None
 

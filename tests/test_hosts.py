@@ -9,7 +9,8 @@ import pytest
 import wasmtime
 
 from proxywasm_build.errors import UserError
-from proxywasm_build.envoy.host import EnvoyHost, comparable_headers
+from proxywasm_build.envoy.host import EnvoyHost
+from proxywasm_build.envoy.results import comparable_headers
 
 from test_envoy_runner import MINIMAL_WAT
 
