@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,8 +19,6 @@ from proxywasm_build.errors import UserError
 @click.pass_context
 def command(ctx: click.Context, path: str, hosts: str | None) -> int:
     """Run the tests of the filter project at PATH (default: here) with pytest."""
-    import pytest
-
     from proxywasm.testing.pytest_plugin import available_hosts, parse_hosts
 
     target = Path(path)
@@ -33,10 +33,11 @@ def command(ctx: click.Context, path: str, hosts: str | None) -> int:
         except ValueError as err:
             raise UserError(f"--hosts: {err}") from None
         args.append(f"--proxywasm-hosts={hosts}")
-    # The project's own modules (filter.py next to its tests) import as top-level names.
-    root = target if target.is_dir() else target.parent
-    sys.path.insert(0, str(root.resolve()))
-    code = int(pytest.main(args))
+    # A fresh interpreter: pytest imports (and may rewrite) the SDK and the plugin itself, and
+    # the project's own modules (filter.py next to its tests) import as top-level names.
+    root = str((target if target.is_dir() else target.parent).resolve())
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    code = subprocess.run([sys.executable, "-m", "pytest", *args], env=env).returncode
     if code == 5:
         raise UserError(f"no tests were found under {path}.", exit_code=5)
     return code
