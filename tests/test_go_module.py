@@ -80,11 +80,16 @@ def test_go_build_mistakes_are_one_sentence(tmp_path: Path) -> None:
 
 
 @pytest.mark.toolchain
-def test_go_compile_error_is_reported_with_its_first_line(tmp_path: Path) -> None:
+def test_go_compile_errors_are_all_reported_with_their_place(tmp_path: Path) -> None:
     (tmp_path / "go.mod").write_text("module broken\n\ngo 1.24\n")
-    (tmp_path / "main.go").write_text("package main\n\nfunc main() { undefinedName() }\n")
-    with pytest.raises(UserError, match=r"go could not build .*undefined: undefinedName"):
+    (tmp_path / "main.go").write_text("package main\n\nfunc main() { undefinedName() }\n\n"
+                                      "func other() int { return otherName }\n")
+    with pytest.raises(UserError) as raised:
         build_go_module(tmp_path, tmp_path / "out.wasm")
+    lines = str(raised.value).splitlines()
+    assert lines[0] == f"go could not build {tmp_path.name}: 2 errors."
+    assert lines[1].endswith("main.go:3:15: undefined: undefinedName")
+    assert lines[2].endswith("main.go:5:27: undefined: otherName")
     assert not (tmp_path / "out.wasm").exists()
 
 

@@ -472,3 +472,19 @@ def test_envoy_agrees_with_validate_on_random_plausible_modules() -> None:
     assert sum(outcomes.values()) == 12
     assert not [k for k in outcomes if k.startswith("DISAGREE")], outcomes
     assert outcomes["agree: loads"] and sum(n for k, n in outcomes.items() if "refused" in k)
+
+
+@pytest.mark.toolchain
+def test_a_c_filter_that_does_not_compile_reports_every_error_with_its_place(tmp_path: Path) -> None:
+    from proxywasm_build.errors import UserError
+    from proxywasm_build.languages.c import compile_c_module
+
+    source = tmp_path / "broken.c"
+    source.write_text("int first(void) { return missing_one; }\n\nint second(void) { return missing_two; }\n")
+    with pytest.raises(UserError) as raised:
+        compile_c_module([source], tmp_path / "out.wasm")
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "zig could not compile broken.c: 2 errors."
+    assert "broken.c:1:26: error: use of undeclared identifier 'missing_one'" in lines[1]
+    assert "broken.c:3:27: error: use of undeclared identifier 'missing_two'" in lines[2]
+    assert not (tmp_path / "out.wasm").exists()

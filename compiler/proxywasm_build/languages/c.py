@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 
 from proxywasm_build.cache import atomic_write, cache_dir
 from proxywasm_build.errors import UserError
+from proxywasm_build.languages.diagnostics import compile_failure, located_errors
 
 ZIG_TARGET = "wasm32-wasi"
 DEFAULT_FLAGS = ("-Os", "-mexec-model=reactor", "-Wl,--strip-debug")
@@ -43,8 +44,8 @@ def compile_c_module(
     """Compile C `sources` into a wasm32-wasi reactor module at `output`; return its path.
 
     `exports` names extra symbols to export (for example `malloc`); `extra_flags` go to
-    `zig cc` as they are (`-DNAME`, `-I...`, `-O2`). Raises `UserError` with the compiler's
-    first error line when compilation fails.
+    `zig cc` as they are (`-DNAME`, `-I...`, `-O2`). Raises `UserError` with every error the
+    compiler reported (file:line:col) when compilation fails.
     """
     output = Path(output)
     source_paths = [Path(s) for s in sources]
@@ -62,18 +63,11 @@ def compile_c_module(
     try:
         proc = subprocess.run(command, capture_output=True, text=True, env=zig_env())
         if proc.returncode != 0:
-            raise UserError(f"zig could not compile {', '.join(p.name for p in source_paths)}: "
-                            f"{_first_error(proc.stderr)}")
+            raise compile_failure(f"zig could not compile {', '.join(p.name for p in source_paths)}",
+                                  located_errors(proc.stderr, marker="error"), proc)
         atomic_write(output, scratch.read_bytes())
     finally:
         if scratch.exists():
             scratch.unlink()
     return output
 
-
-def _first_error(stderr: str) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:
-        if "error" in line:
-            return line
-    return lines[0] if lines else "no output"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 from proxywasm_build.errors import UserError
@@ -18,3 +19,12 @@ def compile_failure(sentence: str, errors: list[str], proc: subprocess.Completed
     output = [line for line in f"{proc.stderr or ''}\n{proc.stdout or ''}".splitlines() if line.strip()]
     detail = output[-_TAIL_LINES:] or ["(no output)"]
     return UserError("\n".join([f"{sentence} (exit status {proc.returncode}):", *detail]))
+
+
+_LOCATED = re.compile(r"^\S+:\d+:\d+: ")
+
+
+def located_errors(output: str, *, marker: str = "") -> list[str]:
+    """Every `file:line:col: ...` line of a compiler's output (that contains `marker`, if given)."""
+    return [line.strip() for line in output.splitlines()
+            if _LOCATED.match(line.strip()) and marker in line]

