@@ -18,8 +18,9 @@ from proxywasm.testing import FilterLoadError, FilterRefused, Host
 REGISTER = "proxywasm.set_root_context(proxywasm.RootContext)\n"
 C_EXTENSION = ("a compiled C extension ({}) that a Proxy-Wasm module cannot carry: CPython for "
                "wasm32-wasi has only its own C modules, so use pure Python.")
-AT_IMPORT = ("calls the host at import time ({}); Envoy refuses hostcalls during _initialize: "
-             "move it into a callback such as on_vm_start or on_configure.")
+AT_IMPORT = ("calls the host at import time ({}); a module's import runs where no host answers "
+             "(the build's snapshot, Envoy's _initialize): move it into a callback such as on_vm_start "
+             "or on_configure.")
 SO = importlib.machinery.EXTENSION_SUFFIXES[0]
 
 # name -> (filter source, files beside it, the sentence)

@@ -515,8 +515,8 @@ def test_module_level_hostcall_is_refused_like_envoy(tmp_path: Path) -> None:
     path = write(tmp_path, "import proxywasm\nproxywasm.Counter('x')\n"
                            "proxywasm.set_root_context(proxywasm.RootContext)\n")
     with pytest.raises(FilterLoadError, match=r"filter.py:2 calls the host at import time "
-                                              r"\(proxywasm.Counter\); Envoy refuses hostcalls during "
-                                              r"_initialize: move it into a callback such as on_vm_start"):
+                                              r"\(proxywasm.Counter\); a module's import runs where no host "
+                                              r"answers \(the build's snapshot, Envoy's _initialize\): move it"):
         Host.load(path)
 
 

@@ -5,7 +5,8 @@
 - imports a module the sandbox cannot serve (sockets, threads, processes, ...: `FORBIDDEN_IMPORTS`);
 - imports a compiled C extension that CPython for wasm32-wasi does not carry (a third-party
   `.so`, or a host-only stdlib one such as `zlib`): only `WASM_C_MODULES` exist inside a module;
-- calls the host while it is imported (Envoy refuses hostcalls during `_initialize`);
+- calls the host while it is imported (a built module's snapshot answers no hostcall, and Envoy
+  allows only logging during `_initialize`);
 - registers something that cannot make a root context (`proxywasm.set_root_context(42)`).
 
 Each refusal is a `FilterRefused` (a `FilterLoadError`) whose message is the sentence the build
@@ -164,9 +165,9 @@ def _module_file(name: str, search: list[str]) -> Optional[str]:
 # -- dynamic checks: importing the filter ---------------------------------------------------------
 
 class RefusingHost:
-    """The raw-hostcall interface while a filter is imported: every hostcall is refused, as
-    Envoy refuses them during `_initialize` (and a built module's snapshot answers them
-    UNIMPLEMENTED)."""
+    """The raw-hostcall interface while a filter is imported: every hostcall is refused, as a
+    built module's snapshot answers them UNIMPLEMENTED (Envoy's `_initialize` allows only
+    logging)."""
 
     def __getattr__(self, raw_name: str):
         if raw_name.startswith("__"):
@@ -190,8 +191,9 @@ def hostcall_at_import_sentence(frame: FrameType, raw_name: str) -> str:
         site = current
         break
     where = _where(site.f_code.co_filename, site.f_lineno) if site else "the filter"
-    return (f"{where} calls the host at import time ({api}); Envoy refuses hostcalls during "
-            f"_initialize: move it into a callback such as on_vm_start or on_configure.")
+    return (f"{where} calls the host at import time ({api}); a module's import runs where no host "
+            f"answers (the build's snapshot, Envoy's _initialize): move it into a callback such as "
+            f"on_vm_start or on_configure.")
 
 
 def registration_refusal(err: BaseException) -> Optional[str]:
