@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from envoy_filters import (FILTERS, BenchEnvoy, build_c, check_behaviour, machine_info,  # noqa: E402
                            TARGET_READY_S, TARGET_RSS_OVER_NONE, TARGET_SIZE)
 
-from proxywasm_build.backends.common.metadata_section import custom_section  # noqa: E402
+from proxywasm_build.wasm.metadata_section import custom_section  # noqa: E402
 from proxywasm_build.backends.cpython import build_python_filter  # noqa: E402
 from proxywasm_build.cache import atomic_write  # noqa: E402
 from proxywasm_build.wasm.reader import read_module  # noqa: E402

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from proxywasm_build.backends.common.metadata_section import custom_section
+from proxywasm_build.wasm.metadata_section import custom_section
 
 REGISTRY_BINARY = "docker-registry"
 

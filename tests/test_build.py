@@ -13,7 +13,7 @@ from proxywasm import abi
 
 from proxywasm_build.backends.common.filter_check import check_filter
 from proxywasm_build.backends.common.filter_source import resolve_filter_source
-from proxywasm_build.backends.common.metadata_section import METADATA_SECTION
+from proxywasm_build.wasm.metadata_section import METADATA_SECTION
 from proxywasm_build.backends.common.snapshot import hostcall_stubs_wat
 from proxywasm_build.backends.cpython import build_python_filter
 from proxywasm_build.backends.cpython.bridge import generate_bridge_source

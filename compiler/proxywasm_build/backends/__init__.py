@@ -10,7 +10,7 @@ lives in `backends.common`, one idea a file:
   and the wasm-ld link; `snapshot`: wizer; `datasegments`: the snapshot's zero runs;
 - `left_out_parts`: `LeftOutPartNeeded`, raised by link or snapshot when a trimmed interpreter
   misses a part, so the backend can build again with it;
-- `metadata_section`: the `proxywasm-python` custom section; `output`: the default output path
+- `output`: the default output path (the metadata section itself is `wasm.metadata_section`)
   and the validate-before-write step.
 """
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proxywasm_build.backends.common.metadata_section import METADATA_SECTION
+from proxywasm_build.wasm.metadata_section import METADATA_SECTION
 from proxywasm_build.cache import atomic_write, cache_dir
 from proxywasm_build.outputs import check_output_file, write_output
 from proxywasm_build.errors import UserError

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from proxywasm import abi
 from proxywasm.abi import ABI_VERSIONS, Signature
 
+from proxywasm_build.wasm.metadata_section import METADATA_SECTION
 from proxywasm_build.wasm.reader import ModuleInfo, NotWasmError, read_module
 
 __all__ = ["Finding", "ValidationReport", "validate_module", "NotWasmError", "SUPPORTED_ENVOY",
@@ -26,7 +27,7 @@ Severity = Literal["error", "warning"]
 #: Envoy versions whose host functions were verified by probe modules.
 SUPPORTED_ENVOY = ("1.40",)
 #: Our modules' custom section describing the embedded Python and SDK.
-PYTHON_SECTION = "proxywasm-python"
+PYTHON_SECTION = METADATA_SECTION
 
 #: V8 in Envoy compiles all code with TurboFan before the first VM starts (cpp-host turns
 #: Liftoff off). Measured on this project's 2-core machine with Envoy 1.40: see docs/validate.md.

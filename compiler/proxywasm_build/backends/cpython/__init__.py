@@ -26,7 +26,7 @@ from proxywasm_build.backends.common.datasegments import split_zero_runs
 from proxywasm_build.backends.common.filter_check import check_filter
 from proxywasm_build.backends.common.filter_source import FilterSource, resolve_filter_source
 from proxywasm_build.backends.common.left_out_parts import LeftOutPartNeeded
-from proxywasm_build.backends.common.metadata_section import METADATA_SECTION, custom_section
+from proxywasm_build.wasm.metadata_section import METADATA_SECTION, custom_section
 from proxywasm_build.backends.common.output import default_output, write_valid_module
 from proxywasm_build.backends.common.snapshot import snapshot
 from proxywasm_build.backends.cpython import nocompiler
