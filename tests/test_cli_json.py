@@ -17,7 +17,7 @@ from proxywasm_build.ship import oci
 from proxywasm_build.wasm.inspect import describe_module
 from proxywasm_build.wasm.reader import read_module
 
-from registry import LocalRegistry, local_reply_module
+from registry import LocalRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,17 +70,6 @@ def test_build_json_error_is_one_sentence_on_stderr(tmp_path: Path) -> None:
 
 
 # -- push / pull against a real registry -------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory):
-    with LocalRegistry(tmp_path_factory.mktemp("registry")) as reg:
-        yield reg
-
-
-@pytest.fixture(scope="module")
-def module_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return local_reply_module(tmp_path_factory.mktemp("module") / "reply.wasm")
 
 
 @pytest.fixture(autouse=True)

@@ -20,24 +20,13 @@ from proxywasm_build.ship import deploy
 from proxywasm_build.ship import oci
 from proxywasm_build.envoy.config import REMOTE_CODE_CLUSTER, UPSTREAM_CLUSTER, validate_bootstrap
 
-from registry import LOCAL_REPLY_WAT, LocalRegistry, free_port, local_reply_module, module_variant
+from registry import LOCAL_REPLY_WAT, LocalRegistry, free_port, module_variant
 
 pytestmark = pytest.mark.registry
 
 #: The user's cache, where toolchains and filter builds live (tests get their own for pulls).
 USER_CACHE = os.environ.get("PROXYWASM_CACHE")
 SCHEMA = json.loads((Path(__file__).parent / "data" / "wasmplugin.schema.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory):
-    with LocalRegistry(tmp_path_factory.mktemp("registry")) as reg:
-        yield reg
-
-
-@pytest.fixture(scope="module")
-def module_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return local_reply_module(tmp_path_factory.mktemp("module") / "reply.wasm")
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 from proxywasm_build.ship import oci
 from proxywasm_build.errors import UserError
 
-from registry import LocalRegistry, local_reply_module, module_variant
+from registry import LocalRegistry, module_variant
 
 pytestmark = pytest.mark.registry
 
@@ -29,20 +29,9 @@ pytestmark = pytest.mark.registry
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory):
-    with LocalRegistry(tmp_path_factory.mktemp("registry")) as reg:
-        yield reg
-
-
-@pytest.fixture(scope="module")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory):
     with LocalRegistry(tmp_path_factory.mktemp("auth-registry"), users={"alice": "correct horse"}) as reg:
         yield reg
-
-
-@pytest.fixture(scope="module")
-def module_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return local_reply_module(tmp_path_factory.mktemp("module") / "reply.wasm")
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from proxywasm_build.cache import atomic_write
 from proxywasm_build.errors import UserError
 from proxywasm_build.outputs import check_output_file, write_output
 
-from registry import LocalRegistry, free_port, local_reply_module
+from registry import LocalRegistry, free_port
 
 EXAMPLE_FILTER = Path(__file__).parent.parent / "examples" / "allow_deny" / "filter.py"
 
@@ -46,11 +46,6 @@ def places(tmp_path: Path) -> dict[str, str]:
         f"{tmp_path}/missing/{{name}}": f"the directory {tmp_path}/missing does not exist",
         f"{tmp_path}/plain-file/{{name}}": f"{tmp_path}/plain-file is not a directory",
     }
-
-
-@pytest.fixture(scope="module")
-def module_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return local_reply_module(tmp_path_factory.mktemp("module") / "reply.wasm")
 
 
 @pytest.fixture
