@@ -34,8 +34,8 @@ MODULE_WAT = """
 """
 
 
-def write_module(tmp_path: Path) -> Path:
-    text = json.dumps(PYTHON_METADATA).replace("\\", "\\\\").replace('"', '\\"')
+def write_module(tmp_path: Path, metadata: dict = PYTHON_METADATA) -> Path:
+    text = json.dumps(metadata).replace("\\", "\\\\").replace('"', '\\"')
     path = tmp_path / "python_filter.wasm"
     path.write_bytes(wasmtime.wat2wasm(MODULE_WAT % text))
     return path
@@ -90,10 +90,20 @@ def test_inspect_human_output(tmp_path: Path) -> None:
     out = proc.stdout
     assert "python_filter.wasm" in out and "Proxy-Wasm ABI 0.2.1" in out
     for needle in ("Exports (7)", "Imports (4)", "proxy_on_request_headers", "(i32, i32, i32) -> (i32)",
-                   "not provided by Envoy", 'custom "proxywasm-python"', "Python 3.11.8",
+                   "not provided by Envoy", 'custom "proxywasm-python"', "Runtime cpython 3.11.8",
                    "proxywasm SDK 0.1.0", "3 frozen modules: proxywasm, json, json.decoder",
                    "Largest functions", "proxy_on_request_headers"):
         assert needle in out, needle
+
+
+def test_inspect_names_the_micropython_runtime(tmp_path: Path) -> None:
+    metadata = {"runtime": "micropython", "micropython": "1.19.0", "sdk": "0.1.0", "abi": "0.2.1",
+                "heap_size": 1048576, "frozen_modules": ["proxywasm", "filter"]}
+    proc = run_inspect(write_module(tmp_path, metadata))
+    assert proc.returncode == 0, proc.stderr
+    assert "Runtime micropython 1.19.0, GC heap 1024 KiB, proxywasm SDK 0.1.0" in proc.stdout
+    described = json.loads(run_inspect(write_module(tmp_path, metadata), "--json").stdout)
+    assert described["python"]["runtime"] == "micropython"
 
 
 def test_inspect_module_without_marker_or_metadata(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ finds them without importing this package.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,8 @@ from proxywasm_build.resources import toolchains_dir
 
 # -- building .py filters, cached --------------------------------------------------------------
 
-def _source_digest(source: Path) -> str:
-    digest = hashlib.sha256()
+def _source_digest(source: Path, runtime: str) -> str:
+    digest = hashlib.sha256(runtime.encode() + b"\0")
     # A single file may import its neighbours, so they count too.
     folder = source if source.is_dir() else source.parent
     pattern = "*" if source.is_dir() else "*.py"
@@ -33,17 +34,24 @@ def _source_digest(source: Path) -> str:
     sdk_root = Path(__import__("proxywasm").__file__).parent
     sdk_files = sorted(p for p in sdk_root.rglob("*.py") if "testing" not in p.relative_to(sdk_root).parts)
     build_root = Path(__file__).parent / "backends"
-    toolchains = toolchains_dir() / "python"
-    build_files = sorted(p for root in (build_root, toolchains) if root.is_dir() for p in root.rglob("*")
+    toolchains = (toolchains_dir() / "python", toolchains_dir() / "micropython")
+    build_files = sorted(p for root in (build_root, *toolchains) if root.is_dir() for p in root.rglob("*")
                          if p.is_file() and "__pycache__" not in p.parts)
     for path in files + sdk_files + build_files:
         digest.update(str(path.name).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:32]
 
 
-def built_module(path: Path | str) -> Path:
+def test_runtime() -> str:
+    """The runtime test hosts build `.py` filters with: `PROXYWASM_RUNTIME` (set by the pytest
+    option `--proxywasm-runtime`), else `auto`, as `proxywasm build` picks."""
+    return os.environ.get("PROXYWASM_RUNTIME", "").strip() or "auto"
+
+
+def built_module(path: Path | str, runtime: str | None = None) -> Path:
     """A `.wasm` for `path`: itself when it is one, else the cached build of the `.py` filter
-    or package directory (rebuilt when the filter or the SDK changes)."""
+    or package directory with `runtime` (default `test_runtime()`; rebuilt when the filter,
+    the SDK or the build changes)."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path} does not exist.")
@@ -51,15 +59,16 @@ def built_module(path: Path | str) -> Path:
         return path
     if path.suffix != ".py" and not path.is_dir():
         raise UserError(f"{path} is neither a .py filter, a package directory nor a .wasm module.")
-    from proxywasm_build.backends.cpython import build_python_filter
+    from proxywasm_build.backends import build_python
 
-    output = cache.cache_dir() / "built-filters" / f"{path.stem}-{_source_digest(path)}.wasm"
+    runtime = runtime or test_runtime()
+    output = cache.cache_dir() / "built-filters" / f"{path.stem}-{runtime}-{_source_digest(path, runtime)}.wasm"
     if output.exists():
         return output
     with cache.locked(f"build-{output.stem}"):
         if not output.exists():
             tmp = output.with_name(f".{output.name}.building")
-            built = Path(build_python_filter(path, tmp))
+            built = Path(build_python(path, tmp, runtime=runtime))
             output.parent.mkdir(parents=True, exist_ok=True)
             built.replace(output)
     return output

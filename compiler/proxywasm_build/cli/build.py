@@ -12,6 +12,26 @@ import click
 from proxywasm_build.outputs import output_file_option_check
 
 
+class ByteSize(click.ParamType):
+    """A size in bytes: 1048576, 512K, 2M (powers of 1024)."""
+
+    name = "bytes"
+    _UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+
+    def convert(self, value, param, ctx):  # noqa: ANN001 - click's signature
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("B").removesuffix("I")
+        number, unit = (text[:-1], text[-1]) if text[-1:] in self._UNITS else (text, "")
+        try:
+            size = int(float(number) * self._UNITS[unit])
+        except ValueError:
+            self.fail(f"{value!r} is not a size in bytes (e.g. 1048576, 512K, 2M)", param, ctx)
+        if size <= 0:
+            self.fail(f"{value!r} is not a positive size", param, ctx)
+        return size
+
+
 @click.command("build")
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), callback=output_file_option_check,
@@ -22,9 +42,15 @@ from proxywasm_build.outputs import output_file_option_check
               help="Skip the wizer snapshot: Python starts at the first callback instead (slower VM start).")
 @click.option("--optimize", is_flag=True,
               help="Also run binaryen's wasm-opt -Oz (minutes, cached): ~17% less code, faster Envoy start.")
+@click.option("--runtime", type=click.Choice(["auto", "micropython", "cpython"]), default="auto",
+              show_default=True,
+              help="The Python the module embeds: micropython (light: about AssemblyScript's weight), "
+                   "cpython (any pure-Python filter), or auto: micropython when the filter's imports fit it.")
+@click.option("--heap-size", type=ByteSize(), default=None, metavar="BYTES",
+              help="MicroPython's GC heap (e.g. 2M; default: sized from the filter).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was built as JSON.")
 def command(path: Path, output: Path | None, fetch_toolchain: bool, no_snapshot: bool,
-            optimize: bool, as_json: bool) -> None:
+            optimize: bool, runtime: str, heap_size: int | None, as_json: bool) -> None:
     """Build PATH (a filter .py, a filter directory, or a Rust/AssemblyScript project)."""
     from proxywasm_build.backends.cpython import fetch_toolchain as fetch
     from proxywasm_build.build import build
@@ -35,7 +61,8 @@ def command(path: Path, output: Path | None, fetch_toolchain: bool, no_snapshot:
         return
     report: dict = {}
     started = time.perf_counter()
-    written = build(path, output, snapshot_module=not no_snapshot, optimize=optimize, report=report)
+    written = build(path, output, snapshot_module=not no_snapshot, optimize=optimize, report=report,
+                    runtime=runtime, heap_size=heap_size, announce=lambda line: click.echo(line, err=as_json))
     if as_json:
         click.echo(json.dumps(build_summary(path, written, report, time.perf_counter() - started), indent=2))
         return
@@ -55,8 +82,9 @@ def build_summary(source: Path, written: Path, report: dict, seconds: float) -> 
     """What `--json` prints: the module and, for a Python filter, what its backend reported."""
     summary = {"module": str(written), "size": written.stat().st_size}
     if report:  # a Python filter: the backend filled the report
-        summary.update(runtime=report.get("runtime", "cpython"), seconds=report["seconds"]["total"],
-                       frozen_modules=report["frozen_modules"], left_out_modules=report["left_out_modules"])
+        summary.update(runtime=report.get("runtime", "cpython"), runtime_reason=report.get("runtime_reason"),
+                       seconds=report["seconds"]["total"], frozen_modules=report["frozen_modules"],
+                       left_out_modules=report.get("left_out_modules", []))
     else:
         from proxywasm_build.languages import detect_project_language
 

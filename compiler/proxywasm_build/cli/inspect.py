@@ -94,7 +94,10 @@ def print_description(module: Path, d: dict) -> None:
     if python:
         frozen = python.get("frozen_modules") or []
         builtin = python.get("builtin_modules") or []
-        console.print(f"[bold]Python[/] {python.get('python', '?')}, proxywasm SDK "
+        runtime = python.get("runtime", "cpython")
+        version = python.get(runtime, python.get("python", "?"))
+        heap = f", GC heap {python['heap_size'] // 1024} KiB" if python.get("heap_size") else ""
+        console.print(f"[bold]Runtime[/] {runtime} {version}{heap}, proxywasm SDK "
                       f"{python.get('sdk', '?')}, ABI {python.get('abi', '?')}")
         console.print(f"{len(frozen)} frozen modules: {', '.join(frozen)}", soft_wrap=False)
         if builtin:

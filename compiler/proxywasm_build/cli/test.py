@@ -16,8 +16,10 @@ from proxywasm_build.errors import UserError
 @click.argument("path", required=False, default=".", type=click.Path())
 @click.option("--hosts", default=None, help="python,wasm,envoy: hosts to run load_filter tests on "
               "(python plus the entry-point group proxywasm.hosts).")
+@click.option("--runtime", type=click.Choice(["auto", "micropython", "cpython"]), default=None,
+              help="The runtime the wasm and envoy hosts build the filter with (default: auto, as build).")
 @click.pass_context
-def command(ctx: click.Context, path: str, hosts: str | None) -> int:
+def command(ctx: click.Context, path: str, hosts: str | None, runtime: str | None) -> int:
     """Run the tests of the filter project at PATH (default: here) with pytest."""
     from proxywasm.testing.pytest_plugin import available_hosts, parse_hosts
 
@@ -33,6 +35,8 @@ def command(ctx: click.Context, path: str, hosts: str | None) -> int:
         except ValueError as err:
             raise UserError(f"--hosts: {err}") from None
         args.append(f"--proxywasm-hosts={hosts}")
+    if runtime is not None:
+        args.append(f"--proxywasm-runtime={runtime}")
     # A fresh interpreter: pytest imports (and may rewrite) the SDK and the plugin itself, and
     # the project's own modules (filter.py next to its tests) import as top-level names.
     root = str((target if target.is_dir() else target.parent).resolve())

@@ -48,9 +48,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--proxywasm-hosts", default=os.environ.get("PROXYWASM_HOSTS", "python"),
         help="comma-separated hosts to run `load_filter` tests against: python, wasm, envoy "
              "(default: python; env PROXYWASM_HOSTS)")
+    group.addoption(
+        "--proxywasm-runtime", default=os.environ.get("PROXYWASM_RUNTIME", "auto"),
+        choices=("auto", "micropython", "cpython"),
+        help="the runtime the wasm and envoy hosts build `.py` filters with (default: auto, as "
+             "`proxywasm build`; env PROXYWASM_RUNTIME)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The build side (proxywasm_build.hosts) reads it where it builds a filter's module.
+    os.environ["PROXYWASM_RUNTIME"] = config.getoption("proxywasm_runtime") or "auto"
     config.addinivalue_line("markers", "emulator_only: uses APIs only the emulator has; "
                                        "deselected when the tests run against real Envoy")
 
