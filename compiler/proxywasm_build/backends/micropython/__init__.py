@@ -1,0 +1,1 @@
+"""The MicroPython 1.19 backend (work in progress)."""

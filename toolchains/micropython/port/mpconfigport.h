@@ -1,0 +1,96 @@
+// MicroPython 1.19 for Proxy-Wasm (wasm32-wasi, zig cc). Two builds share this file:
+// - the filter runtime (a reactor): no compiler, the SDK, stdlib shims and filter frozen as
+//   bytecode, `_proxywasm_host` and `_proxywasm_runtime` builtin;
+// - the dev interpreter (PROXYWASM_MP_COMMAND, a WASI command): the same core with the compiler,
+//   importing .py files through WASI.
+// Both start from the "extra features" level (CPython-compatible builtins) and leave out what a
+// filter cannot use (REPL, input, native emitters, extmod modules, which the sdist lacks).
+#include <stdint.h>
+#include <alloca.h>
+
+#define MICROPY_CONFIG_ROM_LEVEL (MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES)
+
+#if PROXYWASM_MP_COMMAND
+#define MICROPY_ENABLE_COMPILER (1)
+#define MICROPY_READER_POSIX (1)
+#define MICROPY_MODULE_FROZEN_MPY (0)
+#define MICROPY_PY_SYS_ARGV (1)
+#else
+#define MICROPY_ENABLE_COMPILER (0)
+#define MICROPY_READER_POSIX (0)
+#define MICROPY_MODULE_FROZEN_MPY (1)
+#define MICROPY_QSTR_EXTRA_POOL (mp_qstr_frozen_const_pool)
+#define MICROPY_PY_SYS_ARGV (0)
+#endif
+#define MICROPY_PERSISTENT_CODE_LOAD (0)
+#define MICROPY_ENABLE_EXTERNAL_IMPORT (1)
+#define MICROPY_ALLOC_PATH_MAX (256)
+
+#define MICROPY_ENABLE_GC (1)
+#define MICROPY_NLR_SETJMP (1)
+#define MICROPY_STACK_CHECK (1)
+#define MICROPY_ENABLE_FINALISER (0)
+#define MICROPY_FLOAT_IMPL (MICROPY_FLOAT_IMPL_DOUBLE)
+#define MICROPY_LONGINT_IMPL (MICROPY_LONGINT_IMPL_MPZ)
+#define MICROPY_ERROR_REPORTING (MICROPY_ERROR_REPORTING_DETAILED)
+#define MICROPY_ENABLE_SOURCE_LINE (1)
+#define MICROPY_PY_FSTRINGS (1)
+#define MICROPY_USE_INTERNAL_PRINTF (0)
+#define MICROPY_MODULE_WEAK_LINKS (1)
+#define MICROPY_CAN_OVERRIDE_BUILTINS (1)
+
+// Builtins beyond the level's defaults that CPython code expects.
+#define MICROPY_PY_SYS_EXC_INFO (1)
+#define MICROPY_PY_BUILTINS_NEXT2 (1)
+#define MICROPY_PY_BUILTINS_RANGE_BINOP (1)
+#define MICROPY_PY_COLLECTIONS_NAMEDTUPLE__ASDICT (1)
+#define MICROPY_PY_SYS_PLATFORM "proxy-wasm"
+
+// What a filter cannot use.
+#define MICROPY_HELPER_REPL (0)
+#define MICROPY_KBD_EXCEPTION (0)
+#define MICROPY_ENABLE_SCHEDULER (0)
+#define MICROPY_PY_BUILTINS_INPUT (0)
+#define MICROPY_PY_BUILTINS_HELP (0)
+#define MICROPY_PY_CMATH (0)
+#define MICROPY_PY_IO_FILEIO (0)
+#define MICROPY_PY_SYS_STDFILES (0)
+#define MICROPY_PY_SYS_STDIO_BUFFER (0)
+#define MICROPY_PY_SYS_PS1_PS2 (0)
+#define MICROPY_PY_SYS_ATEXIT (0)
+#define MICROPY_PY_THREAD (0)
+// extmod/ is not in the sdist: its modules stay off (the stdlib shims stand in for them).
+#define MICROPY_PY_USELECT (0)
+#define MICROPY_PY_UASYNCIO (0)
+#define MICROPY_PY_UCTYPES (0)
+#define MICROPY_PY_UZLIB (0)
+#define MICROPY_PY_UJSON (0)
+#define MICROPY_PY_UOS (0)
+#define MICROPY_PY_URE (0)
+#define MICROPY_PY_UHEAPQ (0)
+#define MICROPY_PY_UHASHLIB (0)
+#define MICROPY_PY_UBINASCII (0)
+#define MICROPY_PY_URANDOM (0)
+#define MICROPY_PY_FRAMEBUF (0)
+#define MICROPY_PY_UTIME_MP_HAL (0)
+
+#define MICROPY_HW_BOARD_NAME "proxy-wasm"
+#define MICROPY_HW_MCU_NAME "wasm32"
+#define MICROPY_BANNER_MACHINE "proxy-wasm with wasm32"
+
+typedef int32_t mp_int_t;
+typedef uint32_t mp_uint_t;
+typedef long mp_off_t;
+
+#define MP_SSIZE_MAX (0x7fffffff)
+#define MP_ENDIANNESS_LITTLE (1)
+
+// print() and error output: the reactor logs them through proxy_log, the command writes stdout.
+void mp_proxywasm_print_strn(const char *str, size_t len);
+#define MP_PLAT_PRINT_STRN(str, len) mp_proxywasm_print_strn(str, len)
+
+#define MP_STATE_PORT MP_STATE_VM
+#define MICROPY_PORT_ROOT_POINTERS \
+    mp_obj_t proxywasm_dispatcher_functions[PROXYWASM_MP_CALLBACK_SLOTS];
+
+#define PROXYWASM_MP_CALLBACK_SLOTS (32)
