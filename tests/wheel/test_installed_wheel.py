@@ -193,7 +193,9 @@ def test_test_runs_the_scaffold_tests_in_the_emulator_and_wasmtime(installed: In
 
 @pytest.fixture(scope="module")
 def built_module(installed: Installed, outside: Path, python_project: Path) -> Path:
-    installed.run("proxywasm", "build", python_project / "filter.py", "-o", "filter.wasm", cwd=outside)
+    built = installed.run("proxywasm", "build", python_project / "filter.py", "-o", "filter.wasm", cwd=outside)
+    # The MicroPython runtime's port, patches and frozen stdlib are package data too.
+    assert built.stdout.startswith("micropython: "), built.stdout
     return outside / "filter.wasm"
 
 
@@ -202,6 +204,15 @@ def test_build_validate_inspect(installed: Installed, outside: Path, built_modul
     installed.run("proxywasm", "validate", built_module.name, cwd=outside)
     shown = json.loads(installed.run("proxywasm", "inspect", built_module.name, "--json", cwd=outside).stdout)
     assert shown["abi_version"] == "0.2.1"
+    assert shown["python"]["runtime"] == "micropython"
+
+
+def test_build_for_cpython_from_the_wheel(installed: Installed, outside: Path, python_project: Path) -> None:
+    built = installed.run("proxywasm", "build", python_project / "filter.py", "-o", "cpython.wasm",
+                          "--runtime", "cpython", cwd=outside)
+    assert built.stdout.startswith("cpython: asked for with --runtime cpython"), built.stdout
+    shown = json.loads(installed.run("proxywasm", "inspect", "cpython.wasm", "--json", cwd=outside).stdout)
+    assert shown["python"]["runtime"] == "cpython"
 
 
 def test_deploy_envoy_writes_config_the_installed_envoy_accepts(installed: Installed, outside: Path,

@@ -54,11 +54,13 @@ def _summary(response: Any) -> str:
 
 
 def run_demo(filter_path: Path = DEFAULT_FILTER, config: dict | None = None, *,
-             envoy: bool = True, output: Path | None = None, console: Console | None = None) -> bool:
-    """Build, validate and compare; return True when every host agrees."""
+             envoy: bool = True, output: Path | None = None, console: Console | None = None,
+             runtime: str = "auto") -> bool:
+    """Build (with `runtime`: auto, micropython or cpython), validate and compare; return True
+    when every host agrees."""
     from proxywasm.testing import EmulatorError, Host
 
-    from proxywasm_build.backends.cpython import build_python_filter
+    from proxywasm_build.backends import build_python
     from proxywasm_build.wasm.validate import validate_module
 
     console = console or Console()
@@ -70,7 +72,8 @@ def run_demo(filter_path: Path = DEFAULT_FILTER, config: dict | None = None, *,
     shown = "the example allow_deny" if filter_path == DEFAULT_FILTER else filter_path
     console.print(f"[bold]1. build[/] {shown}")
     started = time.monotonic()
-    module = build_python_filter(filter_path, output)
+    module = build_python(filter_path, output, runtime=runtime,
+                          announce=lambda line: console.print(f"   runtime {line}"))
     size = module.stat().st_size
     console.print(f"   wrote {module} ({size / 1e6:.2f} MB) in {time.monotonic() - started:.1f} s")
 
