@@ -3,6 +3,9 @@
 `logging` costs a module about 1 MB of snapshot heap, so the SDK never imports it: the handler
 is installed as soon as the filter has imported `logging` itself (checked when the filter
 registers its contexts and whenever a context is created).
+
+On MicroPython the `logging` module is the runtime's own small one, which sends its records to
+`proxy_log` itself: nothing to install.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 from . import _host
-from .abi import LogLevel
+from .abi import _MICROPYTHON, LogLevel
 
 _installed = False
 
@@ -53,7 +56,7 @@ def _make_handler(logging: Any) -> Any:
 def install_if_used() -> None:
     """Attach the handler once the filter's code has imported `logging`."""
     global _installed
-    if _installed:
+    if _installed or _MICROPYTHON:
         return
     logging = sys.modules.get("logging")
     if logging is None:

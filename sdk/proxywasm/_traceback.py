@@ -5,11 +5,17 @@ compiled filter those modules would be frozen into every module only to print an
 This keeps the same layout (chained causes and contexts, "File ..., line N, in name", the
 final "Type: message" line). Source lines are shown when `linecache` is already imported
 (the emulator's in-process filters); a compiled filter has no source files to show.
+
+On MicroPython (no `__traceback__`, no chained exceptions) the text is what
+`sys.print_exception` writes: the same "Traceback (most recent call last):", "File ..., line N,
+in name" and "Type: message" lines.
 """
 
 from __future__ import annotations
 
 import sys
+
+_MICROPYTHON = sys.implementation.name == "micropython"
 
 _CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
 _CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
@@ -17,6 +23,8 @@ _CONTEXT = "\nDuring handling of the above exception, another exception occurred
 
 def format_exception(exc: BaseException) -> str:
     """The text `traceback.format_exception(exc)` would join to, chains included."""
+    if _MICROPYTHON:
+        return _micropython_format(exc)
     chain = []
     seen = set()
     current: BaseException | None = exc
@@ -38,9 +46,26 @@ def format_exception(exc: BaseException) -> str:
 
 
 def format_exc() -> str:
-    """`traceback.format_exc()` for the exception being handled."""
-    exc = sys.exc_info()[1]
+    """`traceback.format_exc()` for the exception being handled (on MicroPython only when the
+    port has `sys.exc_info`: the dispatcher passes its exceptions to `format_exception`)."""
+    exc_info = getattr(sys, "exc_info", None)
+    exc = exc_info()[1] if exc_info is not None else None
     return format_exception(exc) if exc is not None else "NoneType: None\n"
+
+
+def _micropython_format(exc: BaseException) -> str:
+    """MicroPython's own traceback text, written into a string instead of stdout. A port
+    without `io` or without `sys.stdout` (print_exception would ignore the stream and print)
+    gives the last line only."""
+    try:
+        import io
+    except ImportError:
+        io = None
+    if io is not None and hasattr(sys, "stdout"):
+        buffer = io.StringIO()
+        sys.print_exception(exc, buffer)  # type: ignore[attr-defined]
+        return buffer.getvalue()
+    return _exception_line(exc)
 
 
 def _format_one(exc: BaseException) -> str:
@@ -64,8 +89,8 @@ def _format_one(exc: BaseException) -> str:
 
 def _exception_line(exc: BaseException) -> str:
     cls = type(exc)
-    name = cls.__qualname__
-    module = cls.__module__
+    name = getattr(cls, "__qualname__", cls.__name__)
+    module = getattr(cls, "__module__", "builtins")
     if module not in ("builtins", "__main__"):
         name = f"{module}.{name}"
     try:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 from . import _host
 from . import hostcalls as hc
-from .abi import (NO_GRPC_STATUS, Action, BufferType, GrpcStatus, MapType, MetricType, PeerType,
+from .abi import (_MICROPYTHON, NO_GRPC_STATUS, Action, BufferType, GrpcStatus, MapType, MetricType, PeerType,
                   StreamType)
 
 if TYPE_CHECKING:  # datetime costs the module snapshot heap; accept any .total_seconds()
@@ -85,7 +85,7 @@ class Context:
 
     def get_property_str(self, path: Text | Sequence[Text]) -> str | None:
         value = hc.get_property(path)
-        return None if value is None else value.decode("utf-8", "replace")
+        return None if value is None else hc.text(value)
 
     def get_property_int(self, path: Text | Sequence[Text]) -> int | None:
         """Integer properties (ports, sizes, codes) arrive as 8-byte little-endian values."""
@@ -227,7 +227,7 @@ class Context:
 
     def get_grpc_status(self) -> tuple[int, str]:
         code, message = hc.get_status()
-        return code, message.decode("utf-8", "replace")
+        return code, hc.text(message)
 
     # --- foreign functions, lifecycle ---------------------------------------------------
     def call_foreign_function(self, name: Text, arguments: Text | None = None) -> bytes | None:
@@ -309,8 +309,8 @@ def _header_getter(map_type: int, direction: str):
         if status == 0:
             try:  # strict first: ~800 wasm instructions cheaper, the same text when it succeeds
                 return value.decode()
-            except UnicodeDecodeError:
-                return value.decode("utf-8", "replace")
+            except UnicodeError:  # MicroPython has no UnicodeDecodeError
+                return hc.text(value)
         if status == 1:  # NOT_FOUND
             return None
         raise hc.HostError("get_header_map_value", status)
@@ -344,7 +344,8 @@ def _header_adder(map_type: int, direction: str):
 
 
 def _named(method, name: str, doc: str):
-    method.__name__, method.__qualname__, method.__doc__ = name, f"HttpContext.{name}", doc
+    if not _MICROPYTHON:  # MicroPython's functions take no attributes
+        method.__name__, method.__qualname__, method.__doc__ = name, f"HttpContext.{name}", doc
     return method
 
 
@@ -354,12 +355,24 @@ class HttpContext(Context):
     #: None inherits the root context's choice.
     fail_open: "Optional[bool]" = None
 
-    def __init__(self, context_id: int, root: RootContext | None = None) -> None:
-        if self._cooperative_init:
-            super().__init__(context_id)
-        else:
-            self.context_id = context_id
-        self.root = root
+    if _MICROPYTHON:
+
+        def __init__(self, context_id: int, root: RootContext | None = None) -> None:
+            init = _next_init(type(self), HttpContext)
+            if init is None:
+                self.context_id = context_id
+            else:
+                init(self, context_id)
+            self.root = root
+
+    else:
+
+        def __init__(self, context_id: int, root: RootContext | None = None) -> None:
+            if self._cooperative_init:
+                super().__init__(context_id)
+            else:
+                self.context_id = context_id
+            self.root = root
 
     # --- callbacks ----------------------------------------------------------------------
     def on_http_request_headers(self, num_headers: int, end_of_stream: bool) -> Action:
@@ -530,12 +543,24 @@ class StreamContext(Context):
 
     fail_open: "Optional[bool]" = None
 
-    def __init__(self, context_id: int, root: RootContext | None = None) -> None:
-        if self._cooperative_init:
-            super().__init__(context_id)
-        else:
-            self.context_id = context_id
-        self.root = root
+    if _MICROPYTHON:
+
+        def __init__(self, context_id: int, root: RootContext | None = None) -> None:
+            init = _next_init(type(self), StreamContext)
+            if init is None:
+                self.context_id = context_id
+            else:
+                init(self, context_id)
+            self.root = root
+
+    else:
+
+        def __init__(self, context_id: int, root: RootContext | None = None) -> None:
+            if self._cooperative_init:
+                super().__init__(context_id)
+            else:
+                self.context_id = context_id
+            self.root = root
 
     def on_new_connection(self) -> Action:
         return Action.CONTINUE
@@ -578,6 +603,47 @@ class StreamContext(Context):
 
     def close_upstream(self) -> None:
         hc.close_stream(_STREAM_UPSTREAM)
+
+
+# MicroPython calls no __init_subclass__, and its super() follows the bases of the class that
+# defines the method rather than the instance's MRO: HttpContext/StreamContext.__init__ work out
+# per class, on first use, the __init__ that super().__init__ would reach on CPython.
+_next_inits: dict = {}
+
+
+def _next_init(cls: type, owner: type):
+    """The __init__ that follows `owner` in `cls`'s MRO before Context's, else None."""
+    try:
+        return _next_inits[cls]
+    except KeyError:
+        pass
+    mro = _mro(cls)
+    init = None
+    for klass in mro[mro.index(owner) + 1:mro.index(Context)]:
+        if "__init__" in klass.__dict__:
+            init = klass.__dict__["__init__"]
+            break
+    _next_inits[cls] = init
+    return init
+
+
+def _mro(cls: type) -> list:
+    """C3 linearization from `__bases__` (MicroPython has no `__mro__`)."""
+    sequences = [_mro(base) for base in cls.__bases__ if base is not object]
+    sequences.append([base for base in cls.__bases__ if base is not object])
+    out = [cls]
+    while True:
+        sequences = [seq for seq in sequences if seq]
+        if not sequences:
+            return out
+        for seq in sequences:
+            head = seq[0]
+            if not any(head in other[1:] for other in sequences):
+                break
+        else:
+            raise TypeError(f"no consistent method resolution order for {cls.__name__}")
+        out.append(head)
+        sequences = [seq[1:] if seq[0] is head else seq for seq in sequences]
 
 
 def _millis(value: float | timedelta) -> int:

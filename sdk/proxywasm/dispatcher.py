@@ -21,7 +21,7 @@ import sys
 
 from . import _logging, _traceback
 from . import hostcalls as hc
-from .abi import Action, LogLevel, PeerType, StreamType
+from .abi import _MICROPYTHON, Action, LogLevel, PeerType, StreamType
 from .context import Context, HttpContext, RootContext, StreamContext
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def set_root_context(factory: RootFactory) -> None:
     """Register the plugin's root context: `factory(context_id)` is called per plugin."""
     if not callable(factory):  # fail at registration, not at the first plugin start
         raise TypeError(f"proxywasm.set_root_context({factory!r}) needs a RootContext subclass "
-                        f"or a callable that returns one")
+                        "or a callable that returns one")
     _vm.root_factory = factory
     _logging.install_if_used()
     _work_out_masks_of_defined_classes()
@@ -107,8 +107,9 @@ def register_grpc_stream(token: int, context_id: int) -> None:
 
 # --- failure handling -------------------------------------------------------------------
 
-def _log_exception(where: str, context_id: int) -> None:
-    text = _traceback.format_exc()
+def _log_exception(where: str, context_id: int, exc: BaseException | None = None) -> None:
+    """Log the exception being handled (MicroPython may lack sys.exc_info: pass it as `exc`)."""
+    text = _traceback.format_exc() if exc is None else _traceback.format_exception(exc)
     try:
         hc.log(LogLevel.ERROR, f"python exception in {where} (context {context_id}):\n{text}")
     except _CAUGHT:  # the host refused even the log line: nothing more we can do
@@ -125,19 +126,21 @@ def _is_fail_open(ctx: Context | None) -> bool:
     return bool(getattr(root, "fail_open", False))
 
 
-def _fail_http(ctx: Context | None, where: str, context_id: int) -> int:
-    _log_exception(where, context_id)
+def _fail_http(ctx: Context | None, where: str, context_id: int,
+               exc: BaseException | None = None) -> int:
+    _log_exception(where, context_id, exc)
     if _is_fail_open(ctx):
         return Action.CONTINUE
     try:
         hc.send_local_response(FAIL_CLOSED_STATUS, [], FAIL_CLOSED_BODY, b"python_exception")
-    except _CAUGHT:
-        _log_exception(f"{where} (sending the 500 reply)", context_id)
+    except _CAUGHT as reply_exc:
+        _log_exception(f"{where} (sending the 500 reply)", context_id, reply_exc)
     return Action.PAUSE
 
 
-def _fail_tcp(ctx: Context | None, where: str, context_id: int) -> int:
-    _log_exception(where, context_id)
+def _fail_tcp(ctx: Context | None, where: str, context_id: int,
+              exc: BaseException | None = None) -> int:
+    _log_exception(where, context_id, exc)
     if _is_fail_open(ctx):
         return Action.CONTINUE
     try:
@@ -147,17 +150,18 @@ def _fail_tcp(ctx: Context | None, where: str, context_id: int) -> int:
     return Action.PAUSE
 
 
-def _resume_or_fail(ctx: Context | None, where: str, context_id: int) -> None:
+def _resume_or_fail(ctx: Context | None, where: str, context_id: int,
+                    exc: BaseException | None = None) -> None:
     """An async callback (callout answer, tick) of a paused stream raised."""
     if isinstance(ctx, HttpContext):
-        action = _fail_http(ctx, where, context_id)
+        action = _fail_http(ctx, where, context_id, exc)
         if action == Action.CONTINUE:
             try:
                 hc.continue_stream(StreamType.HTTP_REQUEST)
             except _CAUGHT:
                 pass
     else:
-        _log_exception(where, context_id)
+        _log_exception(where, context_id, exc)
 
 
 # --- lifecycle --------------------------------------------------------------------------
@@ -201,8 +205,8 @@ def proxy_on_context_create(context_id: int, parent_context_id: int) -> None:
             if ctx is None:
                 ctx = (vm.http_factory or HttpContext)(context_id, root)
         vm.contexts[context_id] = ctx
-    except _CAUGHT:
-        _log_exception("context creation", context_id)
+    except _CAUGHT as exc:
+        _log_exception("context creation", context_id, exc)
 
 
 def proxy_on_vm_start(root_context_id: int, vm_configuration_size: int) -> int:
@@ -211,8 +215,8 @@ def proxy_on_vm_start(root_context_id: int, vm_configuration_size: int) -> int:
         return 1
     try:
         return int(bool(root.on_vm_start(vm_configuration_size)))
-    except _CAUGHT:
-        _log_exception("on_vm_start", root_context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_vm_start", root_context_id, exc)
         return 0
 
 
@@ -222,8 +226,8 @@ def proxy_on_configure(root_context_id: int, plugin_configuration_size: int) -> 
         return 1
     try:
         return int(bool(root.on_configure(plugin_configuration_size)))
-    except _CAUGHT:
-        _log_exception("on_configure", root_context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_configure", root_context_id, exc)
         return 0
 
 
@@ -233,8 +237,8 @@ def proxy_on_tick(root_context_id: int) -> None:
         return
     try:
         root.on_tick()  # type: ignore[attr-defined]
-    except _CAUGHT:
-        _log_exception("on_tick", root_context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_tick", root_context_id, exc)
 
 
 def proxy_on_queue_ready(root_context_id: int, queue_id: int) -> None:
@@ -243,8 +247,8 @@ def proxy_on_queue_ready(root_context_id: int, queue_id: int) -> None:
         return
     try:
         root.on_queue_ready(queue_id)  # type: ignore[attr-defined]
-    except _CAUGHT:
-        _log_exception("on_queue_ready", root_context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_queue_ready", root_context_id, exc)
 
 
 def proxy_on_foreign_function(root_context_id: int, function_id: int, arguments_size: int) -> None:
@@ -253,8 +257,8 @@ def proxy_on_foreign_function(root_context_id: int, function_id: int, arguments_
         return
     try:
         root.on_foreign_function(function_id, arguments_size)  # type: ignore[attr-defined]
-    except _CAUGHT:
-        _log_exception("on_foreign_function", root_context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_foreign_function", root_context_id, exc)
 
 
 def proxy_on_done(context_id: int) -> int:
@@ -264,8 +268,8 @@ def proxy_on_done(context_id: int) -> int:
     try:
         done = ctx.on_done()
         return 1 if done is True else int(bool(done))
-    except _CAUGHT:
-        _log_exception("on_done", context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_done", context_id, exc)
         return 1
 
 
@@ -275,8 +279,8 @@ def proxy_on_log(context_id: int) -> None:
         return
     try:
         ctx.on_log()  # type: ignore[attr-defined]
-    except _CAUGHT:
-        _log_exception("on_log", context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_log", context_id, exc)
 
 
 def proxy_on_delete(context_id: int) -> None:
@@ -286,8 +290,8 @@ def proxy_on_delete(context_id: int) -> None:
         return
     try:
         ctx.on_delete()
-    except _CAUGHT:
-        _log_exception("on_delete", context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_delete", context_id, exc)
 
 
 # --- HTTP -------------------------------------------------------------------------------
@@ -299,8 +303,8 @@ def proxy_on_request_headers(context_id: int, num_headers: int, end_of_stream: i
     try:
         action = ctx.on_http_request_headers(num_headers, end_of_stream != 0)  # type: ignore[attr-defined]
         return action if type(action) is Action else int(action)
-    except _CAUGHT:
-        return _fail_http(ctx, "on_http_request_headers", context_id)
+    except _CAUGHT as exc:
+        return _fail_http(ctx, "on_http_request_headers", context_id, exc)
 
 
 def proxy_on_request_body(context_id: int, body_size: int, end_of_stream: int) -> int:
@@ -310,8 +314,8 @@ def proxy_on_request_body(context_id: int, body_size: int, end_of_stream: int) -
     try:
         action = ctx.on_http_request_body(body_size, end_of_stream != 0)  # type: ignore[attr-defined]
         return action if type(action) is Action else int(action)
-    except _CAUGHT:
-        return _fail_http(ctx, "on_http_request_body", context_id)
+    except _CAUGHT as exc:
+        return _fail_http(ctx, "on_http_request_body", context_id, exc)
 
 
 def proxy_on_request_trailers(context_id: int, num_trailers: int) -> int:
@@ -321,8 +325,8 @@ def proxy_on_request_trailers(context_id: int, num_trailers: int) -> int:
     try:
         action = ctx.on_http_request_trailers(num_trailers)  # type: ignore[attr-defined]
         return action if type(action) is Action else int(action)
-    except _CAUGHT:
-        return _fail_http(ctx, "on_http_request_trailers", context_id)
+    except _CAUGHT as exc:
+        return _fail_http(ctx, "on_http_request_trailers", context_id, exc)
 
 
 def proxy_on_response_headers(context_id: int, num_headers: int, end_of_stream: int) -> int:
@@ -332,8 +336,8 @@ def proxy_on_response_headers(context_id: int, num_headers: int, end_of_stream: 
     try:
         action = ctx.on_http_response_headers(num_headers, end_of_stream != 0)  # type: ignore[attr-defined]
         return action if type(action) is Action else int(action)
-    except _CAUGHT:
-        return _fail_http(ctx, "on_http_response_headers", context_id)
+    except _CAUGHT as exc:
+        return _fail_http(ctx, "on_http_response_headers", context_id, exc)
 
 
 def proxy_on_response_body(context_id: int, body_size: int, end_of_stream: int) -> int:
@@ -343,8 +347,8 @@ def proxy_on_response_body(context_id: int, body_size: int, end_of_stream: int) 
     try:
         action = ctx.on_http_response_body(body_size, end_of_stream != 0)  # type: ignore[attr-defined]
         return action if type(action) is Action else int(action)
-    except _CAUGHT:
-        return _fail_http(ctx, "on_http_response_body", context_id)
+    except _CAUGHT as exc:
+        return _fail_http(ctx, "on_http_response_body", context_id, exc)
 
 
 def proxy_on_response_trailers(context_id: int, num_trailers: int) -> int:
@@ -354,8 +358,8 @@ def proxy_on_response_trailers(context_id: int, num_trailers: int) -> int:
     try:
         action = ctx.on_http_response_trailers(num_trailers)  # type: ignore[attr-defined]
         return action if type(action) is Action else int(action)
-    except _CAUGHT:
-        return _fail_http(ctx, "on_http_response_trailers", context_id)
+    except _CAUGHT as exc:
+        return _fail_http(ctx, "on_http_response_trailers", context_id, exc)
 
 
 def proxy_on_http_call_response(context_id: int, call_id: int, num_headers: int, body_size: int,
@@ -368,8 +372,8 @@ def proxy_on_http_call_response(context_id: int, call_id: int, num_headers: int,
         if target != context_id:
             hc.set_effective_context(target)
         ctx.on_http_call_response(call_id, num_headers, body_size, num_trailers)
-    except _CAUGHT:
-        _resume_or_fail(ctx, "on_http_call_response", target)
+    except _CAUGHT as exc:
+        _resume_or_fail(ctx, "on_http_call_response", target, exc)
 
 
 # --- gRPC -------------------------------------------------------------------------------
@@ -389,8 +393,8 @@ def proxy_on_grpc_receive_initial_metadata(context_id: int, call_id: int, num_el
         ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=False)
         if ctx is not None:
             ctx.on_grpc_stream_initial_metadata(call_id, num_elements)
-    except _CAUGHT:
-        _log_exception("on_grpc_stream_initial_metadata", context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_grpc_stream_initial_metadata", context_id, exc)
 
 
 def proxy_on_grpc_receive(context_id: int, call_id: int, message_size: int) -> None:
@@ -404,8 +408,8 @@ def proxy_on_grpc_receive(context_id: int, call_id: int, message_size: int) -> N
             ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=False)
             if ctx is not None:
                 ctx.on_grpc_stream_message(call_id, message_size)
-    except _CAUGHT:
-        _resume_or_fail(ctx, "on_grpc_receive", context_id)
+    except _CAUGHT as exc:
+        _resume_or_fail(ctx, "on_grpc_receive", context_id, exc)
 
 
 def proxy_on_grpc_receive_trailing_metadata(context_id: int, call_id: int, num_elements: int) -> None:
@@ -413,8 +417,8 @@ def proxy_on_grpc_receive_trailing_metadata(context_id: int, call_id: int, num_e
         ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=False)
         if ctx is not None:
             ctx.on_grpc_stream_trailing_metadata(call_id, num_elements)
-    except _CAUGHT:
-        _log_exception("on_grpc_stream_trailing_metadata", context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_grpc_stream_trailing_metadata", context_id, exc)
 
 
 def proxy_on_grpc_close(context_id: int, call_id: int, status_code: int) -> None:
@@ -428,8 +432,8 @@ def proxy_on_grpc_close(context_id: int, call_id: int, status_code: int) -> None
             ctx = _grpc_target(call_id, context_id, _vm.grpc_streams, pop=True)
             if ctx is not None:
                 ctx.on_grpc_stream_close(call_id, status_code)
-    except _CAUGHT:
-        _resume_or_fail(ctx, "on_grpc_close", context_id)
+    except _CAUGHT as exc:
+        _resume_or_fail(ctx, "on_grpc_close", context_id, exc)
 
 
 # --- TCP --------------------------------------------------------------------------------
@@ -441,8 +445,8 @@ def proxy_on_new_connection(context_id: int) -> int:
     try:
         action = ctx.on_new_connection()  # type: ignore[attr-defined]
         return action if type(action) is Action else int(action)
-    except _CAUGHT:
-        return _fail_tcp(ctx, "on_new_connection", context_id)
+    except _CAUGHT as exc:
+        return _fail_tcp(ctx, "on_new_connection", context_id, exc)
 
 
 def proxy_on_downstream_data(context_id: int, data_size: int, end_of_stream: int) -> int:
@@ -452,8 +456,8 @@ def proxy_on_downstream_data(context_id: int, data_size: int, end_of_stream: int
     try:
         action = ctx.on_downstream_data(data_size, end_of_stream != 0)  # type: ignore[attr-defined]
         return action if type(action) is Action else int(action)
-    except _CAUGHT:
-        return _fail_tcp(ctx, "on_downstream_data", context_id)
+    except _CAUGHT as exc:
+        return _fail_tcp(ctx, "on_downstream_data", context_id, exc)
 
 
 def proxy_on_upstream_data(context_id: int, data_size: int, end_of_stream: int) -> int:
@@ -463,8 +467,8 @@ def proxy_on_upstream_data(context_id: int, data_size: int, end_of_stream: int) 
     try:
         action = ctx.on_upstream_data(data_size, end_of_stream != 0)  # type: ignore[attr-defined]
         return action if type(action) is Action else int(action)
-    except _CAUGHT:
-        return _fail_tcp(ctx, "on_upstream_data", context_id)
+    except _CAUGHT as exc:
+        return _fail_tcp(ctx, "on_upstream_data", context_id, exc)
 
 
 def proxy_on_downstream_connection_close(context_id: int, peer_type: int) -> None:
@@ -473,8 +477,8 @@ def proxy_on_downstream_connection_close(context_id: int, peer_type: int) -> Non
         return
     try:
         ctx.on_downstream_close(PeerType(peer_type))  # type: ignore[attr-defined]
-    except _CAUGHT:
-        _log_exception("on_downstream_close", context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_downstream_close", context_id, exc)
 
 
 def proxy_on_upstream_connection_close(context_id: int, peer_type: int) -> None:
@@ -483,8 +487,8 @@ def proxy_on_upstream_connection_close(context_id: int, peer_type: int) -> None:
         return
     try:
         ctx.on_upstream_close(PeerType(peer_type))  # type: ignore[attr-defined]
-    except _CAUGHT:
-        _log_exception("on_upstream_close", context_id)
+    except _CAUGHT as exc:
+        _log_exception("on_upstream_close", context_id, exc)
 
 
 # --- callbacks a compiled module answers in C ------------------------------------------
@@ -516,7 +520,8 @@ ANSWERED_IN_C: tuple[tuple[str, str, Optional[int]], ...] = (
 
 #: The dispatcher functions the bridge may stand in for, in ANSWERED_IN_C order: the bridge
 #: answers a callback in C only while the module's global of that name is still this object.
-ANSWERED_IN_C_FUNCTIONS = tuple(globals()[name] for name, _method, _default in ANSWERED_IN_C)
+ANSWERED_IN_C_FUNCTIONS = () if _MICROPYTHON else tuple(
+    globals()[name] for name, _method, _default in ANSWERED_IN_C)
 
 #: The bridge also creates an HTTP stream's context itself once its root is in `_vm.roots`
 #: (and logging needs no handler installed): root.create_http_context(context_id), else the
@@ -541,7 +546,9 @@ CALLED_DIRECTLY: tuple[tuple[str, str, str], ...] = (
     ("proxy_on_upstream_data", "on_upstream_data", "_fail_tcp"),
 )
 
-_SDK_DEFAULT_METHODS = tuple(
+# Only the CPython bridge asks for masks: a MicroPython module always calls the functions above
+# (and MicroPython has no `__subclasses__`; a class's `__dict__` is a copy there).
+_SDK_DEFAULT_METHODS = () if _MICROPYTHON else tuple(
     tuple(cls.__dict__[method] for cls in (Context, RootContext, HttpContext, StreamContext)
           if method in cls.__dict__)
     for _name, method, _default in ANSWERED_IN_C)
@@ -571,6 +578,8 @@ def _work_out_masks_of_defined_classes() -> None:
     which a compiled module snapshots, so a VM does not pay ~100,000 wasm instructions per
     class (getattr's AttributeErrors for the methods a root class lacks) at its first
     contexts."""
+    if _MICROPYTHON:
+        return
     todo = [Context]
     while todo:
         cls = todo.pop()

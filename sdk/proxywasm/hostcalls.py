@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 from . import _host
 from .abi import (
+    _MICROPYTHON,
     NO_GRPC_STATUS,
     BufferType,
     LogLevel,
@@ -21,6 +22,7 @@ from .abi import (
     Status,
     StreamType,
     deserialize_map,
+    member_name,
     serialize_map,
 )
 
@@ -43,7 +45,7 @@ class HostError(Exception):
 
     def __init__(self, call: str, status: int) -> None:
         try:
-            name = Status(status).name
+            name = member_name(Status, status)
         except ValueError:
             name = str(status)
         super().__init__(f"{call} failed: {name}")
@@ -74,8 +76,65 @@ def _pairs(pairs: HeaderPairs) -> bytes:
     return serialize_map([(_b(k), _b(v)) for k, v in pairs])
 
 
-def _str_pairs(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    return [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in pairs]
+if _MICROPYTHON:
+    # MicroPython's bytes.decode ignores `errors` and raises UnicodeError on invalid UTF-8.
+
+    def text(data: bytes) -> str:
+        """`data` as UTF-8, invalid bytes as U+FFFD (`data.decode("utf-8", "replace")`)."""
+        try:
+            return data.decode()
+        except UnicodeError:
+            return _decode_replacing(data)
+
+    def _str_pairs(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+        return [(text(k), text(v)) for k, v in pairs]
+
+else:
+
+    def text(data: bytes) -> str:
+        """`data` as UTF-8, invalid bytes as U+FFFD (`data.decode("utf-8", "replace")`)."""
+        return data.decode("utf-8", "replace")
+
+    def _str_pairs(pairs: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+        return [(k.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for k, v in pairs]
+
+
+def _decode_replacing(data: bytes) -> str:
+    """CPython's "replace" decoding: each maximal invalid subpart becomes one U+FFFD."""
+    out = []
+    size = len(data)
+    start = i = 0
+    while i < size:
+        lead = data[i]
+        if lead < 0x80:
+            i += 1
+            continue
+        need, low, high = 0, 0x80, 0xBF
+        if 0xC2 <= lead <= 0xDF:
+            need = 1
+        elif 0xE0 <= lead <= 0xEF:
+            need = 2
+            low = 0xA0 if lead == 0xE0 else 0x80  # no overlong forms
+            high = 0x9F if lead == 0xED else 0xBF  # no surrogates
+        elif 0xF0 <= lead <= 0xF4:
+            need = 3
+            low = 0x90 if lead == 0xF0 else 0x80
+            high = 0x8F if lead == 0xF4 else 0xBF  # nothing above U+10FFFF
+        taken = 0
+        while taken < need and i + 1 + taken < size:
+            byte = data[i + 1 + taken]
+            if not (low <= byte <= high if taken == 0 else 0x80 <= byte <= 0xBF):
+                break
+            taken += 1
+        if need and taken == need:
+            i += 1 + need
+            continue
+        out.append(data[start:i].decode())
+        out.append("\ufffd")
+        i += 1 + taken
+        start = i
+    out.append(data[start:].decode())
+    return "".join(out)
 
 
 # --- logging, time, ticks -------------------------------------------------------------
@@ -183,8 +242,8 @@ def get_map_value(map_type: MapType, key: Text) -> str | None:
     if status == _OK:
         try:  # strict first: ~800 wasm instructions cheaper, the same text when it succeeds
             return value.decode()
-        except UnicodeDecodeError:
-            return value.decode("utf-8", "replace")
+        except UnicodeError:  # MicroPython has no UnicodeDecodeError
+            return text(value)
     if status == _NOT_FOUND:
         return None
     raise HostError("get_header_map_value", status)
@@ -388,6 +447,6 @@ def set_property(path: Text | Sequence[Text], value: Text | None) -> None:
 def call_foreign_function(name: Text, arguments: Text | None = None) -> bytes | None:
     status, results = _host.raw.call_foreign_function(_b(name), _b(arguments or b""))
     if status == _NOT_FOUND and results is None:
-        raise HostError(f"call_foreign_function({_b(name).decode(errors='replace')})", status)
+        raise HostError(f"call_foreign_function({text(_b(name))})", status)
     _check("call_foreign_function", status)
     return results

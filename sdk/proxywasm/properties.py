@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import struct
 
-from .hostcalls import get_property
+from .hostcalls import get_property, text
 
 
 def _str(path: str) -> str | None:
     value = get_property(path)
-    return None if value is None else value.decode("utf-8", "replace")
+    return None if value is None else text(value)
 
 
 def _int(path: str) -> int | None:
@@ -25,8 +25,8 @@ def _int(path: str) -> int | None:
         return None
     if len(value) == 8:
         return struct.unpack("<q", value)[0]
-    text = value.decode("ascii", "replace").strip()
-    return int(text) if text.lstrip("-").isdigit() else None
+    digits = value.strip()
+    return int(digits.decode()) if digits.lstrip(b"-").isdigit() else None
 
 
 def _bool(path: str) -> bool | None:
