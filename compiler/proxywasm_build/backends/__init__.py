@@ -28,6 +28,7 @@ from proxywasm_build.errors import UserError
 # runtime name -> "module:function" building a Python filter with it
 BACKENDS: dict[str, str] = {
     "cpython": "proxywasm_build.backends.cpython:build_python_filter",
+    "micropython": "proxywasm_build.backends.micropython:build_micropython_filter",
 }
 
 

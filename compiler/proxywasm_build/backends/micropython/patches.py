@@ -24,11 +24,14 @@ PATCHES: tuple[Patch, ...] = (
     # Every dict keeps insertion order like CPython's: its map is an ordered array (the form
     # OrderedDict and fixed ROM maps use). py/map.c supports it for lookup, add, remove
     # (memmove), iteration, copy and popitem (the last item). The cost is a linear lookup, which
-    # the map lookup cache softens; dicts in filters are small.
+    # the map lookup cache softens; dicts in filters are small. py/map.c adds to an ordered map
+    # only with OrderedDict support (on in our runtime; mpy-cross keeps plain dicts).
     Patch("py/objdict.c", "dicts keep insertion order",
           "    dict->base.type = &mp_type_dict;\n    mp_map_init(&dict->map, n_args);\n",
           "    dict->base.type = &mp_type_dict;\n    mp_map_init(&dict->map, n_args);\n"
-          "    dict->map.is_ordered = 1;\n"),
+          "    #if MICROPY_PY_COLLECTIONS_ORDEREDDICT\n"
+          "    dict->map.is_ordered = 1;\n"
+          "    #endif\n"),
     # f-strings take a !r / !s conversion like CPython: the argument ends at '!' followed by r or
     # s and then ':' or '}' (not at '!='), and the conversion stays in the format string
     # ("{!r}"), which str.format applies. Parentheses nest like brackets, so a call's ':' or '}'

@@ -1,0 +1,64 @@
+"""Freeze Python modules into C for the filter runtime: .py -> .mpy (mpy-cross) -> C (mpy-tool.py).
+
+The frozen names are paths relative to each import root ("filter.py", "proxywasm/context.py",
+"json.py"), which MicroPython's importer finds under sys.path's ".frozen" entry, and which
+tracebacks show. The generated C also holds the qstrs the frozen code adds to the core's
+(the `mp_qstr_frozen_const_pool` the runtime's config names).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from proxywasm_build.backends.micropython.mpycross import compile_to_mpy
+from proxywasm_build.backends.micropython.sources import patched_source_dir
+from proxywasm_build.cache import atomic_write, cache_dir
+from proxywasm_build.errors import UserError
+
+
+@dataclass(frozen=True)
+class FrozenFile:
+    name: str      # the path relative to its import root, e.g. "proxywasm/context.py"
+    path: Path
+
+
+def package_files(root: Path, package_dir: Path, skip: tuple[str, ...] = ()) -> list[FrozenFile]:
+    """Every .py under `package_dir`, named relative to `root`, except subpackages in `skip`."""
+    files = []
+    for path in sorted(package_dir.rglob("*.py")):
+        relative = path.relative_to(root)
+        if "__pycache__" in relative.parts or any(part in skip for part in relative.parts[:-1]):
+            continue
+        files.append(FrozenFile(relative.as_posix(), path))
+    return files
+
+
+def module_name(frozen: FrozenFile) -> str:
+    """The import name of a frozen file ("proxywasm/__init__.py" -> "proxywasm")."""
+    parts = frozen.name[:-3].split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def frozen_c(files: list[FrozenFile], qstr_header: Path) -> Path:
+    """The C file freezing `files` against the core whose qstrs are in `qstr_header` (cached)."""
+    mpys = [compile_to_mpy(f.path, f.name) for f in files]
+    digest = hashlib.sha256(qstr_header.read_bytes())
+    for mpy in mpys:
+        digest.update(mpy.name.encode())
+    output = cache_dir() / "micropython-frozen" / f"{digest.hexdigest()[:24]}.c"
+    if output.exists():
+        return output
+    tool = patched_source_dir() / "tools" / "mpy-tool.py"
+    proc = subprocess.run([sys.executable, str(tool), "-f", "-q", str(qstr_header), "-mlongint-impl=mpz",
+                           *map(str, mpys)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"mpy-tool.py could not freeze the modules: {tail}")
+    atomic_write(output, proc.stdout.encode())
+    return output
