@@ -54,14 +54,18 @@ def format_exc() -> str:
 
 
 def _micropython_format(exc: BaseException) -> str:
-    """MicroPython's own traceback text, written into a string instead of stdout. A port
-    without `io` or without `sys.stdout` (print_exception would ignore the stream and print)
-    gives the last line only."""
+    """MicroPython's own traceback text (what `sys.print_exception` prints), as a string: from
+    the runtime's C helper, else through a StringIO where the port has `sys.stdout` (without it
+    print_exception ignores the stream and prints); the last line alone as a last resort."""
     try:
-        import io
+        from _proxywasm_runtime import format_exception as runtime_format
     except ImportError:
-        io = None
-    if io is not None and hasattr(sys, "stdout"):
+        runtime_format = None
+    if runtime_format is not None:
+        return runtime_format(exc)
+    if hasattr(sys, "stdout"):
+        import io
+
         buffer = io.StringIO()
         sys.print_exception(exc, buffer)  # type: ignore[attr-defined]
         return buffer.getvalue()

@@ -2,7 +2,9 @@
 //   time_ns() / monotonic_ns(): WASI clock_time_get (realtime / monotonic), in nanoseconds;
 //   urandom(n): n bytes from WASI random_get;
 //   sha256(data) -> the 32-byte digest (one shot);
-//   heap_info() -> (used, total) bytes of the GC heap.
+//   heap_info() -> (used, total) bytes of the GC heap;
+//   format_exception(exc) -> the traceback text sys.print_exception would print (which writes
+//     to a stream only with MICROPY_PY_SYS_STDFILES; proxywasm._traceback logs this text).
 // Also the HAL's tick source and the core's fatal-error hooks, which both builds share.
 #include <stdint.h>
 #include <string.h>
@@ -131,6 +133,15 @@ static mp_obj_t runtime_heap_info(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(runtime_heap_info_obj, runtime_heap_info);
 
+static mp_obj_t runtime_format_exception(mp_obj_t exc) {
+    vstr_t vstr;
+    mp_print_t print;
+    vstr_init_print(&vstr, 64, &print);
+    mp_obj_print_exception(&print, exc);
+    return mp_obj_new_str_from_vstr(&mp_type_str, &vstr);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(runtime_format_exception_obj, runtime_format_exception);
+
 static const mp_rom_map_elem_t runtime_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__proxywasm_runtime) },
     { MP_ROM_QSTR(MP_QSTR_time_ns), MP_ROM_PTR(&runtime_time_ns_obj) },
@@ -138,6 +149,7 @@ static const mp_rom_map_elem_t runtime_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_urandom), MP_ROM_PTR(&runtime_urandom_obj) },
     { MP_ROM_QSTR(MP_QSTR_sha256), MP_ROM_PTR(&runtime_sha256_obj) },
     { MP_ROM_QSTR(MP_QSTR_heap_info), MP_ROM_PTR(&runtime_heap_info_obj) },
+    { MP_ROM_QSTR(MP_QSTR_format_exception), MP_ROM_PTR(&runtime_format_exception_obj) },
 };
 static MP_DEFINE_CONST_DICT(runtime_globals, runtime_globals_table);
 
