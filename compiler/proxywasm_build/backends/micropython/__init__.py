@@ -23,7 +23,8 @@ from proxywasm_build.backends.common.filter_check import check_filter
 from proxywasm_build.backends.common.filter_source import FilterSource, resolve_filter_source
 from proxywasm_build.backends.common.output import default_output, write_valid_module
 from proxywasm_build.backends.micropython import cbuild
-from proxywasm_build.backends.micropython.freeze import FrozenFile, frozen_c, module_name, package_files
+from proxywasm_build.backends.micropython.freeze import (FrozenFile, frozen_c, import_closure, module_name,
+                                                          package_files)
 from proxywasm_build.backends.micropython.hostmodule import generate_host_module
 from proxywasm_build.backends.micropython.interpreter import lib_dir
 from proxywasm_build.backends.micropython.mpycross import compile_check
@@ -63,19 +64,23 @@ def _sdk_version() -> str:
     return getattr(proxywasm, "__version__", "0")
 
 
-def runtime_files() -> list[FrozenFile]:
-    """What every filter module freezes besides the filter: the SDK (without its emulator,
-    proxywasm.testing) and the stdlib shims."""
+def sdk_files() -> list[FrozenFile]:
+    """The SDK, frozen into every filter module (without its emulator, proxywasm.testing)."""
     sdk = _sdk_dir()
-    files = package_files(sdk.parent, sdk, skip=("testing",))
-    if lib_dir().is_dir():
-        files += package_files(lib_dir(), lib_dir())
-    return files
+    return package_files(sdk.parent, sdk, skip=("testing",))
+
+
+def lib_files() -> list[FrozenFile]:
+    """The stdlib shims; a module freezes those the SDK and the filter import."""
+    return package_files(lib_dir(), lib_dir()) if lib_dir().is_dir() else []
 
 
 def filter_files(filter_source: FilterSource) -> list[FrozenFile]:
-    return [FrozenFile(path.resolve().relative_to(filter_source.root.resolve()).as_posix(), path)
-            for path in filter_source.files]
+    """The filter's own files, named relative to its import root (a root __init__.py, which
+    names no module there, is left out)."""
+    files = [FrozenFile(path.resolve().relative_to(filter_source.root.resolve()).as_posix(), path)
+             for path in filter_source.files]
+    return [f for f in files if module_name(f)]
 
 
 def build_micropython_filter(source: Path, output: Path | None = None, *, heap_size: int | None = None,
@@ -96,7 +101,7 @@ def build_micropython_filter(source: Path, output: Path | None = None, *, heap_s
     check_filter(filter_source)
     output = Path(output) if output is not None else default_output(Path(source), filter_source)
     own = filter_files(filter_source)
-    files = [*runtime_files(), *own]
+    files = import_closure([*sdk_files(), *own], lib_files())
     core = cbuild.build_core(reactor_variant())
     frozen = frozen_c(files, core.qstr_header)
     module = _link_filter(core, frozen, filter_source.module, heap)
@@ -161,5 +166,5 @@ def available_modules() -> set[str]:
     builtin = {name for name in _BUILTIN_MODULE.findall(text) if name != "__main__"}
     names = set(builtin)
     names |= {name[1:] for name in builtin if name.startswith("u") and len(name) > 1}
-    names |= {module_name(f) for f in runtime_files()}
+    names |= {module_name(f) for f in [*sdk_files(), *lib_files()]}
     return names

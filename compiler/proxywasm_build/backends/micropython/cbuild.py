@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from proxywasm_build.backends.micropython.patches import PATCHES_KEY
@@ -26,7 +26,7 @@ from proxywasm_build.languages.c import zig_command, zig_env
 from proxywasm_build.resources import toolchains_dir
 
 #: Bump when the steps below change in a way the inputs do not show.
-_BUILD_RECIPE = "3"
+_BUILD_RECIPE = "4"
 
 #: wasm32-wasi, size-optimised; setjmp/longjmp become Wasm exception handling (MicroPython's
 #: NLR, and with it Python exceptions, use them), in the standard try_table encoding that Envoy
@@ -108,10 +108,14 @@ def core_sources(src: Path, variant: Variant) -> list[Path]:
 
 
 def build_core(variant: Variant, jobs: int = 2) -> CoreBuild:
-    """Compile (or find in the cache) the core and port objects of `variant`."""
+    """Compile (or find in the cache) the core and port objects of `variant`.
+
+    The port's files are copied into the build directory first and compiled from there, so the
+    objects match the key even if a file is edited while the build runs."""
     src = patched_source_dir()
     directory = cache_dir() / "micropython-build" / f"{variant.name}-{variant.key()}"
-    includes = tuple(f"-I{path}" for path in (variant.config_dir, *variant.extra_includes, src, directory))
+    config_copy = directory / "config"
+    includes = tuple(f"-I{path}" for path in (config_copy, *variant.extra_includes, src, directory))
     stamp = directory / "objects.txt"
     if not stamp.exists():
         with locked(f"micropython-core-{variant.name}"):
@@ -121,10 +125,28 @@ def build_core(variant: Variant, jobs: int = 2) -> CoreBuild:
     return CoreBuild(directory, objects, includes, variant)
 
 
+def _snapshot_port(directory: Path, variant: Variant) -> Variant:
+    """Copy the variant's config and port files into `directory`; the variant reading them."""
+    config_copy = directory / "config"
+    config_copy.mkdir()
+    for path in variant.config_dir.iterdir():
+        if path.is_file():
+            shutil.copy2(path, config_copy / path.name)
+    sources_copy = directory / "port"
+    sources_copy.mkdir()
+    copies = []
+    for path in variant.port_sources:
+        copy = sources_copy / f"{path.parent.name}_{path.name}"
+        shutil.copy2(path, copy)
+        copies.append(copy)
+    return replace(variant, config_dir=config_copy, port_sources=tuple(copies))
+
+
 def _build_into(src: Path, directory: Path, variant: Variant, includes: tuple[str, ...], jobs: int) -> None:
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
+    variant = _snapshot_port(directory, variant)
     generated = []
     for name, text in variant.generated:
         (directory / name).write_text(text)
@@ -137,7 +159,7 @@ def _build_into(src: Path, directory: Path, variant: Variant, includes: tuple[st
     sources = [*c_sources, *(p for p in variant.port_sources if p.suffix != ".c")]
 
     def compile_one(source: Path) -> str:
-        name = f"{source.parent.name}_{source.name}.o"
+        name = f"{source.name}.o"
         run([*zig_command(), "cc", *variant.cflags, *variant.defines, *includes, "-c", str(source),
              "-o", str(objects_dir / name)], f"compiling {source.name}")
         return name

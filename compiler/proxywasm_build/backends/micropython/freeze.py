@@ -8,6 +8,7 @@ tracebacks show. The generated C also holds the qstrs the frozen code adds to th
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import subprocess
 import sys
@@ -62,3 +63,43 @@ def frozen_c(files: list[FrozenFile], qstr_header: Path) -> Path:
         raise UserError(f"mpy-tool.py could not freeze the modules: {tail}")
     atomic_write(output, proc.stdout.encode())
     return output
+
+
+def _imported_names(frozen: FrozenFile) -> set[str]:
+    """Absolute module names `frozen` imports anywhere (nested imports too), with their parents."""
+    try:
+        tree = ast.parse(frozen.path.read_bytes(), filename=frozen.name)
+    except SyntaxError:
+        return set()   # mpy-cross reports it with the file's name
+    package = module_name(frozen) if frozen.name.endswith("__init__.py") else module_name(frozen).rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[:len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join([*parts, *([base] if base else [])])
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    with_parents = set()
+    for name in names:
+        parts = name.split(".")
+        with_parents.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return with_parents
+
+
+def import_closure(roots: list[FrozenFile], optional: list[FrozenFile]) -> list[FrozenFile]:
+    """`roots` and the files of `optional` they import, directly or through each other."""
+    by_module = {module_name(f): f for f in optional}
+    chosen: dict[str, FrozenFile] = {}
+    pending = list(roots)
+    while pending:
+        for name in _imported_names(pending.pop()):
+            found = by_module.get(name)
+            if found is not None and name not in chosen:
+                chosen[name] = found
+                pending.append(found)
+    return [*roots, *(f for f in optional if module_name(f) in chosen)]

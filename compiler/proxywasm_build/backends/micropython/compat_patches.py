@@ -1,0 +1,206 @@
+"""CPython behaviour for MicroPython 1.19's core where filter code commonly meets a difference.
+
+Applied with patches.py's PATCHES to the same cached copy of the sources (and keyed with them):
+
+- floats: repr/str are the shortest text that reads back to the same double, in CPython's layout
+  (`repr(0.1 + 0.2) == '0.30000000000000004'`, `1e+16`, `1e-05`); format()/%-formatting, float()
+  and float literals go through libc's correctly rounded snprintf/strtod; round(x, n) rounds the
+  exact binary value; format(x, '') and f"{x:>8}" use repr; frozen float constants keep 17 digits;
+- str/bytes: startswith/endswith take a tuple, slices take a step (str, bytes, bytearray), the
+  missing methods (zfill, ljust, rjust, title, capitalize, swapcase, casefold, isalnum, isascii,
+  isdecimal, isnumeric, removeprefix, removesuffix, expandtabs; bytes/bytearray hex and fromhex);
+- the format() builtin; repr of an exception with one argument (`ValueError('x')`).
+
+The C lives in toolchains/micropython/port/compat_*.c, copied into the tree's py/ directory so
+every build of the core (filter runtime, dev interpreter, mpy-cross) compiles it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from proxywasm_build.backends.micropython.patches import Patch
+from proxywasm_build.resources import toolchains_dir
+
+#: Our C files, compiled as part of MicroPython's py/ core.
+COMPAT_SOURCE_NAMES = ("compat_float.c", "compat_str.c")
+
+
+def compat_sources() -> tuple[Path, ...]:
+    return tuple(toolchains_dir() / "micropython" / "port" / name for name in COMPAT_SOURCE_NAMES)
+
+
+def _table_entries(methods: tuple[tuple[str, str], ...]) -> str:
+    return "".join(f"    {{ MP_ROM_QSTR(MP_QSTR_{name}), MP_ROM_PTR(&{obj}) }},\n" for name, obj in methods)
+
+
+_DECLARATIONS = """\
+MP_DECLARE_CONST_FUN_OBJ_2(mp_compat_zfill_obj);
+MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(mp_compat_ljust_obj);
+MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(mp_compat_rjust_obj);
+MP_DECLARE_CONST_FUN_OBJ_1(mp_compat_title_obj);
+MP_DECLARE_CONST_FUN_OBJ_1(mp_compat_capitalize_obj);
+MP_DECLARE_CONST_FUN_OBJ_1(mp_compat_swapcase_obj);
+MP_DECLARE_CONST_FUN_OBJ_1(mp_compat_isalnum_obj);
+MP_DECLARE_CONST_FUN_OBJ_1(mp_compat_isascii_obj);
+MP_DECLARE_CONST_FUN_OBJ_2(mp_compat_removeprefix_obj);
+MP_DECLARE_CONST_FUN_OBJ_2(mp_compat_removesuffix_obj);
+MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(mp_compat_expandtabs_obj);
+MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(mp_compat_hex_obj);
+extern const mp_rom_obj_static_class_method_t mp_compat_fromhex_obj;
+"""
+
+# Methods str and bytes share (CPython has each on both).
+_SHARED_METHODS = (
+    ("zfill", "mp_compat_zfill_obj"), ("ljust", "mp_compat_ljust_obj"), ("rjust", "mp_compat_rjust_obj"),
+    ("title", "mp_compat_title_obj"), ("capitalize", "mp_compat_capitalize_obj"),
+    ("swapcase", "mp_compat_swapcase_obj"), ("isalnum", "mp_compat_isalnum_obj"),
+    ("isascii", "mp_compat_isascii_obj"), ("removeprefix", "mp_compat_removeprefix_obj"),
+    ("removesuffix", "mp_compat_removesuffix_obj"), ("expandtabs", "mp_compat_expandtabs_obj"),
+)
+_STR_ONLY_METHODS = (
+    ("casefold", "str_lower_obj"), ("isdecimal", "str_isdigit_obj"), ("isnumeric", "str_isdigit_obj"),
+)
+_BYTES_ONLY_METHODS = (("hex", "mp_compat_hex_obj"), ("fromhex", "mp_compat_fromhex_obj"))
+
+_SLICE_STEP_ERROR = 'mp_raise_NotImplementedError(MP_ERROR_TEXT("only slices with step=1 (aka None) are supported"));'
+
+_FLOAT_PATCHES = (
+    Patch("py/objfloat.c", "float repr is CPython's shortest round-trip text",
+          "mp_format_float(o_val, buf, sizeof(buf), 'g', precision, '\\0');",
+          "mp_format_float(o_val, buf, sizeof(buf), 'r', precision, '\\0');"),
+    # compat_float.c defines mp_format_float over libc's snprintf; the approximate one goes.
+    Patch("py/formatfloat.c", "float formatting through libc",
+          "int mp_format_float(FPTYPE f, char *buf, size_t buf_size, char fmt, int prec, char sign) {",
+          "static int mp_format_float_approximate(FPTYPE f, char *buf, size_t buf_size, char fmt, int prec, "
+          "char sign) {"),
+    # "%.2f" % 1e30 has 34 characters; a double's "%f" has at most 309 before the point.
+    Patch("py/mpprint.c", "room for a fixed-point double",
+          "int mp_print_float(const mp_print_t *print, mp_float_t f, char fmt, int flags, char fill, int width, "
+          "int prec) {\n    char buf[32];",
+          "int mp_print_float(const mp_print_t *print, mp_float_t f, char fmt, int flags, char fill, int width, "
+          "int prec) {\n    char buf[400];"),
+    # No type: repr without a precision, else 'g' that keeps a ".0" (CPython's format_float_short).
+    Patch("py/objstr.c", "float format with no type",
+          "                type = 'g';\n            }\n            if (type == 'n') {",
+          "                type = precision < 0 ? 'r' : 'h';\n            }\n            if (type == 'n') {"),
+    Patch("py/objstr.c", "float format with no type (dispatch)",
+          "                case 'g':\n                case 'G':\n"
+          "                    mp_print_float(&print, mp_obj_get_float(arg), type, flags, fill, width, precision);",
+          "                case 'r':\n                case 'h':\n                case 'g':\n                case 'G':\n"
+          "                    mp_print_float(&print, mp_obj_get_float(arg), type, flags, fill, width, precision);"),
+    # The parser has checked the literal's syntax; strtod gives the correctly rounded value.
+    Patch("py/parsenum.c", "float() and literals correctly rounded",
+          "            dec_val *= MICROPY_FLOAT_C_FUN(pow)(10, exp_val);\n        }\n",
+          "            dec_val *= MICROPY_FLOAT_C_FUN(pow)(10, exp_val);\n        }\n"
+          "        mp_float_t mp_compat_parse_decimal(const char *start, const char *end, mp_float_t approximate);\n"
+          "        dec_val = mp_compat_parse_decimal(str_val_start, imag ? str - 1 : str, dec_val);\n"),
+    Patch("py/modbuiltins.c", "round(x, n) rounds the exact value",
+          "        mp_float_t rounded = MICROPY_FLOAT_C_FUN(nearbyint)(val * mult) / mult;",
+          "        mp_float_t mp_compat_round(mp_float_t x, mp_int_t ndigits);\n"
+          "        mp_float_t rounded = mp_compat_round(val, num_dig);"),
+    # mpy-tool.py writes frozen float constants as C literals: 17 digits keep every double.
+    Patch("tools/mpy-tool.py", "frozen floats keep every bit",
+          '"static const mp_obj_float_t %s = {{&mp_type_float}, (mp_float_t)%.16g};"',
+          '"static const mp_obj_float_t %s = {{&mp_type_float}, (mp_float_t)%.17g};"'),
+)
+
+_STR_PATCHES = (
+    Patch("py/objstr.c", "startswith with a tuple",
+          "STATIC mp_obj_t str_startswith(size_t n_args, const mp_obj_t *args) {\n",
+          "STATIC mp_obj_t str_startswith(size_t n_args, const mp_obj_t *args) {\n"
+          "    if (mp_obj_is_type(args[1], &mp_type_tuple)) {\n"
+          "        mp_obj_t mp_compat_affix_any(mp_obj_t (*)(size_t, const mp_obj_t *), size_t, const mp_obj_t *);\n"
+          "        return mp_compat_affix_any(str_startswith, n_args, args);\n"
+          "    }\n"),
+    Patch("py/objstr.c", "endswith with a tuple",
+          "STATIC mp_obj_t str_endswith(size_t n_args, const mp_obj_t *args) {\n",
+          "STATIC mp_obj_t str_endswith(size_t n_args, const mp_obj_t *args) {\n"
+          "    if (mp_obj_is_type(args[1], &mp_type_tuple)) {\n"
+          "        mp_obj_t mp_compat_affix_any(mp_obj_t (*)(size_t, const mp_obj_t *), size_t, const mp_obj_t *);\n"
+          "        return mp_compat_affix_any(str_endswith, n_args, args);\n"
+          "    }\n"),
+    Patch("py/objstr.c", "bytes slices with a step",
+          "            if (!mp_seq_get_fast_slice_indexes(self_len, index, &slice)) {\n"
+          f"                {_SLICE_STEP_ERROR}",
+          "            if (!mp_seq_get_fast_slice_indexes(self_len, index, &slice)) {\n"
+          "                mp_obj_t mp_compat_bytes_slice(const mp_obj_type_t *, const byte *, size_t, mp_obj_t);\n"
+          "                return mp_compat_bytes_slice(type, self_data, self_len, index);"),
+    Patch("py/objstrunicode.c", "str slices with a step",
+          f"            if (ostep != mp_const_none && ostep != MP_OBJ_NEW_SMALL_INT(1)) {{\n                {_SLICE_STEP_ERROR}",
+          "            if (ostep != mp_const_none && ostep != MP_OBJ_NEW_SMALL_INT(1)) {\n"
+          "                mp_obj_t mp_compat_str_slice(const byte *, size_t, mp_obj_t);\n"
+          "                return mp_compat_str_slice(self_data, self_len, index);"),
+    Patch("py/objarray.c", "bytearray slices with a step",
+          f"            if (!mp_seq_get_fast_slice_indexes(o->len, index_in, &slice)) {{\n                {_SLICE_STEP_ERROR}",
+          "            if (!mp_seq_get_fast_slice_indexes(o->len, index_in, &slice)) {\n"
+          "                #if MICROPY_PY_BUILTINS_BYTEARRAY\n"
+          "                if (value == MP_OBJ_SENTINEL && o->base.type == &mp_type_bytearray) {\n"
+          "                    mp_obj_t mp_compat_bytes_slice(const mp_obj_type_t *, const byte *, size_t, mp_obj_t);\n"
+          "                    return mp_compat_bytes_slice(&mp_type_bytearray, o->items, o->len, index_in);\n"
+          "                }\n"
+          "                #endif\n"
+          f"                {_SLICE_STEP_ERROR}"),
+    Patch("py/objstr.c", "bytes methods",
+          "    { MP_ROM_QSTR(MP_QSTR_islower), MP_ROM_PTR(&str_islower_obj) },\n};\n\n"
+          "STATIC MP_DEFINE_CONST_DICT(str8_locals_dict, str8_locals_dict_table);",
+          "    { MP_ROM_QSTR(MP_QSTR_islower), MP_ROM_PTR(&str_islower_obj) },\n"
+          + _table_entries(_SHARED_METHODS + _BYTES_ONLY_METHODS)
+          + "};\n\nSTATIC MP_DEFINE_CONST_DICT(str8_locals_dict, str8_locals_dict_table);"),
+    Patch("py/objstr.c", "bytes methods (declarations)",
+          "STATIC const mp_rom_map_elem_t str8_locals_dict_table[] = {",
+          _DECLARATIONS + "STATIC const mp_rom_map_elem_t str8_locals_dict_table[] = {"),
+    Patch("py/objstrunicode.c", "str methods",
+          "    { MP_ROM_QSTR(MP_QSTR_islower), MP_ROM_PTR(&str_islower_obj) },\n};",
+          "    { MP_ROM_QSTR(MP_QSTR_islower), MP_ROM_PTR(&str_islower_obj) },\n"
+          + _table_entries(_SHARED_METHODS + _STR_ONLY_METHODS) + "};"),
+    Patch("py/objstrunicode.c", "str methods (declarations)",
+          "STATIC const mp_rom_map_elem_t struni_locals_dict_table[] = {",
+          _DECLARATIONS + "STATIC const mp_rom_map_elem_t struni_locals_dict_table[] = {"),
+    Patch("py/objarray.c", "bytearray hex and fromhex",
+          "    { MP_ROM_QSTR(MP_QSTR_decode), MP_ROM_PTR(&bytes_decode_obj) },\n    #endif\n};",
+          "    { MP_ROM_QSTR(MP_QSTR_decode), MP_ROM_PTR(&bytes_decode_obj) },\n    #endif\n"
+          + _table_entries(_BYTES_ONLY_METHODS) + "};"),
+    Patch("py/objarray.c", "bytearray hex and fromhex (declarations)",
+          "STATIC const mp_rom_map_elem_t array_locals_dict_table[] = {",
+          _DECLARATIONS + "STATIC const mp_rom_map_elem_t array_locals_dict_table[] = {"),
+)
+
+_BUILTIN_PATCHES = (
+    Patch("py/modbuiltins.c", "the format() builtin",
+          "    { MP_ROM_QSTR(MP_QSTR_divmod), MP_ROM_PTR(&mp_builtin_divmod_obj) },\n",
+          "    { MP_ROM_QSTR(MP_QSTR_divmod), MP_ROM_PTR(&mp_builtin_divmod_obj) },\n"
+          "    { MP_ROM_QSTR(MP_QSTR_format), MP_ROM_PTR(&mp_compat_builtin_format_obj) },\n"),
+    Patch("py/modbuiltins.c", "the format() builtin (declaration)",
+          "STATIC const mp_rom_map_elem_t mp_module_builtins_globals_table[] = {",
+          "MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(mp_compat_builtin_format_obj);\n"
+          "STATIC const mp_rom_map_elem_t mp_module_builtins_globals_table[] = {"),
+    # repr(ValueError('x')) is "ValueError('x')", not a one-tuple's "ValueError('x',)".
+    Patch("py/objexcept.c", "exception repr with one argument",
+          "\n    mp_obj_tuple_print(print, MP_OBJ_FROM_PTR(o->args), kind);\n}",
+          "\n    if (o->args != NULL && o->args->len == 1) {\n"
+          "        mp_print_str(print, \"(\");\n"
+          "        mp_obj_print_helper(print, o->args->items[0], PRINT_REPR);\n"
+          "        mp_print_str(print, \")\");\n"
+          "        return;\n"
+          "    }\n"
+          "    mp_obj_tuple_print(print, MP_OBJ_FROM_PTR(o->args), kind);\n}"),
+)
+
+COMPAT_PATCHES: tuple[Patch, ...] = _FLOAT_PATCHES + _STR_PATCHES + _BUILTIN_PATCHES
+
+
+def compat_sources_digest() -> bytes:
+    """The content of our C files, for the patched tree's cache key."""
+    digest = hashlib.sha256()
+    for path in compat_sources():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.digest()
+
+
+def add_compat_sources(tree: Path) -> None:
+    """Copy our C files into the tree's py/, where every build of the core compiles them."""
+    for path in compat_sources():
+        shutil.copyfile(path, tree / "py" / path.name)
