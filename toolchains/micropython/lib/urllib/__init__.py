@@ -1,0 +1,1 @@
+"""`urllib` for the MicroPython runtime: only `urllib.parse` (no network access from a filter)."""
