@@ -9,7 +9,8 @@ Applied with patches.py's PATCHES to the same cached copy of the sources (and ke
 - str/bytes: startswith/endswith take a tuple, slices take a step (str, bytes, bytearray), the
   missing methods (zfill, ljust, rjust, title, capitalize, swapcase, casefold, isalnum, isascii,
   isdecimal, isnumeric, removeprefix, removesuffix, expandtabs; bytes/bytearray hex and fromhex);
-- the format() builtin; repr of an exception with one argument (`ValueError('x')`).
+- the format() builtin; repr of an exception with one argument (`ValueError('x')`), a KeyError's
+  str (its key's repr); bool a subclass of int; repr() shows printable non-ASCII characters.
 
 The C lives in toolchains/micropython/port/compat_*.c, copied into the tree's py/ directory so
 every build of the core (filter runtime, dev interpreter, mpy-cross) compiles it.
@@ -152,6 +153,19 @@ _STR_PATCHES = (
     Patch("py/objstr.c", "bytes methods (declarations)",
           "STATIC const mp_rom_map_elem_t str8_locals_dict_table[] = {",
           _DECLARATIONS + "STATIC const mp_rom_map_elem_t str8_locals_dict_table[] = {"),
+    # repr() shows printable non-ASCII characters as themselves ('é', not '\\xe9').
+    Patch("py/objstrunicode.c", "repr of printable non-ASCII",
+          "        ch = utf8_get_char(s);\n        s = utf8_next_char(s);\n",
+          "        const byte *char_start = s;\n        ch = utf8_get_char(s);\n        s = utf8_next_char(s);\n"),
+    Patch("py/objstrunicode.c", "repr of printable non-ASCII (show)",
+          "        } else if (ch < 0x100) {\n            mp_printf(print, \"\\\\x%02x\", ch);",
+          "        } else if (ch > 0x7f && mp_compat_unichar_printable(ch)) {\n"
+          "            print->print_strn(print->data, (const char *)char_start, s - char_start);\n"
+          "        } else if (ch < 0x100) {\n            mp_printf(print, \"\\\\x%02x\", ch);"),
+    Patch("py/objstrunicode.c", "repr of printable non-ASCII (declaration)",
+          "STATIC void uni_print_quoted(const mp_print_t *print, const byte *str_data, uint str_len) {",
+          "bool mp_compat_unichar_printable(unichar c);\n"
+          "STATIC void uni_print_quoted(const mp_print_t *print, const byte *str_data, uint str_len) {"),
     Patch("py/objstrunicode.c", "str methods",
           "    { MP_ROM_QSTR(MP_QSTR_islower), MP_ROM_PTR(&str_islower_obj) },\n};",
           "    { MP_ROM_QSTR(MP_QSTR_islower), MP_ROM_PTR(&str_islower_obj) },\n"
@@ -177,6 +191,19 @@ _BUILTIN_PATCHES = (
           "STATIC const mp_rom_map_elem_t mp_module_builtins_globals_table[] = {",
           "MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(mp_compat_builtin_format_obj);\n"
           "STATIC const mp_rom_map_elem_t mp_module_builtins_globals_table[] = {"),
+    # bool is a subclass of int (isinstance(True, int)). The core's own int checks are exact-type
+    # checks, and int's methods refuse a bool self ("True.to_bytes" is an AttributeError, unlike
+    # CPython), so nothing reads a bool as an int object.
+    Patch("py/objbool.c", "bool is an int subclass",
+          "    .name = MP_QSTR_bool,\n",
+          "    .name = MP_QSTR_bool,\n    .parent = &mp_type_int,\n"),
+    # str(KeyError('a')) is "'a'": a KeyError shows its key's repr.
+    Patch("py/objexcept.c", "KeyError's str is its key's repr",
+          "        if (o->args->len == 1) {\n"
+          "            mp_obj_print_helper(print, o->args->items[0], PRINT_STR);",
+          "        if (o->args->len == 1) {\n"
+          "            mp_obj_print_helper(print, o->args->items[0],\n"
+          "                o->base.type == &mp_type_KeyError ? PRINT_REPR : PRINT_STR);"),
     # repr(ValueError('x')) is "ValueError('x')", not a one-tuple's "ValueError('x',)".
     Patch("py/objexcept.c", "exception repr with one argument",
           "\n    mp_obj_tuple_print(print, MP_OBJ_FROM_PTR(o->args), kind);\n}",

@@ -50,15 +50,21 @@ PATCHES: tuple[Patch, ...] = (
           "                        } else if (c == ']' || c == '}' || c == ')') {"),
 )
 
-PATCHES_KEY = hashlib.sha256(repr([(p.path, p.old, p.new) for p in PATCHES]).encode()).hexdigest()[:16]
+# The compat helper's patches and C files (CPython behaviour: float repr, str methods...).
+# Imported here, below Patch, which it uses.
+from proxywasm_build.backends.micropython import compat_patches  # noqa: E402
+
+PATCHES_KEY = hashlib.sha256(repr([(p.path, p.old, p.new) for p in PATCHES + compat_patches.COMPAT_PATCHES]).encode()
+                             + compat_patches.compat_sources_digest()).hexdigest()[:16]
 
 
 def apply_patches(tree: Path) -> None:
     """Apply PATCHES to the MicroPython tree at `tree` in place; a missing anchor raises."""
-    for patch in PATCHES:
+    for patch in PATCHES + compat_patches.COMPAT_PATCHES:
         path = tree / patch.path
         text = path.read_text()
         count = text.count(patch.old)
         if count != 1:
             raise RuntimeError(f"patch '{patch.why}': its anchor occurs {count} times in {patch.path}")
         path.write_text(text.replace(patch.old, patch.new))
+    compat_patches.add_compat_sources(tree)
