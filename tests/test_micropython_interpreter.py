@@ -61,6 +61,26 @@ def test_fstrings_take_conversions_and_nested_calls():
     assert out == "\"a'b\"|a'b|   5|True|7|[1, 2]|001|n=5\n"
 
 
+def test_adjacent_fstrings_and_literals_join_like_cpython():
+    source = """
+        x, y, d = 1, 2, {"k": "v"}
+        print(f"a{x}" f"b{y}")
+        print(f"a{x}" "b{}")
+        print("a{}" f"b{y}")
+        print(f"a{x}"
+              f"b{y!r}")
+        print(f"{x}" "{{}}" f"{{{y}}}")
+        print(f"{d['k']}" "-" f"{x}", "plain" "{}" "x")
+    """
+    out = run(source)
+    import contextlib
+    import io
+    expected = io.StringIO()
+    with contextlib.redirect_stdout(expected):
+        exec(textwrap.dedent(source), {})
+    assert out == expected.getvalue()
+
+
 def test_runtime_module_and_builtins():
     out = run("""
         import _proxywasm_runtime as rt, struct, collections, io, math

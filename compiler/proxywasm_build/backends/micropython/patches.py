@@ -48,6 +48,52 @@ PATCHES: tuple[Patch, ...] = (
           "                        if (c == '[' || c == '{' || c == '(') {\n"
           "                            nested_bracket_level += 1;\n"
           "                        } else if (c == ']' || c == '}' || c == ')') {"),
+    # Adjacent literals with f-strings among them join like CPython's (f"a{x}" f"b{y}", f"{x}" "{}"):
+    # one `.format(` serves the whole concatenation (each f-string used to open its own, a syntax
+    # error), and the braces of its plain literals are doubled so str.format prints them as they are.
+    Patch("py/lexer.c", "helper: double braces",
+          "STATIC void parse_string_literal(mp_lexer_t *lex, bool is_raw, bool is_fstring) {\n",
+          "#if MICROPY_PY_FSTRINGS\n"
+          "STATIC void pw_double_braces(vstr_t *vstr, size_t from) {\n"
+          "    size_t n = 0;\n"
+          "    for (size_t i = from; i < vstr->len; i++) {\n"
+          "        n += vstr->buf[i] == '{' || vstr->buf[i] == '}';\n"
+          "    }\n"
+          "    if (n == 0) {\n"
+          "        return;\n"
+          "    }\n"
+          "    size_t end = vstr->len;\n"
+          "    vstr_add_len(vstr, n);\n"
+          "    size_t w = end + n;\n"
+          "    for (size_t i = end; i-- > from;) {\n"
+          "        char c = vstr->buf[i];\n"
+          "        vstr->buf[--w] = c;\n"
+          "        if (c == '{' || c == '}') {\n"
+          "            vstr->buf[--w] = c;\n"
+          "        }\n"
+          "    }\n"
+          "}\n"
+          "#endif\n\n"
+          "STATIC void parse_string_literal(mp_lexer_t *lex, bool is_raw, bool is_fstring) {\n"),
+    Patch("py/lexer.c", "adjacent f-strings share one .format(",
+          "    if (is_fstring) {\n"
+          "        // assume there's going to be interpolation, so prep the injection data\n",
+          "    size_t literal_start = lex->vstr.len;\n"
+          "    if (is_fstring && lex->fstring_args.len == 0) {\n"
+          "        pw_double_braces(&lex->vstr, 0);\n"
+          "        // assume there's going to be interpolation, so prep the injection data\n"),
+    Patch("py/lexer.c", "plain literals after an f-string keep their braces",
+          "    // cut off the end quotes from the token text\n"
+          "    vstr_cut_tail_bytes(&lex->vstr, n_closing);\n"
+          "}\n",
+          "    // cut off the end quotes from the token text\n"
+          "    vstr_cut_tail_bytes(&lex->vstr, n_closing);\n"
+          "    #if MICROPY_PY_FSTRINGS\n"
+          "    if (!is_fstring && lex->fstring_args.len > 0 && lex->fstring_args_idx == 0) {\n"
+          "        pw_double_braces(&lex->vstr, literal_start);\n"
+          "    }\n"
+          "    #endif\n"
+          "}\n"),
 )
 
 # The compat helper's patches and C files (CPython behaviour: float repr, str methods...).
