@@ -153,6 +153,9 @@ def out(*values):
 out("enums", Action.CONTINUE == 0, Action.PAUSE + 1, int(Action(1)), int(PeerType(2)),
     {Action.PAUSE: "p"}[1], int(LogLevel.WARN) * 2, member_name(Status, 8),
     member_name(MapType, 0))
+peer = PeerType(2)
+out("member", peer == PeerType.REMOTE, peer.name.lower(), peer.value, repr(peer), str(peer),
+    f"{peer}", peer + 1, 1 + peer, {2: "two"}[peer], Status(1).name, int(LogLevel(3)))
 for enum, value in ((Action, 7), (PeerType, -1)):
     try:
         enum(value)
@@ -253,6 +256,7 @@ def test_enums_are_ints_looked_up_by_value_on_micropython(outputs):
     micropython, _ = outputs
     lines = _lines(micropython)
     assert lines["enums"] == "enums True 2 1 2 p 6 CAS_MISMATCH HTTP_REQUEST_HEADERS"
+    assert lines["member"] == "member True remote 2 <PeerType.REMOTE: 2> 2 2 3 3 two NOT_FOUND 3"
     assert "ValueError 7 is not a valid Action" in micropython
     assert "ValueError -1 is not a valid PeerType" in micropython
 

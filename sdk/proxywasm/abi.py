@@ -18,35 +18,55 @@ _MICROPYTHON = sys.implementation.name == "micropython"
 # every module about 1.5 MB of heap and frozen code.
 
 if _MICROPYTHON:
-    # No metaclasses: a member is the plain int itself (`Action.CONTINUE == 0`, and `type()` is
-    # int), which is also what MicroPython's C functions take. `Cls(value)` checks the value and
-    # returns it as an int; `member_name(Cls, value)` gives its name.
-    _names_by_class: dict = {}
+    # No metaclasses: a class attribute stays the plain int (`Action.CONTINUE == 0`, `type()` is
+    # int: arithmetic, indexing and MicroPython's C functions take it). `Cls(value)` checks the
+    # value and returns the member as an int subclass with `.name`, `.value` and the CPython
+    # repr (what the dispatcher hands callbacks, e.g. a PeerType); `member_name(Cls, value)`
+    # names a plain int.
 
-    def _names_of(cls) -> dict:
-        names = _names_by_class.get(cls)
-        if names is None:  # once per class: a class's __dict__ is a copy on MicroPython
-            names = {}
+    class _Member(int):
+        """A named int. MicroPython's own int operations do not reflect onto an int
+        subclass, so the reflected ones are spelled out."""
+
+        def __repr__(self):
+            return f"<{self.enum_name}.{self.name}: {int(self)}>"
+
+        def __radd__(self, other):
+            return other + int(self)
+
+        def __rsub__(self, other):
+            return other - int(self)
+
+        def __rmul__(self, other):
+            return other * int(self)
+
+        def __rand__(self, other):
+            return other & int(self)
+
+        def __ror__(self, other):
+            return other | int(self)
+
+    _members_by_class: dict = {}
+
+    def _members_of(cls) -> dict:
+        members = _members_by_class.get(cls)
+        if members is None:  # once per class: a class's __dict__ is a copy on MicroPython
+            members = {}
             for key, value in cls.__dict__.items():
-                if not key.startswith("_") and type(value) is int and value not in names:
-                    names[value] = key
-            _names_by_class[cls] = names
-        return names
+                if not key.startswith("_") and type(value) is int and value not in members:
+                    member = members[value] = _Member(value)
+                    member.name, member.value, member.enum_name = key, value, cls.__name__
+            _members_by_class[cls] = members
+        return members
 
     class IntEnum:
-        """Base of the ABI's integer codes (on MicroPython: members are plain ints)."""
+        """Base of the ABI's integer codes (on MicroPython: class attributes are plain ints)."""
 
         def __new__(cls, value):
-            if value in _names_of(cls):
-                return int(value)
-            raise ValueError(f"{value!r} is not a valid {cls.__name__}")
-
-    def member_name(enum: type, value: int) -> str:
-        """The name of `enum`'s member `value` (ValueError when there is none)."""
-        name = _names_of(enum).get(value)
-        if name is None:
-            raise ValueError(f"{value!r} is not a valid {enum.__name__}")
-        return name
+            try:
+                return _members_of(cls)[value]
+            except (KeyError, TypeError):
+                raise ValueError(f"{value!r} is not a valid {cls.__name__}") from None
 
 else:
 
@@ -121,9 +141,10 @@ else:
         def __reduce_ex__(self, protocol):
             return type(self), (int(self),)
 
-    def member_name(enum: type, value: int) -> str:
-        """The name of `enum`'s member `value` (ValueError when there is none)."""
-        return enum(value).name
+
+def member_name(enum: type, value: int) -> str:
+    """The name of `enum`'s member `value` (ValueError when there is none)."""
+    return enum(value).name
 
 
 # ---------------------------------------------------------------------------
