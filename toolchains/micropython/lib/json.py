@@ -38,8 +38,38 @@ def _bits(x):
     return struct.unpack("<Q", struct.pack("<d", x))[0]
 
 
+def _format_digits(sign, text, k):
+    """repr's layout of 0.<text> * 10**k: positional for -4 < k <= 16, else d.ddde+XX."""
+    n = len(text)
+    if -4 < k <= 16:
+        if k <= 0:
+            return sign + "0." + "0" * -k + text
+        if k >= n:
+            return sign + text + "0" * (k - n) + ".0"
+        return sign + text[:k] + "." + text[k:]
+    exp = k - 1
+    mantissa = text[0] + "." + text[1:] if n > 1 else text
+    return "%s%se%s%02d" % (sign, mantissa, "-" if exp < 0 else "+", abs(exp))
+
+
+def _split_decimal(text):
+    """'1.25e-07' -> ('125', -9): significant digits (no leading/trailing zeros), exponent."""
+    cut = text.find("e")
+    exp10 = 0
+    if cut >= 0:
+        exp10 = int(text[cut + 1:])
+        text = text[:cut]
+    dot = text.find(".")
+    if dot >= 0:
+        exp10 -= len(text) - dot - 1
+        text = text[:dot] + text[dot + 1:]
+    text = text.lstrip("0")
+    stripped = text.rstrip("0")
+    return stripped, exp10 + len(text) - len(stripped)
+
+
 def float_repr(x):
-    """CPython's `repr(float)`: the shortest digits that read back as `x` (Steele-White)."""
+    """CPython's `repr(float)`: the shortest digits that read back as `x`."""
     if x != x:
         return "nan"
     bits = _bits(x)
@@ -61,6 +91,22 @@ def float_repr(x):
             return sign + str(whole) + ".0"
     elif e > -53 and not m & ((1 << -e) - 1):
         return sign + str(m >> -e) + ".0"  # integral and below 2**53
+    if biased:
+        # At most one 15-digit decimal reads back as a normal x (they lie further apart than
+        # doubles): if the C formatting's 15 digits do, they are the shortest, however rounded.
+        # Positional ones with a point are laid out as repr does, and float() reads them exactly.
+        magnitude = -x if sign else x
+        text = "%.15g" % magnitude
+        if text.find(".") >= 0 and text.find("e") < 0 and float(text) == magnitude:
+            return sign + text
+        digits, exp10 = _split_decimal("%.14e" % magnitude)
+        if _float_from_decimal(digits, exp10) == magnitude:
+            return _format_digits(sign, digits, len(digits) + exp10)
+    return _shortest(sign, m, e, biased)
+
+
+def _shortest(sign, m, e, biased):
+    """Steele & White's free-format digits of m * 2**e, with integers only."""
     even = not m & 1
     # x = r/s; the values that read back as x lie within (r - mm)/s .. (r + mp)/s.
     if e >= 0:
@@ -72,7 +118,7 @@ def float_repr(x):
         r, s, mp, mm = m << 1, 1 << (1 - e), 1, 1
     else:
         r, s, mp, mm = m << 2, 1 << (2 - e), 2, 1
-    estimate = (e + len(bin(m)) - 3) * 0.30102999566398114
+    estimate = (e + _bit_length(m) - 1) * 0.30102999566398114
     k = int(estimate)
     if k > estimate:
         k -= 1
@@ -103,28 +149,11 @@ def float_repr(x):
             digits.append(chr(48 + d))
             break
         digits.append(chr(48 + d))
-    text = "".join(digits)
-    n = len(text)
-    if -4 < k <= 16:
-        if k <= 0:
-            return sign + "0." + "0" * -k + text
-        if k >= n:
-            return sign + text + "0" * (k - n) + ".0"
-        return sign + text[:k] + "." + text[k:]
-    exp = k - 1
-    mantissa = text[0] + "." + text[1:] if n > 1 else text
-    return "%s%se%s%02d" % (sign, mantissa, "-" if exp < 0 else "+", abs(exp))
+    return _format_digits(sign, "".join(digits), k)
 
 
 def _bit_length(n):
-    length = 0
-    while n >= 1 << 64:
-        n >>= 64
-        length += 64
-    while n:
-        n >>= 1
-        length += 1
-    return length
+    return len(bin(n)) - 2 if n > 0 else 0
 
 
 def _ratio_to_float(num, den):
@@ -179,53 +208,240 @@ def _float_from_decimal(digits, exp10):
 
 
 def _parse_float(text):
-    """float(text) for a JSON number, exact on every interpreter."""
+    """float(text) for a JSON number, correctly rounded on every interpreter."""
+    if len(text) <= 17 and text.find("e") < 0 and text.find("E") < 0:
+        digits = len(text) - (text[0] == "-") - (text.find(".") >= 0)
+        if digits <= 15:  # MicroPython's float() is exact here: <2**53 over an exact 10**k
+            return float(text)
     neg = text[0] == "-"
-    body = text[1:] if neg else text
-    cut = body.find("e")
-    if cut < 0:
-        cut = body.find("E")
-    exp10 = 0
-    if cut >= 0:
-        exp10 = int(body[cut + 1:])
-        body = body[:cut]
-    dot = body.find(".")
-    if dot >= 0:
-        exp10 -= len(body) - dot - 1
-        body = body[:dot] + body[dot + 1:]
-    value = _float_from_decimal(body, exp10)
+    digits, exp10 = _split_decimal((text[1:] if neg else text).lower())
+    value = _float_from_decimal(digits, exp10)
     return -value if neg else value
 
 
 # --- encoding ----------------------------------------------------------------------------------
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+_NAMED_ESCAPES = (("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"), ("\b", "\\b"), ("\f", "\\f"))
+_CONTROL_ESCAPES = [(chr(n), "\\u%04x" % n) for n in range(32) if n not in (8, 9, 10, 12, 13)]
 
 
-def _escape(s, ascii_only):
+def _escape_non_ascii(data):
+    """\\uXXXX (surrogate pairs above U+FFFF) for each non-ASCII character of UTF-8 `data`."""
     out = []
-    for c in s:
-        esc = _ESCAPES.get(c)
-        if esc is None:
-            n = ord(c)
-            if n < 0x20 or (ascii_only and n > 0x7E):
-                if n > 0xFFFF:
-                    n -= 0x10000
-                    esc = "\\u%04x\\u%04x" % (0xD800 | (n >> 10), 0xDC00 | (n & 0x3FF))
-                else:
-                    esc = "\\u%04x" % n
-            else:
-                esc = c
-        out.append(esc)
-    return '"' + "".join(out) + '"'
+    n = len(data)
+    start = i = 0
+    while i < n:
+        c = data[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if start < i:
+            out.append(data[start:i].decode())
+        if c < 0xE0:
+            code = ((c & 0x1F) << 6) | (data[i + 1] & 0x3F)
+            i += 2
+        elif c < 0xF0:
+            code = ((c & 0x0F) << 12) | ((data[i + 1] & 0x3F) << 6) | (data[i + 2] & 0x3F)
+            i += 3
+        else:
+            code = (((c & 0x07) << 18) | ((data[i + 1] & 0x3F) << 12) | ((data[i + 2] & 0x3F) << 6)
+                    | (data[i + 3] & 0x3F)) - 0x10000
+            out.append("\\u%04x\\u%04x" % (0xD800 | (code >> 10), 0xDC00 | (code & 0x3FF)))
+            i += 4
+            start = i
+            continue
+        out.append("\\u%04x" % code)
+        start = i
+    out.append(data[start:].decode())
+    return "".join(out)
 
 
 def _encode_str(s, ascii_only):
-    if not s:
+    """A JSON string literal, as CPython writes it. The checks run over the UTF-8 bytes, which
+    MicroPython scans in C without making a str per character."""
+    data = s.encode()
+    if not data:
         return '""'
-    if min(s) >= " " and (not ascii_only or max(s) <= "~") and s.find('"') < 0 and s.find("\\") < 0:
+    low = min(data)
+    high = max(data) if ascii_only else 0
+    backslash = data.find(b"\\") >= 0
+    quote = data.find(b'"') >= 0
+    if low >= 32 and high < 127 and not backslash and not quote:
         return '"' + s + '"'
-    return _escape(s, ascii_only)
+    if backslash:
+        s = s.replace("\\", "\\\\")
+    if quote:
+        s = s.replace('"', '\\"')
+    if low < 32:
+        for char, escape in _NAMED_ESCAPES:
+            if char in s:
+                s = s.replace(char, escape)
+        if min(s.encode()) < 32:
+            for char, escape in _CONTROL_ESCAPES:
+                if char in s:
+                    s = s.replace(char, escape)
+    if high >= 127:
+        if data.find(b"\x7f") >= 0:
+            s = s.replace("\x7f", "\\u007f")
+        if high >= 128:
+            s = _escape_non_ascii(s.encode())
+    return '"' + s + '"'
+
+
+def _encoder(ascii_only, allow_nan, sort_keys, skipkeys, indent, item_separator, key_separator,
+             default, check_circular):
+    """A function obj -> list of str chunks, for one set of options (CPython's _make_iterencode)."""
+    markers = {} if check_circular else None
+    key_cache = {}  # the same keys come back in every object of a list
+    if indent is not None and not isinstance(indent, str):
+        indent = " " * indent
+
+    def floatstr(o):
+        if o != o:
+            text = "NaN"
+        elif o == _INF:
+            text = "Infinity"
+        elif o == -_INF:
+            text = "-Infinity"
+        else:
+            return float_repr(o)
+        if not allow_nan:
+            raise ValueError("Out of range float values are not JSON compliant")
+        return text
+
+    def enter(o):
+        if markers is not None:
+            key = id(o)
+            if key in markers:
+                raise ValueError("Circular reference detected")
+            markers[key] = o
+
+    def leave(o):
+        if markers is not None:
+            del markers[id(o)]
+
+    def keystr(key):
+        if isinstance(key, str):
+            return key
+        if isinstance(key, float):
+            return floatstr(key)
+        if key is True:
+            return "true"
+        if key is False:
+            return "false"
+        if key is None:
+            return "null"
+        if isinstance(key, int):
+            return str(int(key))
+        if skipkeys:
+            return None
+        raise TypeError("keys must be str, int, float, bool or None, not %s" % type(key).__name__)
+
+    def encode_list(o, out, level):
+        if not o:
+            out.append("[]")
+            return
+        enter(o)
+        separator = item_separator
+        if indent is None:
+            out.append("[")
+        else:
+            level += 1
+            inner = "\n" + indent * level
+            separator += inner
+            out.append("[" + inner)
+        first = True
+        for item in o:
+            if first:
+                first = False
+            else:
+                out.append(separator)
+            encode(item, out, level)
+        if indent is None:
+            out.append("]")
+        else:
+            out.append("\n" + indent * (level - 1) + "]")
+        leave(o)
+
+    def encode_dict(o, out, level):
+        if not o:
+            out.append("{}")
+            return
+        enter(o)
+        separator = item_separator
+        if indent is None:
+            out.append("{")
+        else:
+            level += 1
+            inner = "\n" + indent * level
+            separator += inner
+            out.append("{" + inner)
+        first = True
+        for key, value in (sorted(o.items()) if sort_keys else o.items()):
+            if not isinstance(key, str):
+                key = keystr(key)
+                if key is None:
+                    continue
+            if first:
+                first = False
+            else:
+                out.append(separator)
+            text = key_cache.get(key)
+            if text is None:
+                text = _encode_str(key, ascii_only) + key_separator
+                if len(key_cache) < 256:
+                    key_cache[key] = text
+            out.append(text)
+            encode(value, out, level)
+        if indent is None:
+            out.append("}")
+        else:
+            out.append("\n" + indent * (level - 1) + "}")
+        leave(o)
+
+    def encode(o, out, level):
+        if isinstance(o, str):
+            out.append(_encode_str(o, ascii_only))
+        elif o is None:
+            out.append("null")
+        elif o is True:
+            out.append("true")
+        elif o is False:
+            out.append("false")
+        elif isinstance(o, int):
+            out.append(str(int(o)))
+        elif isinstance(o, float):
+            out.append(floatstr(float(o)))
+        elif isinstance(o, (list, tuple)):
+            encode_list(o, out, level)
+        elif isinstance(o, dict):
+            encode_dict(o, out, level)
+        else:
+            enter(o)
+            encode(default(o), out, level)
+            leave(o)
+
+    return encode
+
+
+def _not_serializable(o):
+    raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+
+
+def _encode(obj, skipkeys, ensure_ascii, check_circular, allow_nan, sort_keys, indent, separators,
+            default):
+    if isinstance(obj, str):
+        return _encode_str(obj, ensure_ascii)
+    if separators is not None:
+        item_separator, key_separator = separators
+    elif indent is not None:
+        item_separator, key_separator = ",", ": "
+    else:
+        item_separator, key_separator = ", ", ": "
+    chunks = []
+    _encoder(ensure_ascii, allow_nan, sort_keys, skipkeys, indent, item_separator, key_separator,
+             default or _not_serializable, check_circular)(obj, chunks, 0)
+    return "".join(chunks)
 
 
 class JSONEncoder:
@@ -241,8 +457,6 @@ class JSONEncoder:
         self.check_circular = check_circular
         self.allow_nan = allow_nan
         self.sort_keys = sort_keys
-        if indent is not None and not isinstance(indent, str):
-            indent = " " * indent
         self.indent = indent
         if separators is not None:
             self.item_separator, self.key_separator = separators
@@ -252,156 +466,24 @@ class JSONEncoder:
             self.default = default
 
     def default(self, o):
-        raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+        _not_serializable(o)
 
     def encode(self, o):
-        if isinstance(o, str):
-            return _encode_str(o, self.ensure_ascii)
-        chunks = []
-        _Writer(self, chunks).value(o, 0)
-        return "".join(chunks)
-
-
-class _Writer:
-    def __init__(self, encoder, chunks):
-        self.enc = encoder
-        self.out = chunks
-        self.markers = {} if encoder.check_circular else None
-
-    def float(self, o):
-        if o != o:
-            text = "NaN"
-        elif o == _INF:
-            text = "Infinity"
-        elif o == -_INF:
-            text = "-Infinity"
-        else:
-            return float_repr(o)
-        if not self.enc.allow_nan:
-            raise ValueError("Out of range float values are not JSON compliant")
-        return text
-
-    def enter(self, o):
-        markers = self.markers
-        if markers is not None:
-            key = id(o)
-            if key in markers:
-                raise ValueError("Circular reference detected")
-            markers[key] = o
-
-    def leave(self, o):
-        if self.markers is not None:
-            del self.markers[id(o)]
-
-    def value(self, o, level):
-        out = self.out
-        if isinstance(o, str):
-            out.append(_encode_str(o, self.enc.ensure_ascii))
-        elif o is None:
-            out.append("null")
-        elif o is True:
-            out.append("true")
-        elif o is False:
-            out.append("false")
-        elif isinstance(o, int):
-            out.append(str(int(o)))
-        elif isinstance(o, float):
-            out.append(self.float(float(o)))
-        elif isinstance(o, (list, tuple)):
-            self.array(o, level)
-        elif isinstance(o, dict):
-            self.object(o, level)
-        else:
-            self.enter(o)
-            self.value(self.enc.default(o), level)
-            self.leave(o)
-
-    def newline(self, level):
-        indent = self.enc.indent
-        if indent is None:
-            return None
-        return "\n" + indent * level
-
-    def array(self, o, level):
-        out = self.out
-        if not o:
-            out.append("[]")
-            return
-        self.enter(o)
-        inner = self.newline(level + 1)
-        separator = self.enc.item_separator
-        if inner is None:
-            out.append("[")
-        else:
-            out.append("[" + inner)
-            separator += inner
-        first = True
-        for item in o:
-            if not first:
-                out.append(separator)
-            first = False
-            self.value(item, level + 1)
-        closing = self.newline(level)
-        out.append("]" if closing is None else closing + "]")
-        self.leave(o)
-
-    def key(self, key):
-        if isinstance(key, str):
-            return key
-        if isinstance(key, float):
-            return self.float(key)
-        if key is True:
-            return "true"
-        if key is False:
-            return "false"
-        if key is None:
-            return "null"
-        if isinstance(key, int):
-            return str(int(key))
-        if self.enc.skipkeys:
-            return None
-        raise TypeError("keys must be str, int, float, bool or None, not %s" % type(key).__name__)
-
-    def object(self, o, level):
-        out = self.out
-        if not o:
-            out.append("{}")
-            return
-        self.enter(o)
-        enc = self.enc
-        inner = self.newline(level + 1)
-        separator = enc.item_separator
-        if inner is None:
-            out.append("{")
-        else:
-            out.append("{" + inner)
-            separator += inner
-        key_separator = enc.key_separator
-        ascii_only = enc.ensure_ascii
-        items = sorted(o.items()) if enc.sort_keys else o.items()
-        first = True
-        for key, item in items:
-            key = self.key(key)
-            if key is None:
-                continue
-            if not first:
-                out.append(separator)
-            first = False
-            out.append(_encode_str(key, ascii_only))
-            out.append(key_separator)
-            self.value(item, level + 1)
-        closing = self.newline(level)
-        out.append("}" if closing is None else closing + "}")
-        self.leave(o)
+        return _encode(o, self.skipkeys, self.ensure_ascii, self.check_circular, self.allow_nan,
+                       self.sort_keys, self.indent, (self.item_separator, self.key_separator),
+                       self.default)
 
 
 def dumps(obj, *, skipkeys=False, ensure_ascii=True, check_circular=True, allow_nan=True, cls=None,
           indent=None, separators=None, default=None, sort_keys=False, **kw):
     """Serialize `obj` to a JSON str, exactly as CPython's `json.dumps` does."""
-    encoder = (cls or JSONEncoder)(skipkeys=skipkeys, ensure_ascii=ensure_ascii,
-                                   check_circular=check_circular, allow_nan=allow_nan, indent=indent,
-                                   separators=separators, default=default, sort_keys=sort_keys, **kw)
-    return encoder.encode(obj)
+    if cls is None and not kw:
+        return _encode(obj, skipkeys, ensure_ascii, check_circular, allow_nan, sort_keys, indent,
+                       separators, default)
+    return (cls or JSONEncoder)(skipkeys=skipkeys, ensure_ascii=ensure_ascii,
+                                check_circular=check_circular, allow_nan=allow_nan, indent=indent,
+                                separators=separators, default=default, sort_keys=sort_keys,
+                                **kw).encode(obj)
 
 
 def dump(obj, fp, **kw):
@@ -413,6 +495,7 @@ def dump(obj, fp, **kw):
 
 _WHITESPACE = {32, 9, 10, 13}
 _DIGITS = {48, 49, 50, 51, 52, 53, 54, 55, 56, 57}
+_FRACTION_OR_EXPONENT = {46, 69, 101}
 _HEX = set(b"0123456789abcdefABCDEF")
 _UNESCAPE = {34: '"', 92: "\\", 47: "/", 98: "\b", 102: "\f", 110: "\n", 114: "\r", 116: "\t"}
 _CONSTANTS = {"NaN": float("nan"), "Infinity": _INF, "-Infinity": -_INF}
@@ -422,193 +505,244 @@ def _constant(name):
     return _CONSTANTS[name]
 
 
-class _Scanner:
-    def __init__(self, doc, data, decoder):
-        self.doc = doc
-        self.data = data
-        self.n = len(data)
-        self.object_hook = decoder.object_hook
-        self.object_pairs_hook = decoder.object_pairs_hook
-        self.parse_float = decoder.parse_float
-        self.parse_int = decoder.parse_int
-        self.parse_constant = decoder.parse_constant
-        self.strict = decoder.strict
+def _error(msg, doc, data, pos):
+    if len(data) - 1 != len(doc):  # non-ASCII: a byte offset becomes a character offset
+        pos = len(data[:pos].decode())
+    return JSONDecodeError(msg, doc, pos)
 
-    def error(self, msg, pos):
-        if self.n != len(self.doc):  # non-ASCII: a byte offset becomes a character offset
-            pos = len(self.data[:pos].decode())
-        return JSONDecodeError(msg, self.doc, pos)
 
-    def skip(self, i):
-        data = self.data
-        n = self.n
-        while i < n and data[i] in _WHITESPACE:
+def _check_controls(data, i, end, doc):
+    if end > i and min(data[i:end]) < 32:
+        while data[i] >= 32:
             i += 1
-        return i
+        raise _error("Invalid control character at", doc, data, i)
 
-    def value(self, i):
-        data = self.data
-        if i >= self.n:
-            raise self.error("Expecting value", i)
-        c = data[i]
-        if c == 34:
-            return self.string(i + 1)
-        if c == 123:
-            return self.object(i + 1)
-        if c == 91:
-            return self.array(i + 1)
-        if c == 110 and data[i:i + 4] == b"null":
-            return None, i + 4
-        if c == 116 and data[i:i + 4] == b"true":
-            return True, i + 4
-        if c == 102 and data[i:i + 5] == b"false":
-            return False, i + 5
-        if c == 78 and data[i:i + 3] == b"NaN":
-            return self.parse_constant("NaN"), i + 3
-        if c == 73 and data[i:i + 8] == b"Infinity":
-            return self.parse_constant("Infinity"), i + 8
-        if c == 45 and data[i + 1:i + 9] == b"Infinity":
-            return self.parse_constant("-Infinity"), i + 9
-        return self.number(i)
 
-    def number(self, i):
-        data = self.data
-        n = self.n
-        j = i + 1 if data[i] == 45 else i
-        if j < n and data[j] == 48:
-            j += 1
-        elif j < n and data[j] in _DIGITS:
-            j += 1
-            while j < n and data[j] in _DIGITS:
-                j += 1
-        else:
-            raise self.error("Expecting value", i)
-        is_float = False
-        if j + 1 < n and data[j] == 46 and data[j + 1] in _DIGITS:
-            j += 2
-            while j < n and data[j] in _DIGITS:
-                j += 1
-            is_float = True
-        if j < n and (data[j] == 101 or data[j] == 69):
-            k = j + 1
-            if k < n and (data[k] == 43 or data[k] == 45):
-                k += 1
-            if k < n and data[k] in _DIGITS:
-                k += 1
-                while k < n and data[k] in _DIGITS:
-                    k += 1
-                j = k
-                is_float = True
-        text = data[i:j].decode()
-        if is_float:
-            return self.parse_float(text), j
-        return self.parse_int(text), j
+def _hex4(data, u, doc):
+    text = data[u + 1:u + 5]
+    if len(text) != 4 or not (text[0] in _HEX and text[1] in _HEX and text[2] in _HEX
+                              and text[3] in _HEX):
+        raise _error("Invalid \\uXXXX escape", doc, data, u)
+    return int(text, 16)
 
-    def string(self, i):
-        data = self.data
-        n = self.n
-        begin = i - 1
-        chunks = []
-        quote = data.find(b'"', i)
-        while True:
-            if quote < 0:
-                self.check_controls(i, n)
-                raise self.error("Unterminated string starting at", begin)
-            if quote < i:
-                quote = data.find(b'"', i)
-                continue
-            backslash = data.find(b"\\", i, quote)
-            end = quote if backslash < 0 else backslash
-            self.check_controls(i, end)
-            if end > i:
-                chunks.append(data[i:end].decode())
-            if backslash < 0:
-                return "".join(chunks), quote + 1
-            i = self.escape(backslash, chunks, begin)
 
-    def check_controls(self, i, end):
-        if not self.strict or end <= i:
-            return
-        data = self.data
-        if min(data[i:end]) < 32:
-            while data[i] >= 32:
-                i += 1
-            raise self.error("Invalid control character at", i)
-
-    def escape(self, backslash, chunks, begin):
-        """Decodes the escape at `backslash` into chunks; returns the index after it."""
-        data = self.data
+def _scan_string(data, i, strict, doc):
+    """(str, index after the closing quote) for the string whose opening quote is at i - 1."""
+    quote = data.find(b'"', i)
+    if quote >= 0:
+        backslash = data.find(b"\\", i, quote)
+        if backslash < 0:  # the common case: no escapes
+            if strict:
+                _check_controls(data, i, quote, doc)
+            return data[i:quote].decode(), quote + 1
+    begin = i - 1
+    n = len(data) - 1
+    chunks = []
+    while True:
+        if quote < 0:
+            if strict:
+                _check_controls(data, i, n, doc)
+            raise _error("Unterminated string starting at", doc, data, begin)
+        if quote < i:
+            quote = data.find(b'"', i)
+            continue
+        backslash = data.find(b"\\", i, quote)
+        end = quote if backslash < 0 else backslash
+        if strict:
+            _check_controls(data, i, end, doc)
+        if end > i:
+            chunks.append(data[i:end].decode())
+        if backslash < 0:
+            return "".join(chunks), quote + 1
         i = backslash + 1
-        if i >= self.n:
-            raise self.error("Unterminated string starting at", begin)
+        if i >= n:
+            raise _error("Unterminated string starting at", doc, data, begin)
         c = data[i]
         if c != 117:
             text = _UNESCAPE.get(c)
             if text is None:
-                raise self.error("Invalid \\escape", backslash)
+                raise _error("Invalid \\escape", doc, data, backslash)
             chunks.append(text)
-            return i + 1
-        code = self.hex4(i)
+            i += 1
+            continue
+        code = _hex4(data, i, doc)
         i += 5
-        if 0xD800 <= code <= 0xDBFF and data[i:i + 2] == b"\\u":
-            low = self.hex4(i + 1)
+        if 0xD800 <= code <= 0xDBFF and data[i] == 92 and data[i + 1] == 117:
+            low = _hex4(data, i + 1, doc)
             if 0xDC00 <= low <= 0xDFFF:
                 code = 0x10000 + (((code - 0xD800) << 10) | (low - 0xDC00))
                 i += 6
         chunks.append(chr(code))
-        return i
 
-    def hex4(self, u):
-        digits = self.data[u + 1:u + 5]
-        if len(digits) != 4 or not all(c in _HEX for c in digits):
-            raise self.error("Invalid \\uXXXX escape", u)
-        return int(digits.decode(), 16)
 
-    def object(self, i):
-        data = self.data
-        pairs = []
-        i = self.skip(i)
-        if i < self.n and data[i] == 125:
-            return self.make_object(pairs), i + 1
+def _scan(doc, i, whole, decoder):
+    """(value, end byte index) of the JSON value at byte i of `doc`; with whole=True, only
+    whitespace may surround it. One loop with an explicit stack of open containers: MicroPython
+    runs local-variable code fastest, and indexes bytes in O(1) where a str costs O(n). A NUL
+    after the end stops every scan without a bounds check."""
+    data = doc.encode() + b"\x00"
+    n = len(data) - 1
+    whitespace = _WHITESPACE
+    digits = _DIGITS
+    strict = decoder.strict
+    object_hook = decoder.object_hook
+    object_pairs_hook = decoder.object_pairs_hook
+    parse_int = decoder.parse_int
+    parse_float = decoder.parse_float
+    containers = []  # open arrays (lists) and objects (lists of pairs)
+    keys = []  # the pending key of each open object; None for an array
+    if whole:
+        while data[i] in whitespace:
+            i += 1
+    while True:
+        c = data[i]
+        if c == 34:
+            value, i = _scan_string(data, i + 1, strict, doc)
+        elif c == 123:
+            i += 1
+            while data[i] in whitespace:
+                i += 1
+            if data[i] == 125:
+                i += 1
+                value = []
+                if object_pairs_hook is not None:
+                    value = object_pairs_hook(value)
+                else:
+                    value = {}
+                    if object_hook is not None:
+                        value = object_hook(value)
+            else:
+                if data[i] != 34:
+                    raise _error("Expecting property name enclosed in double quotes", doc, data, i)
+                key, i = _scan_string(data, i + 1, strict, doc)
+                while data[i] in whitespace:
+                    i += 1
+                if data[i] != 58:
+                    raise _error("Expecting ':' delimiter", doc, data, i)
+                i += 1
+                while data[i] in whitespace:
+                    i += 1
+                containers.append([])
+                keys.append(key)
+                continue
+        elif c == 91:
+            i += 1
+            while data[i] in whitespace:
+                i += 1
+            if data[i] == 93:
+                i += 1
+                value = []
+            else:
+                containers.append([])
+                keys.append(None)
+                continue
+        elif c == 110 and data[i:i + 4] == b"null":
+            value = None
+            i += 4
+        elif c == 116 and data[i:i + 4] == b"true":
+            value = True
+            i += 4
+        elif c == 102 and data[i:i + 5] == b"false":
+            value = False
+            i += 5
+        elif c == 78 and data[i:i + 3] == b"NaN":
+            value = decoder.parse_constant("NaN")
+            i += 3
+        elif c == 73 and data[i:i + 8] == b"Infinity":
+            value = decoder.parse_constant("Infinity")
+            i += 8
+        elif c == 45 and data[i + 1:i + 9] == b"Infinity":
+            value = decoder.parse_constant("-Infinity")
+            i += 9
+        else:
+            j = i + 1 if c == 45 else i
+            c = data[j]
+            if c == 48:
+                j += 1
+            elif c in digits and j < n:
+                j += 1
+                while data[j] in digits:
+                    j += 1
+            else:
+                raise _error("Expecting value", doc, data, i)
+            c = data[j]
+            is_float = False
+            if c == 46 and data[j + 1] in digits:
+                j += 2
+                while data[j] in digits:
+                    j += 1
+                is_float = True
+                c = data[j]
+            if c == 101 or c == 69:
+                k = j + 1
+                if data[k] == 43 or data[k] == 45:
+                    k += 1
+                if data[k] in digits:
+                    k += 1
+                    while data[k] in digits:
+                        k += 1
+                    j = k
+                    is_float = True
+            if is_float:
+                value = parse_float(data[i:j].decode())
+            else:
+                value = parse_int(data[i:j].decode())
+            i = j
+        # A value is complete: it goes into the innermost open container, which may close too.
         while True:
-            if i >= self.n or data[i] != 34:
-                raise self.error("Expecting property name enclosed in double quotes", i)
-            key, i = self.string(i + 1)
-            i = self.skip(i)
-            if i >= self.n or data[i] != 58:
-                raise self.error("Expecting ':' delimiter", i)
-            value, i = self.value(self.skip(i + 1))
-            pairs.append((key, value))
-            i = self.skip(i)
-            if i < self.n and data[i] == 125:
-                return self.make_object(pairs), i + 1
-            if i >= self.n or data[i] != 44:
-                raise self.error("Expecting ',' delimiter", i)
-            i = self.skip(i + 1)
-
-    def make_object(self, pairs):
-        if self.object_pairs_hook is not None:
-            return self.object_pairs_hook(pairs)
-        result = dict(pairs)
-        if self.object_hook is not None:
-            return self.object_hook(result)
-        return result
-
-    def array(self, i):
-        data = self.data
-        items = []
-        i = self.skip(i)
-        if i < self.n and data[i] == 93:
-            return items, i + 1
-        while True:
-            value, i = self.value(i)
-            items.append(value)
-            i = self.skip(i)
-            if i < self.n and data[i] == 93:
-                return items, i + 1
-            if i >= self.n or data[i] != 44:
-                raise self.error("Expecting ',' delimiter", i)
-            i = self.skip(i + 1)
+            if not containers:
+                if whole:
+                    while data[i] in whitespace:
+                        i += 1
+                    if i != n:
+                        raise _error("Extra data", doc, data, i)
+                return value, i
+            while data[i] in whitespace:
+                i += 1
+            c = data[i]
+            key = keys[-1]
+            top = containers[-1]
+            if key is None:
+                top.append(value)
+                if c == 44:
+                    i += 1
+                    while data[i] in whitespace:
+                        i += 1
+                    break
+                if c != 93:
+                    raise _error("Expecting ',' delimiter", doc, data, i)
+                i += 1
+                value = top
+            else:
+                top.append((key, value))
+                if c == 44:
+                    i += 1
+                    while data[i] in whitespace:
+                        i += 1
+                    if data[i] != 34:
+                        raise _error("Expecting property name enclosed in double quotes", doc,
+                                     data, i)
+                    key, i = _scan_string(data, i + 1, strict, doc)
+                    while data[i] in whitespace:
+                        i += 1
+                    if data[i] != 58:
+                        raise _error("Expecting ':' delimiter", doc, data, i)
+                    i += 1
+                    while data[i] in whitespace:
+                        i += 1
+                    keys[-1] = key
+                    break
+                if c != 125:
+                    raise _error("Expecting ',' delimiter", doc, data, i)
+                i += 1
+                if object_pairs_hook is not None:
+                    value = object_pairs_hook(top)
+                else:
+                    value = dict(top)
+                    if object_hook is not None:
+                        value = object_hook(value)
+            containers.pop()
+            keys.pop()
 
 
 class JSONDecoder:
@@ -624,23 +758,14 @@ class JSONDecoder:
         self.strict = strict
 
     def raw_decode(self, s, idx=0):
-        data = s.encode() if isinstance(s, str) else s
-        scanner = _Scanner(s, data, self)
-        if idx and len(data) != len(s):
-            idx = len(s[:idx].encode())
-        value, end = scanner.value(idx)
-        if len(data) != len(s):
-            end = len(data[:end].decode())
-        return value, end
+        """(value, index after it) for the JSON value starting at s[idx] (no whitespace skip)."""
+        ascii_doc = len(s.encode()) == len(s)
+        value, end = _scan(s, idx if ascii_doc else len(s[:idx].encode()), False, self)
+        return value, (end if ascii_doc else len(s.encode()[:end].decode()))
 
     def decode(self, s):
-        data = s.encode()
-        scanner = _Scanner(s, data, self)
-        value, end = scanner.value(scanner.skip(0))
-        end = scanner.skip(end)
-        if end != len(data):
-            raise scanner.error("Extra data", end)
-        return value
+        """The value of the JSON document `s` (a str)."""
+        return _scan(s, 0, True, self)[0]
 
 
 def loads(s, *, cls=None, object_hook=None, parse_float=None, parse_int=None, parse_constant=None,
@@ -655,10 +780,16 @@ def loads(s, *, cls=None, object_hook=None, parse_float=None, parse_int=None, pa
         s = bytes(s).decode()
     else:
         raise TypeError("the JSON object must be str, bytes or bytearray, not %s" % type(s).__name__)
+    if cls is None and object_hook is None and parse_float is None and parse_int is None and \
+            parse_constant is None and object_pairs_hook is None and not kw:
+        return _DEFAULT_DECODER.decode(s)
     decoder = (cls or JSONDecoder)(object_hook=object_hook, parse_float=parse_float,
                                    parse_int=parse_int, parse_constant=parse_constant,
                                    object_pairs_hook=object_pairs_hook, **kw)
     return decoder.decode(s)
+
+
+_DEFAULT_DECODER = JSONDecoder()
 
 
 def load(fp, **kw):
