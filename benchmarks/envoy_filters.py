@@ -1,14 +1,17 @@
-"""The same filter in Python, C and AssemblyScript (and no filter), side by side in Envoy 1.40.
+"""The same filter in Python (CPython and MicroPython builds), C and AssemblyScript (and no filter),
+side by side in Envoy 1.40.
 
-    .venv/bin/python benchmarks/envoy_filters.py --write         # 5 rounds, wrk 10 s, 60 s soak; docs
+    .venv/bin/python benchmarks/envoy_filters.py --write         # 5 rounds, wrk 10 s, 60 s soaks; docs
+    .venv/bin/python benchmarks/envoy_filters.py --soak 60 --soak-variants micropython --variants none,micropython
     .venv/bin/python benchmarks/envoy_filters.py --quick         # < 2 minutes: no soak, 1 worker only
     .venv/bin/python benchmarks/envoy_filters.py --variants python,c --rounds 3   # print only
     .venv/bin/python benchmarks/envoy_filters.py --write --label before  # also keep results/envoy_filters-before.json
     .venv/bin/python benchmarks/envoy_filters.py --write --baseline benchmarks/results/envoy_filters-before.json
 
 The filter (benchmarks/filters/): a request carrying `x-deny` gets a 403 local reply "denied\\n",
-every other response gets `x-filter: <language>`. Variants: `python` (deny_python.py, built by
-`proxywasm build`'s default path, whatever it produces today), `c` (deny_c.c, zig),
+every other response gets `x-filter: <language>`. Variants: `python` (deny_python.py built
+with `--runtime cpython`, the embedded CPython), `micropython` (the same file built with
+`--runtime micropython`), `c` (deny_c.c, zig),
 `assemblyscript` (deny_assemblyscript/, our ABI 0.2.1 binding) and `none` (the same listener and
 direct response, no wasm filter). Modules are built once per content of their inputs (the
 filter, the SDK, the build backend, the toolchain recipes) into the proxywasm cache.
@@ -20,8 +23,10 @@ LIVE and the listener accepts), RSS after a wrk warm-up, Envoy's CPU time (utime
 the denied path, requests/s, and the RSS of the same variant at `--concurrency 2` after the
 same warm-up (the cost of an extra worker). Medians over rounds are printed; with `--write` they
 go to the `envoy-filters` section of docs/benchmarks.md with a plot (docs/benchmarks-envoy.png), and every number to
-benchmarks/results/envoy_filters.json. `--soak 60` then runs wrk through the Python filter for
-60 s (both paths), checks every response, and samples Envoy's RSS every 5 s.
+benchmarks/results/envoy_filters.json; the MicroPython runtime's summary at the top of the page
+(benchmarks/micropython_summary.py) is redrawn from it. `--soak 60` then runs wrk through each
+Python build (`--soak-variants`, default both) for 60 s (both paths), checks every response, and
+samples Envoy's RSS every 5 s.
 """
 
 from __future__ import annotations
@@ -64,14 +69,16 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 PLOT = ROOT / "docs" / "benchmarks-envoy.png"
 START, END = "<!-- envoy-filters:start -->", "<!-- envoy-filters:end -->"
 
-VARIANTS = ("none", "c", "assemblyscript", "python")
+VARIANTS = ("none", "c", "assemblyscript", "python", "micropython")
+#: The variants that are the Python filter (compared with C and AssemblyScript, soaked).
+PYTHON_BUILDS = ("python", "micropython")
 #: With `--python-before REV`, the Python filter as commit REV built it runs in the same rounds.
 BEFORE = "python_before"
 LABELS = {"none": "no filter", "c": "C (zig)", "assemblyscript": "AssemblyScript",
-          "python": "Python (proxywasm)"}
+          "python": "Python (CPython build)", "micropython": "Python (MicroPython build)"}
 #: The value of `x-filter` each variant adds to allowed responses (None: no filter).
 FILTER_HEADER = {"none": None, "c": "c", "assemblyscript": "assemblyscript", "python": "python",
-                 BEFORE: "python"}
+                 "micropython": "python", BEFORE: "python"}
 DIRECT_BODY = "hello from envoy\n"
 MB = 1024 * 1024
 
@@ -111,14 +118,31 @@ def _cached(name: str, inputs: list[Path], make: Callable[[Path], Path]) -> Path
     return output
 
 
+def _python_build_inputs(source: Path, backend: str, toolchain: str) -> list[Path]:
+    """What shapes a Python module: the filter, the SDK, the build backend and its toolchain files."""
+    backends = ROOT / "compiler" / "proxywasm_build" / "backends"
+    return [source, *_tree(ROOT / "sdk" / "proxywasm", "*.py"), *backends.glob("*.py"),
+            *_tree(backends / "common", "*.py"), *_tree(backends / backend, "*.py"),
+            *_tree(ROOT / "toolchains" / toolchain)]
+
+
 def build_python() -> Path:
+    """deny_python.py with the embedded CPython (`proxywasm build --runtime cpython`)."""
     from proxywasm_build.backends.cpython import build_python_filter
 
     source = FILTERS / "deny_python.py"
-    inputs = [source, *_tree(ROOT / "sdk" / "proxywasm", "*.py"),
-              *_tree(ROOT / "compiler" / "proxywasm_build" / "build"),
-              *_tree(ROOT / "toolchains" / "python")]
-    return _cached("deny_python", inputs, lambda out: build_python_filter(source, out))
+    return _cached("deny_python", _python_build_inputs(source, "cpython", "python"),
+                   lambda out: build_python_filter(source, out))
+
+
+def build_micropython() -> Path:
+    """deny_python.py with MicroPython (`proxywasm build --runtime micropython`)."""
+    from proxywasm_build.backends import build_python as build_with_runtime
+
+    source = FILTERS / "deny_python.py"
+    inputs = _python_build_inputs(source, "micropython", "micropython")
+    return _cached("deny_micropython", inputs,
+                   lambda out: build_with_runtime(source, out, runtime="micropython"))
 
 
 def build_python_at(commit: str, *, snapshot: bool = True) -> Path:
@@ -196,6 +220,7 @@ def build_assemblyscript() -> Path:
 
 BUILDERS: dict[str, Callable[[], Path]] = {
     "c": build_c, "assemblyscript": build_assemblyscript, "python": build_python,
+    "micropython": build_micropython,
 }
 
 
@@ -264,8 +289,17 @@ def bootstrap(module: Path | None, listener_port: int, admin_port: int) -> str:
 class BenchEnvoy:
     """One Envoy on 127.0.0.1 free ports; `start()` returns the seconds until it was ready."""
 
-    def __init__(self, module: Path | None, concurrency: int = 1, ready_timeout: float = 180.0) -> None:
+    def __init__(self, module: Path | None, concurrency: int = 1, ready_timeout: float = 180.0,
+                 config: Callable[[int, int], str] | None = None,
+                 extra_args: Sequence[str] = ()) -> None:
+        """`config(listener_port, admin_port)`, when given, renders the bootstrap instead of
+        `bootstrap(module, ...)` (another filter configuration around the same measurements);
+        `extra_args` go on Envoy's command line (e.g. a log level for a component)."""
         self.module = module
+        self.config = config
+        self.extra_args = list(extra_args)
+        #: time.time() when the process was started (log timestamps are wall-clock).
+        self.started_wall = 0.0
         self.concurrency = concurrency
         self.ready_timeout = ready_timeout
         self.workdir = Path(tempfile.mkdtemp(prefix="bench-envoy-"))
@@ -279,11 +313,14 @@ class BenchEnvoy:
         for attempt in range(3):
             self.port, self.admin_port = free_port(), free_port()
             config = self.workdir / "envoy.yaml"
-            config.write_text(bootstrap(self.module, self.port, self.admin_port))
+            config.write_text(self.config(self.port, self.admin_port) if self.config
+                              else bootstrap(self.module, self.port, self.admin_port))
             command = [envoy_binary(), "-c", str(config), "--concurrency", str(self.concurrency),
-                       "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn"]
+                       "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "warn",
+                       *self.extra_args]
             log = open(self.workdir / "envoy.log", "wb")
             started = time.monotonic()
+            self.started_wall = time.time()
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
             log.close()
@@ -493,7 +530,7 @@ end
 response = function(status, headers, body)
   if status == 200 then
     ok = ok + 1
-    if headers["x-filter"] ~= "python" then missing_header = missing_header + 1 end
+    if headers["x-filter"] ~= EXPECTED_HEADER then missing_header = missing_header + 1 end
   elseif status == 403 then
     denied = denied + 1
     if body ~= "denied\n" then bad_body = bad_body + 1 end
@@ -512,14 +549,15 @@ end
 """
 
 
-def soak(module: Path, seconds: int, args: argparse.Namespace, every: float = 5.0) -> dict[str, Any]:
-    """wrk through the Python filter for `seconds`; RSS sampled every `every` s after warm-up."""
+def soak(module: Path, seconds: int, args: argparse.Namespace, every: float = 5.0,
+         variant: str = "python") -> dict[str, Any]:
+    """wrk through a Python build of the filter for `seconds`; RSS sampled every `every` s after warm-up."""
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as scratch, \
             BenchEnvoy(module, concurrency=1) as envoy:
         script = Path(scratch) / "soak.lua"
-        script.write_text(SOAK_LUA)
+        script.write_text(f'EXPECTED_HEADER = "{FILTER_HEADER[variant]}"\n' + SOAK_LUA)
         envoy.start()
-        check_behaviour(envoy, "python")
+        check_behaviour(envoy, variant)
         run_wrk(envoy, max(args.warmup, 5), args.connections)
         command = wrk_command(envoy.url, seconds, args.connections, script=script)
         started = time.monotonic()
@@ -636,14 +674,19 @@ def summarise(results: dict[str, Any]) -> None:
             for path in ("allowed", "denied"):
                 median[f"{path}_cpu_us_over_none"] = paired(
                     data["rounds"], none["rounds"], (path, "cpu_us_per_request"), lambda a, b: a - b)
-    python = variants.get("python")
-    if python is None:
-        return
+    results["ratios"] = {name: build_ratios(variants, variants[name], none)
+                         for name in PYTHON_BUILDS if name in variants}
+    results["python_ratios"] = results["ratios"].get("python", {})
+
+
+def build_ratios(variants: dict[str, Any], ours: dict[str, Any],
+                 none: dict[str, Any] | None) -> dict[str, dict[str, float | None]]:
+    """One Python build over C and over AssemblyScript: {"c": {metric: ratio}, ...}."""
     ratios: dict[str, dict[str, float | None]] = {}
     for other in ("c", "assemblyscript"):
         if other not in variants:
             continue
-        theirs, ours = variants[other], python
+        theirs = variants[other]
         entry: dict[str, float | None] = {
             "size": _ratio(ours["size"], theirs["size"]),
             "gzip_size": _ratio(ours["gzip_size"], theirs["gzip_size"]),
@@ -670,7 +713,7 @@ def summarise(results: dict[str, Any]) -> None:
                           if (r := over_none_ratio(i)) is not None]
                 entry[f"{path}_cpu_us_over_none"] = statistics.median(values) if values else None
         ratios[other] = entry
-    results["python_ratios"] = ratios
+    return ratios
 
 
 def machine_info() -> dict[str, Any]:
@@ -775,16 +818,22 @@ def before_view(results: dict[str, Any]) -> dict[str, Any] | None:
     return view
 
 
+#: Short names of the Python builds in ratio column headers.
+SHORT = {"python": "CPython", "micropython": "MicroPython", "c": "C", "assemblyscript": "AS"}
+
+
 def markdown_table(results: dict[str, Any]) -> str:
     variants = list(results["variants"])
-    ratios = results.get("python_ratios", {})
-    ratio_columns = [other for other in ("c", "assemblyscript") if other in ratios]
+    ratios = results.get("ratios") or {"python": results.get("python_ratios", {})}
+    ratio_columns = [(ours, other) for ours in PYTHON_BUILDS for other in ("c", "assemblyscript")
+                     if other in ratios.get(ours, {})]
     header = ["", *(label(results, v) for v in variants),
-              *(f"Python / {LABELS[o].split(' ')[0]}" for o in ratio_columns)]
+              *(f"{SHORT[ours]} / {SHORT[other]}" for ours, other in ratio_columns)]
     lines = ["| " + " | ".join(header) + " |",
              "|---|" + "---:|" * (len(header) - 1)]
     for metric, cells, ratio_key in rows(results):
-        extra = [ratio_text(ratios[o].get(ratio_key)) if ratio_key else "" for o in ratio_columns]
+        extra = [ratio_text(ratios[ours][other].get(ratio_key)) if ratio_key else ""
+                 for ours, other in ratio_columns]
         lines.append("| " + " | ".join([metric, *cells, *extra]) + " |")
     return "\n".join(lines)
 
@@ -866,15 +915,26 @@ def targets_table(results: dict[str, Any], baseline: dict[str, Any] | None) -> s
     return "\n".join(lines)
 
 
-def soak_text(soak_result: dict[str, Any] | None) -> str:
+def soaks_of(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every soak of a run by variant (runs before `--soak-variants` kept one, of "python")."""
+    if results.get("soaks"):
+        return results["soaks"]
+    return {"python": results["soak"]} if results.get("soak") else {}
+
+
+def soaks_text(results: dict[str, Any]) -> str:
+    return "\n".join(soak_text(s, label(results, name)) for name, s in soaks_of(results).items())
+
+
+def soak_text(soak_result: dict[str, Any] | None, who: str = "the Python filter") -> str:
     if not soak_result:
         return ""
     s = soak_result
     statuses = s["statuses"]
     samples = ", ".join(f"{value / MB:.1f}" for _, value in s["rss_samples"])
     return (
-        f"**Soak** (`--soak {s['seconds']}`): {s['seconds']} s of `wrk -t1 -c{s['connections']}` "
-        f"through the Python filter after a warm-up, every other request carrying `x-deny`, every "
+        f"**Soak, {who}** (`--soak {s['seconds']}`): {s['seconds']} s of `wrk -t1 -c{s['connections']}` "
+        f"through it after a warm-up, every other request carrying `x-deny`, every "
         f"response checked by a wrk script: {s['requests']:,} requests ({s['requests_per_second']:,.0f}/s, "
         f"{s['cpu_us_per_request']:.1f} µs Envoy CPU each), {statuses.get('ok', 0):,} × 200 and "
         f"{statuses.get('denied', 0):,} × 403; unexpected: {statuses.get('other', 0)} other statuses, "
@@ -900,7 +960,7 @@ def section(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
                   f"`{meta['baseline_path']}` (Python module from the {python_source(baseline)}, "
                   f"measured {baseline['meta']['date']} with `{docs_section.regenerating(baseline['meta']['command'])}`).\n")
     return f"""{START}
-## Envoy: the same filter in Python, C and AssemblyScript (issues 3 and 7)
+## Envoy: the same filter in Python (CPython and MicroPython builds), C and AssemblyScript (issues 3, 7 and 12)
 
 `{docs_section.regenerating(meta['command'])}`
 
@@ -911,13 +971,15 @@ starts every variant fresh in a random order: Envoy `--concurrency 1` on 127.0.0
 response, then `wrk -t1 -c{meta['connections']}` for {meta['warmup']} s of warm-up, {meta['duration']} s on the allowed
 path and {meta['duration']} s with `x-deny: 1`, and the same Envoy at `--concurrency 2` after the same warm-up.
 The filter (benchmarks/filters/): 403 "denied\\n" when `x-deny` is present, otherwise
-`x-filter: <language>` on the response; each start checks both paths. The Python module is
-what `proxywasm build` writes by default (built from the {meta.get('python_built_from', 'working tree')}). CPU is Envoy's utime+stime from /proc per request
+`x-filter: <language>` on the response; each start checks both paths. The Python modules are
+benchmarks/filters/deny_python.py built by `proxywasm build --runtime cpython` (the CPython build,
+from the {meta.get('python_built_from', 'working tree')}) and `--runtime micropython` (the MicroPython
+build, where measured). CPU is Envoy's utime+stime from /proc per request
 (all threads, so it includes Envoy's own HTTP work; "above no filter" is the filter's part).
 Time to ready: process start until admin `/ready` says LIVE and the listener accepts; "CPU
 time until ready" is Envoy's utime+stime at that moment (less sensitive to the load).
 
-Medians over rounds. Ratio columns: Python over C and over AssemblyScript. The time-to-ready
+Medians over rounds. Ratio columns: each Python build over C and over AssemblyScript. The time-to-ready
 and CPU ratios and the "above no filter" rows are medians of per-round ratios and differences
 (the variants of one round share the background load), sizes and RSS are ratios of medians.
 
@@ -927,7 +989,7 @@ and CPU ratios and the "above no filter" rows are medians of per-round ratios an
 
 {targets_table(results, baseline)}
 {before}
-{soak_text(results.get('soak'))}
+{soaks_text(results)}
 ![module size, time to ready, RSS and CPU per request by variant](benchmarks-envoy.png)
 
 Machine-readable: benchmarks/results/envoy_filters.json (every round). Compare with a later run:
@@ -950,6 +1012,7 @@ def plot(results: dict[str, Any], path: Path = PLOT) -> None:
     names = list(variants)
     labels = [label(results, n).replace(" (", "\n(") for n in names]
     colours = {"none": "#9e9e9e", "c": "#4c72b0", "assemblyscript": "#55a868", "python": "#dd8452",
+               "micropython": "#8172b2",
                BEFORE: "#8c564b"}
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
 
@@ -1022,9 +1085,9 @@ def print_summary(results: dict[str, Any]) -> None:
     print(markdown_table(results))
     print()
     print(spread_table(results))
-    if results.get("soak"):
+    if soaks_of(results):
         print()
-        print(soak_text(results["soak"]))
+        print(soaks_text(results))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1048,7 +1111,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=None, help="seconds of wrk warm-up (default 2, quick 1)")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (-c)")
     parser.add_argument("--soak", type=int, default=None, metavar="SECONDS",
-                        help="soak through the Python filter for SECONDS (default 60, quick 0 = none)")
+                        help="soak through each Python build for SECONDS (default 60, quick 0 = none)")
+    parser.add_argument("--soak-variants", default=",".join(PYTHON_BUILDS), metavar="VARIANTS",
+                        help="the variants --soak runs, comma-separated (default: "
+                             f"{','.join(PYTHON_BUILDS)}, those measured)")
     parser.add_argument("--workers", action=argparse.BooleanOptionalAction, default=None,
                         help="also start each variant at --concurrency 2 (default yes, quick no)")
     parser.add_argument("--quick", action="store_true",
@@ -1081,7 +1147,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
     if args.python_before:
         args.variant_list.append(BEFORE)
-    if args.soak and "python" not in args.variant_list:
+    args.soak_list = [v.strip() for v in args.soak_variants.split(",")
+                      if v.strip() and v.strip() in args.variant_list and v.strip() != "none"]
+    if not args.soak_list:
         args.soak = 0
     check_load_args(parser, args)
     return args
@@ -1105,6 +1173,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.write:
             plot(results)
             write_section(section(results, baseline))
+            if args.render.resolve() == (RESULTS / "envoy_filters.json").resolve():
+                import micropython_summary
+
+                micropython_summary.write()
         return 0
     command = ".venv/bin/python benchmarks/envoy_filters.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
@@ -1147,10 +1219,12 @@ def main(argv: list[str] | None = None) -> int:
                      "2nd worker" if "rss_bytes_concurrency_2" in sample else ""),
                   file=sys.stderr)
     if args.soak:
-        print(f"soak: {args.soak} s through the Python filter ...", file=sys.stderr)
-        module = Path(results["variants"]["python"]["module"])
-        results["soak"] = soak(module, args.soak, args)
-        results["soak"]["connections"] = args.connections
+        results["soaks"] = {}
+        for name in args.soak_list:
+            print(f"soak: {args.soak} s through {label(results, name)} ...", file=sys.stderr)
+            module = Path(results["variants"][name]["module"])
+            results["soaks"][name] = soak(module, args.soak, args, variant=name)
+            results["soaks"][name]["connections"] = args.connections
 
     results["meta"] = {
         "command": command, "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -1176,8 +1250,11 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write(RESULTS / f"envoy_filters-{args.label}.json", text.encode())
         plot(results)
         write_section(section(results, baseline))
-        print(f"wrote {DOCS.relative_to(ROOT)} (envoy-filters section), {PLOT.relative_to(ROOT)}, "
-              f"benchmarks/results/envoy_filters.json", file=sys.stderr)
+        import micropython_summary
+
+        micropython_summary.write()
+        print(f"wrote {DOCS.relative_to(ROOT)} (envoy-filters section and the MicroPython summary), "
+              f"{PLOT.relative_to(ROOT)}, benchmarks/results/envoy_filters.json", file=sys.stderr)
     return 0
 
 

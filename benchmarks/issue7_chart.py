@@ -2,7 +2,8 @@
 MicroPython probe and the AssemblyScript filter cost, against the target lines.
 
 Reads what the two measuring scripts wrote (nothing is measured here):
-benchmarks/results/envoy_filters.json (benchmarks/envoy_filters.py, with --python-before) and
+benchmarks/results/envoy_filters-issue7.json (benchmarks/envoy_filters.py with --python-before, the
+run issue 7 closed with; later runs write envoy_filters.json) and
 benchmarks/results/micropython_probe.json (benchmarks/micropython_probe.py). Prints the bars;
 writes docs/benchmarks-issue7.png with `--write` (or the chart to `--output PATH`).
 
@@ -121,7 +122,7 @@ def plot(bars: dict[str, dict[str, float | None]], path: Path, caption: str) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--envoy-filters", type=Path, default=RESULTS / "envoy_filters.json")
+    parser.add_argument("--envoy-filters", type=Path, default=RESULTS / "envoy_filters-issue7.json")
     parser.add_argument("--micropython", type=Path, default=RESULTS / "micropython_probe.json")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"write the chart here (with --write, default {PLOT.relative_to(ROOT)})")
