@@ -11,6 +11,7 @@ import fails under MicroPython.
 
 from __future__ import annotations
 
+import random
 import struct
 import subprocess
 import sys
@@ -127,6 +128,8 @@ def loads_cases():
         cases.append(("docbytes%d" % i, lambda doc=doc: json.loads(doc.encode())))
     for i, f in enumerate(FLOATS):
         cases.append(("roundtrip%d" % i, lambda f=f: json.loads(json.dumps(f)) == f))
+        cases.append(("parse17_%d" % i, lambda f=f: json.loads("%.17g" % f)))
+        cases.append(("parse25_%d" % i, lambda f=f: json.loads("[%.25e]" % f)))
     for i, doc in enumerate(BAD):
         cases.append(("bad%d" % i, lambda doc=doc: json.loads(doc)))
         cases.append(("badpos%d" % i, lambda doc=doc: error_fields(doc)))
@@ -455,6 +458,11 @@ _FLOAT_VALUES = [0.1, 0.2, 0.1 + 0.2, 1e16, 1e15, 123456789.123, 1.5e-7, 1e-5, 1
                  1.7976931348623157e308, 2.2250738585072014e-308, -0.0, 0.0, 1.0, -2.5, 100.0, 1e22,
                  1e23, 3.141592653589793, 2.675, 9007199254740993.0, 4.35, 0.3, 1 / 3, 2 / 3, 1e100,
                  1e-7, 123e-20, 0.000123, 1234567890123456.7, 12345678901234567.0, 2 ** 63 + 0.0]
+_rng = random.Random(7)
+_FLOAT_VALUES += [struct.unpack("<d", struct.pack("<Q", _rng.getrandbits(64)))[0] for _ in range(150)]
+_FLOAT_VALUES += [float("%.*g" % (_rng.randint(1, 17), _rng.uniform(0, 1000) * 10.0 ** _rng.randint(-30, 30)))
+                  for _ in range(150)]
+_FLOAT_VALUES = [f for f in _FLOAT_VALUES if f == f and abs(f) != float("inf")]
 JSON = JSON.replace("%(float_bits)s", repr([struct.unpack("<Q", struct.pack("<d", f))[0]
                                             for f in _FLOAT_VALUES]))
 

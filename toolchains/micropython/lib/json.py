@@ -1,13 +1,11 @@
 """`json` for the MicroPython runtime: CPython's `dumps`/`loads` output and errors, byte for byte.
 
-Written for MicroPython 1.19 and CPython alike. Floats are formatted and parsed exactly (CPython's
-shortest round-trip `repr`, correctly rounded parsing) with integer arithmetic, because
-MicroPython's own float formatting keeps 16 digits and its parser rounds long inputs. The
-decoder works on UTF-8 bytes: indexing a MicroPython str is O(n) for non-ASCII text.
-Left out: the `JSONEncoder.iterencode` streaming API, `cls=` decoders, UTF-16/32 byte input.
+Written for MicroPython 1.19 and CPython alike. Floats are written with `repr` and read with
+`float()`, which the runtime's patched core makes CPython's (shortest round-trip text, correctly
+rounded parsing). The decoder works on UTF-8 bytes: indexing a MicroPython str is O(n) for
+non-ASCII text.
+Left out: the `JSONEncoder.iterencode` streaming API and UTF-16/32 byte input.
 """
-
-import struct
 
 __all__ = ["dump", "dumps", "load", "loads", "JSONDecodeError", "JSONDecoder", "JSONEncoder"]
 
@@ -26,197 +24,7 @@ class JSONDecodeError(ValueError):
         self.colno = colno
 
 
-# --- floats ------------------------------------------------------------------------------------
-
 _INF = float("inf")
-_TWO52 = 1 << 52
-_TWO53 = 1 << 53
-_POW10 = [float(10 ** k) for k in range(23)]  # exact doubles
-
-
-def _bits(x):
-    return struct.unpack("<Q", struct.pack("<d", x))[0]
-
-
-def _format_digits(sign, text, k):
-    """repr's layout of 0.<text> * 10**k: positional for -4 < k <= 16, else d.ddde+XX."""
-    n = len(text)
-    if -4 < k <= 16:
-        if k <= 0:
-            return sign + "0." + "0" * -k + text
-        if k >= n:
-            return sign + text + "0" * (k - n) + ".0"
-        return sign + text[:k] + "." + text[k:]
-    exp = k - 1
-    mantissa = text[0] + "." + text[1:] if n > 1 else text
-    return "%s%se%s%02d" % (sign, mantissa, "-" if exp < 0 else "+", abs(exp))
-
-
-def _split_decimal(text):
-    """'1.25e-07' -> ('125', -9): significant digits (no leading/trailing zeros), exponent."""
-    cut = text.find("e")
-    exp10 = 0
-    if cut >= 0:
-        exp10 = int(text[cut + 1:])
-        text = text[:cut]
-    dot = text.find(".")
-    if dot >= 0:
-        exp10 -= len(text) - dot - 1
-        text = text[:dot] + text[dot + 1:]
-    text = text.lstrip("0")
-    stripped = text.rstrip("0")
-    return stripped, exp10 + len(text) - len(stripped)
-
-
-def float_repr(x):
-    """CPython's `repr(float)`: the shortest digits that read back as `x`."""
-    if x != x:
-        return "nan"
-    bits = _bits(x)
-    sign = "-" if bits >> 63 else ""
-    biased = (bits >> 52) & 0x7FF
-    m = bits & (_TWO52 - 1)
-    if biased == 0x7FF:
-        return sign + "inf"
-    if biased == 0:
-        if m == 0:
-            return sign + "0.0"
-        e = -1074
-    else:
-        m |= _TWO52
-        e = biased - 1075
-    if e >= 0:
-        whole = m << e
-        if whole < 10 ** 16:
-            return sign + str(whole) + ".0"
-    elif e > -53 and not m & ((1 << -e) - 1):
-        return sign + str(m >> -e) + ".0"  # integral and below 2**53
-    if biased:
-        # At most one 15-digit decimal reads back as a normal x (they lie further apart than
-        # doubles): if the C formatting's 15 digits do, they are the shortest, however rounded.
-        # Positional ones with a point are laid out as repr does, and float() reads them exactly.
-        magnitude = -x if sign else x
-        text = "%.15g" % magnitude
-        if text.find(".") >= 0 and text.find("e") < 0 and float(text) == magnitude:
-            return sign + text
-        digits, exp10 = _split_decimal("%.14e" % magnitude)
-        if _float_from_decimal(digits, exp10) == magnitude:
-            return _format_digits(sign, digits, len(digits) + exp10)
-    return _shortest(sign, m, e, biased)
-
-
-def _shortest(sign, m, e, biased):
-    """Steele & White's free-format digits of m * 2**e, with integers only."""
-    even = not m & 1
-    # x = r/s; the values that read back as x lie within (r - mm)/s .. (r + mp)/s.
-    if e >= 0:
-        if m != _TWO52:
-            r, s, mp, mm = m << (e + 1), 2, 1 << e, 1 << e
-        else:
-            r, s, mp, mm = m << (e + 2), 4, 1 << (e + 1), 1 << e
-    elif biased <= 1 or m != _TWO52:
-        r, s, mp, mm = m << 1, 1 << (1 - e), 1, 1
-    else:
-        r, s, mp, mm = m << 2, 1 << (2 - e), 2, 1
-    estimate = (e + _bit_length(m) - 1) * 0.30102999566398114
-    k = int(estimate)
-    if k > estimate:
-        k -= 1
-    k -= 1  # never above the real exponent: only the upward fix below is needed
-    if k >= 0:
-        s *= 10 ** k
-    else:
-        scale = 10 ** -k
-        r *= scale
-        mp *= scale
-        mm *= scale
-    while r + mp > s or (even and r + mp == s):
-        s *= 10
-        k += 1
-    digits = []
-    while True:
-        r *= 10
-        mp *= 10
-        mm *= 10
-        d, r = divmod(r, s)
-        if even:
-            low, high = r <= mm, r + mp >= s
-        else:
-            low, high = r < mm, r + mp > s
-        if low or high:
-            if high and (not low or 2 * r > s or (2 * r == s and d & 1)):
-                d += 1
-            digits.append(chr(48 + d))
-            break
-        digits.append(chr(48 + d))
-    return _format_digits(sign, "".join(digits), k)
-
-
-def _bit_length(n):
-    return len(bin(n)) - 2 if n > 0 else 0
-
-
-def _ratio_to_float(num, den):
-    """The double nearest num/den (both > 0), ties to even."""
-    e = _bit_length(num) - _bit_length(den) - 54  # q below gets 54 or 55 bits
-    q, rem = divmod(num << -e, den) if e < 0 else divmod(num, den << e)
-    while q >= 1 << 54:
-        rem = rem or q & 1
-        q >>= 1
-        e += 1
-    if e < -1075:  # subnormal: keep one extra bit for rounding at 2**-1074
-        shift = -1075 - e
-        if shift > 60:
-            return 0.0
-        rem = rem or q & ((1 << shift) - 1)
-        q >>= shift
-        e = -1075
-    half = q & 1
-    q >>= 1
-    e += 1
-    if half and (rem or q & 1):
-        q += 1
-        if q == _TWO53:
-            q >>= 1
-            e += 1
-    if q < _TWO52:
-        bits = q  # subnormal (or zero)
-    else:
-        biased = e + 1075
-        if biased >= 0x7FF:
-            return _INF
-        bits = (biased << 52) | (q - _TWO52)
-    return struct.unpack("<d", struct.pack("<Q", bits))[0]
-
-
-def _float_from_decimal(digits, exp10):
-    """digits (a str of 0-9) * 10**exp10, correctly rounded."""
-    digits = digits.lstrip("0")
-    if not digits:
-        return 0.0
-    n = int(digits)
-    if n < _TWO53 and -22 <= exp10 <= 22:  # exact operands, one IEEE rounding
-        return float(n) * _POW10[exp10] if exp10 >= 0 else float(n) / _POW10[-exp10]
-    magnitude = len(digits) + exp10
-    if magnitude > 310:
-        return _INF
-    if magnitude < -330:
-        return 0.0
-    if exp10 >= 0:
-        return _ratio_to_float(n * 10 ** exp10, 1)
-    return _ratio_to_float(n, 10 ** -exp10)
-
-
-def _parse_float(text):
-    """float(text) for a JSON number, correctly rounded on every interpreter."""
-    if len(text) <= 17 and text.find("e") < 0 and text.find("E") < 0:
-        digits = len(text) - (text[0] == "-") - (text.find(".") >= 0)
-        if digits <= 15:  # MicroPython's float() is exact here: <2**53 over an exact 10**k
-            return float(text)
-    neg = text[0] == "-"
-    digits, exp10 = _split_decimal((text[1:] if neg else text).lower())
-    value = _float_from_decimal(digits, exp10)
-    return -value if neg else value
 
 
 # --- encoding ----------------------------------------------------------------------------------
@@ -304,7 +112,7 @@ def _encoder(ascii_only, allow_nan, sort_keys, skipkeys, indent, item_separator,
         elif o == -_INF:
             text = "-Infinity"
         else:
-            return float_repr(o)
+            return repr(o)
         if not allow_nan:
             raise ValueError("Out of range float values are not JSON compliant")
         return text
@@ -752,7 +560,7 @@ class JSONDecoder:
                  strict=True, object_pairs_hook=None):
         self.object_hook = object_hook
         self.object_pairs_hook = object_pairs_hook
-        self.parse_float = parse_float or _parse_float
+        self.parse_float = parse_float or float
         self.parse_int = parse_int or int
         self.parse_constant = parse_constant or _constant
         self.strict = strict
