@@ -14,10 +14,10 @@ response runs `on_request()` and carries its result as `x-micropython`. It is NO
 (Python cannot call the host), and it is MicroPython's language subset, not CPython.
 
 The second MicroPython variant, "MicroPython 1.19 from source", is MicroPython 1.19.0's C core
-from the PyPI sdist `mpy-cross-v6==1.1.2`, compiled by zig with our own minimal port
-(benchmarks/micropython/build_from_source.py and port/): the same snippet, the same header, its
-exceptions via setjmp/longjmp lowered to Wasm exception handling. node 20 cannot decode the
-standard `try_table` encoding Envoy gets, so node compiles its legacy-encoding twin.
+from the PyPI sdist `mpy-cross-v6==1.1.2`, as the product builds it (`proxywasm build --runtime
+micropython`, backends/micropython): benchmarks/micropython/filter.py, an SDK filter with the
+snippet's start log and header, frozen with the SDK; exceptions via setjmp/longjmp lowered to Wasm
+exception handling. node 20 cannot decode the standard `try_table` encoding Envoy gets.
 
 Each round starts every variant fresh, in a random order, as Envoy 1.40 (`--concurrency 1`,
 benchmarks/envoy_filters.py's bootstrap and measurements): no filter, the AssemblyScript filter,
@@ -71,7 +71,8 @@ GLUE_MODULE_NAME = "env"
 MICROPYTHON_MODULE_NAME = "micropython"
 
 PROBE = "micropython_probe"
-#: MicroPython 1.19 compiled from source by zig (benchmarks/micropython/build_from_source.py).
+#: MicroPython 1.19 compiled from source by the product (backends/micropython), running
+#: benchmarks/micropython/filter.py.
 FROM_SOURCE = "micropython_source"
 #: The same from-source build with Wasm's legacy exception-handling encoding, for node 20.
 FROM_SOURCE_LEGACY_EH = "micropython_source_legacy_eh"
@@ -154,12 +155,13 @@ def module_imports(module: Path) -> list[str]:
     return [f"{i.module}.{i.name}" for i in read_module(module.read_bytes()).imports]
 
 
-def build_from_source(*, legacy_eh: bool = False) -> Path:
-    """MicroPython 1.19 built from source with zig (cached by benchmarks/micropython/build_from_source.py)."""
-    sys.path.insert(0, str(GLUE_DIR))
-    import build_from_source as from_source
+def build_from_source() -> Path:
+    """MicroPython 1.19 built from source by the product's MicroPython backend (cached), running
+    benchmarks/micropython/filter.py (the snippet's behaviour as an SDK filter)."""
+    from proxywasm_build.backends.micropython import build_micropython_filter
+    from proxywasm_build.cache import cache_dir
 
-    return from_source.build(legacy_eh=legacy_eh)
+    return build_micropython_filter(GLUE_DIR / "filter.py", cache_dir() / "benchmarks" / "micropython_source.wasm")
 
 
 BUILDERS = {"assemblyscript": envoy_filters.build_assemblyscript,
@@ -488,19 +490,17 @@ def function_counts(probe: Path) -> dict[str, int]:
 
 def source_build_facts(module: Path) -> dict[str, Any]:
     """What the from-source module is made of: its imports, functions and initial memory."""
+    from proxywasm_build.backends.micropython import REACTOR_LINK_FLAGS, cbuild, sources
     from proxywasm_build.wasm.reader import read_module
-
-    sys.path.insert(0, str(GLUE_DIR))
-    import build_from_source as from_source
 
     parsed = read_module(module.read_bytes())
     return {"imports": module_imports(module), "functions": parsed.defined_functions,
             "memory_mib": probe_memory_mib(module),
-            "sdist": f"{from_source.SDIST_NAME}=={from_source.SDIST_VERSION}",
-            "sdist_sha256": from_source.SDIST_SHA256,
-            "micropython_version": from_source.MICROPYTHON_VERSION,
-            "cflags": list(from_source.CFLAGS + from_source.STANDARD_EH),
-            "link_flags": list(from_source.LINK_FLAGS)}
+            "sdist": f"{sources.SDIST_NAME}=={sources.SDIST_VERSION}",
+            "sdist_sha256": sources.SDIST_SHA256,
+            "micropython_version": sources.MICROPYTHON_VERSION,
+            "cflags": list(cbuild.WASM_CFLAGS),
+            "link_flags": list(REACTOR_LINK_FLAGS)}
 
 
 def rss_text(results: dict[str, Any]) -> str:
@@ -530,12 +530,12 @@ def source_text(results: dict[str, Any]) -> str:
 **What "MicroPython 1.19 from source" is.** MicroPython {evidence['version']}'s C core (py/: lexer,
 parser, compiler, bytecode VM, runtime, objects, builtin modules), from the PyPI sdist
 `{facts['sdist']}` (sha256-pinned; it vendors MicroPython's sources), compiled by zig
-(`zig cc {' '.join(f for f in facts['cflags'] if f != '-Wno-everything')}`) with our own minimal port, benchmarks/micropython/port/:
-mpconfigport.h (ROM level "core features", compiler on, double floats, arbitrary-precision ints,
-no native emitters or inline assembler, no file system; a 256 KB static GC heap), main.c (the
-Proxy-Wasm 0.2.1 callbacks, and a native module `proxywasm_host` with `log` and
-`add_response_header`). benchmarks/micropython/build_from_source.py runs MicroPython's own
-generators (makeversionhdr, makeqstrdefs over zig's preprocessor, makeqstrdata, makemoduledefs)
+(`zig cc {' '.join(f for f in facts['cflags'] if f != '-Wno-everything')}`) by the product's
+MicroPython backend (compiler/proxywasm_build/backends/micropython, port in toolchains/micropython/):
+no compiler in the module (the filter, the SDK and the stdlib shims are frozen bytecode), "extra
+features" ROM level, double floats, arbitrary-precision ints, a 1 MiB GC heap, `_proxywasm_host`
+generated from the ABI tables. The build runs MicroPython's own generators (makeversionhdr,
+makeqstrdefs over zig's preprocessor, makeqstrdata, makemoduledefs, mpy-cross, mpy-tool)
 and links {facts['functions']:,} functions; the module imports only
 {', '.join(f'`{name}`' for name in facts['imports'])} and declares {facts['memory_mib']:.1f} MiB of initial
 memory. Exceptions (MicroPython's NLR) use setjmp/longjmp, which clang lowers to Wasm exception
@@ -590,9 +590,8 @@ stand-in, though a loaded machine still slows it. {envoy_vs_node_text(results)} 
 (`try_table`, opcode 0x1f), so the interpreter as npm ships it stands in for the probe: the same
 {results['probe_functions']['micropython']:,} functions, which binaryen's read-and-write in
 `wasm-merge` (no optimisation pass) writes {micropython_code_saving(results)} smaller, plus
-{results['probe_functions']['glue']} small glue functions. The same holds for the from-source
-build, which Envoy runs with the standard encoding: its twin built with clang's legacy encoding
-(`try`/`catch`; the same C and flags otherwise) is what node compiles.
+{results['probe_functions']['glue']} small glue functions. The from-source build uses the standard
+encoding only (what Envoy runs), which this node cannot compile.
 
 {node_markdown(node)}
 """
@@ -736,7 +735,6 @@ def main(argv: list[str] | None = None) -> int:
         modules = {"python": Path(results["variants"]["python"]["module"]),
                    "micropython_npm": micropython_wasm(), PROBE: probe_module,
                    FROM_SOURCE: Path(results["variants"][FROM_SOURCE]["module"]),
-                   FROM_SOURCE_LEGACY_EH: build_from_source(legacy_eh=True),
                    "assemblyscript": Path(results["variants"]["assemblyscript"]["module"])}
         results["node"] = node_table(modules, args.node_repeats)
     info = envoy_filters.machine_info()

@@ -65,7 +65,8 @@ def _sdk_version() -> str:
 
 
 def sdk_files() -> list[FrozenFile]:
-    """The SDK, frozen into every filter module (without its emulator, proxywasm.testing)."""
+    """The SDK without its emulator (proxywasm.testing); a module freezes the part its import
+    reaches on MicroPython."""
     sdk = _sdk_dir()
     return package_files(sdk.parent, sdk, skip=("testing",))
 
@@ -101,7 +102,10 @@ def build_micropython_filter(source: Path, output: Path | None = None, *, heap_s
     check_filter(filter_source)
     output = Path(output) if output is not None else default_output(Path(source), filter_source)
     own = filter_files(filter_source)
-    files = import_closure([*sdk_files(), *own], lib_files())
+    sdk = sdk_files()
+    # reactor.c imports the filter, then proxywasm.dispatcher; the rest is what they import.
+    roots = [*own, *(f for f in sdk if module_name(f) in ("proxywasm", "proxywasm.dispatcher"))]
+    files = import_closure(roots, [*(f for f in sdk if f not in roots), *lib_files()])
     core = cbuild.build_core(reactor_variant())
     frozen = frozen_c(files, core.qstr_header)
     module = _link_filter(core, frozen, filter_source.module, heap)

@@ -65,28 +65,61 @@ def frozen_c(files: list[FrozenFile], qstr_header: Path) -> Path:
     return output
 
 
+def _on_micropython(test: ast.expr) -> bool | None:
+    """True/False when an `if` test says "on MicroPython" / "not on MicroPython", else None:
+    `_MICROPYTHON`-style flags and `sys.implementation.name == "micropython"`."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _on_micropython(test.operand)
+        return None if inner is None else not inner
+    if isinstance(test, ast.Name) and test.id.lstrip("_") == "MICROPYTHON":
+        return True
+    if (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.Eq, ast.NotEq))
+            and isinstance(test.comparators[0], ast.Constant) and test.comparators[0].value == "micropython"
+            and ast.unparse(test.left) == "sys.implementation.name"):
+        return isinstance(test.ops[0], ast.Eq)
+    return None
+
+
+class _ImportCollector(ast.NodeVisitor):
+    """Module names imported anywhere, except in branches MicroPython never runs."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+        self.names: set[str] = set()
+
+    def visit_If(self, node: ast.If) -> None:
+        branch = _on_micropython(node.test)
+        if branch is None:
+            self.generic_visit(node)
+            return
+        for statement in node.body if branch else node.orelse:
+            self.visit(statement)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        self.names.update(alias.name for alias in node.names)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        base = node.module or ""
+        if node.level:
+            parts = self.package.split(".") if self.package else []
+            parts = parts[:len(parts) - (node.level - 1)] if node.level > 1 else parts
+            base = ".".join([*parts, *([base] if base else [])])
+        self.names.add(base)
+        self.names.update(f"{base}.{alias.name}" for alias in node.names)
+
+
 def _imported_names(frozen: FrozenFile) -> set[str]:
-    """Absolute module names `frozen` imports anywhere (nested imports too), with their parents."""
+    """Absolute module names `frozen` imports (nested imports too), with their parents."""
     try:
         tree = ast.parse(frozen.path.read_bytes(), filename=frozen.name)
     except SyntaxError:
         return set()   # mpy-cross reports it with the file's name
-    package = module_name(frozen) if frozen.name.endswith("__init__.py") else module_name(frozen).rpartition(".")[0]
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".") if package else []
-                parts = parts[:len(parts) - (node.level - 1)] if node.level > 1 else parts
-                base = ".".join([*parts, *([base] if base else [])])
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
+    name = module_name(frozen)
+    collector = _ImportCollector(name if frozen.name.endswith("__init__.py") else name.rpartition(".")[0])
+    collector.visit(tree)
     with_parents = set()
-    for name in names:
-        parts = name.split(".")
+    for imported in collector.names:
+        parts = imported.split(".")
         with_parents.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
     return with_parents
 

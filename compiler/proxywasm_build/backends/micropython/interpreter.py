@@ -11,6 +11,7 @@ frozen). It does not collect garbage (see port/command.c); the heap is `heap_mb`
 
 from __future__ import annotations
 
+import atexit
 import functools
 import subprocess
 import tempfile
@@ -53,6 +54,10 @@ def _compiled(path: str, mtime: float):
     config.wasm_exceptions = True
     engine = wasmtime.Engine(config)
     return engine, wasmtime.Module.from_file(engine, path)
+
+
+# wasmtime's objects must go before the interpreter tears its modules down.
+atexit.register(_compiled.cache_clear)
 
 
 def run_micropython(script: str, *, paths: Sequence[Path] = (), args: Sequence[str] = (),
