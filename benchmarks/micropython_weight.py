@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import random
@@ -117,16 +118,20 @@ CATEGORIES = (
 )
 
 
+OTHER = "C library and other (memcpy, malloc, printf, setjmp support)"
+_PATTERNS = [(label, re.compile(pattern)) for label, pattern in CATEGORIES]
+
+
+def category_of(name: str) -> str:
+    """The first CATEGORIES label whose pattern matches `name`, else OTHER."""
+    return next((label for label, pattern in _PATTERNS if name and pattern.search(name)), OTHER)
+
+
 def code_by_category(info: Any, names: dict[int, str]) -> dict[str, int]:
     """Code bytes by what the function is for (CATEGORIES; the rest is C library and other)."""
-    totals: dict[str, int] = {label: 0 for label, _ in CATEGORIES}
-    totals["C library and other (memcpy, malloc, printf, setjmp support)"] = 0
-    patterns = [(label, re.compile(pattern)) for label, pattern in CATEGORIES]
+    totals: dict[str, int] = {label: 0 for label, _ in CATEGORIES} | {OTHER: 0}
     for offset, size in enumerate(info.function_body_sizes()):
-        name = names.get(info.imported_functions + offset, "")
-        label = next((lbl for lbl, pattern in patterns if name and pattern.search(name)),
-                     "C library and other (memcpy, malloc, printf, setjmp support)")
-        totals[label] += size
+        totals[category_of(names.get(info.imported_functions + offset, ""))] += size
     return totals
 
 
@@ -134,11 +139,7 @@ def module_facts(module: Path, named: Path | None) -> dict[str, Any]:
     info = read_module(module.read_bytes())
     sizes = info.function_body_sizes()
     largest = info.largest_functions(12)
-    names: dict[int, str] = {}
-    if named is not None:
-        twin = read_module(named.read_bytes())
-        if twin.function_body_sizes() == sizes:  # the same code, so the same indices
-            names = twin.function_names()
+    names = module_names(info, named)
     largest = [(index, names.get(index, name), size) for index, name, size in largest]
     memories = info.memories
     return {
@@ -252,16 +253,26 @@ def stub_functions(data: bytes, stub: set[int], imported: int) -> bytes:
     return bytes(out)
 
 
-def compile_sample(module: Path, timeout: float = 120.0) -> float | None:
-    """Seconds from "Base Wasm created" to the VM's failure (the stubbed `_initialize` traps)."""
+def compile_sample(module: Path) -> tuple[float | None, float]:
+    """Seconds from "Base Wasm created" to the VM's failure (the stubbed `_initialize` traps),
+    and the CPU seconds (all threads) Envoy used from start to exit."""
     with tempfile.TemporaryDirectory(prefix="bench-compile-") as scratch:
         config = Path(scratch) / "envoy.yaml"
         config.write_text(ef.bootstrap(module, ef.free_port(), ef.free_port()))
+        log = Path(scratch) / "envoy.log"
         started = time.time()
-        proc = subprocess.run([ef.envoy_binary(), "-c", str(config), "--concurrency", "1",
-                               "--use-dynamic-base-id", "--disable-hot-restart", "--log-level", "info",
-                               *LOG_ARGS], capture_output=True, text=True, timeout=timeout)
-        output = proc.stdout + proc.stderr
+        with open(log, "wb") as sink:
+            proc = subprocess.Popen([ef.envoy_binary(), "-c", str(config), "--concurrency", "1",
+                                     "--use-dynamic-base-id", "--disable-hot-restart", "--log-level",
+                                     "info", *LOG_ARGS], stdout=sink, stderr=subprocess.STDOUT)
+            _, _, usage = os.wait4(proc.pid, 0)
+            proc.returncode = 0  # reaped by wait4
+        cpu = usage.ru_utime + usage.ru_stime
+        output = log.read_text(errors="replace")
+    return failure_after_base(output, started), cpu
+
+
+def failure_after_base(output: str, started: float) -> float | None:
     base = None
     for line in output.splitlines():
         match = STAMP.match(line)
@@ -275,23 +286,42 @@ def compile_sample(module: Path, timeout: float = 120.0) -> float | None:
     return None
 
 
-def stub_variants(module: Path) -> dict[str, Path]:
+def stub_variants(module: Path, named: Path | None) -> dict[str, Path]:
+    """Copies of `module` with some function bodies stubbed, by label. `_initialize` is always
+    stubbed, so that every copy fails right after compiling (its time is the compile)."""
     data = module.read_bytes()
     info = read_module(data)
     imported = info.imported_functions
-    defined = set(range(imported, imported + len(info.function_body_sizes())))
+    sizes = info.function_body_sizes()
+    defined = set(range(imported, imported + len(sizes)))
+    initialize = info.export("_initialize").index
     largest = info.largest_functions(1)[0][0]
-    out = ef.cache_dir() / "benchmarks"
-    variants = {"every body stubbed": defined, "largest function stubbed": {largest},
+    variants = {"whole code (only `_initialize` stubbed)": set(),
+                "every body stubbed": defined,
+                "largest function stubbed": {largest},
                 "all but the largest stubbed": defined - {largest}}
+    names = module_names(info, named)
+    if names:
+        for label in [label for label, _ in CATEGORIES] + [OTHER]:
+            variants[f"{label}: stubbed"] = {index for index in defined
+                                             if category_of(names.get(index, "")) == label}
+    out = ef.cache_dir() / "benchmarks"
     paths = {}
     for label, stub in variants.items():
-        slug = re.sub(r"\W+", "-", label)
-        path = out / f"{module.stem}-{slug}.wasm"
+        digest = hashlib.sha256(data + repr(sorted(stub | {initialize})).encode()).hexdigest()[:16]
+        path = out / f"{module.stem}-stubbed-{digest}.wasm"
         if not path.is_file():
-            atomic_write(path, stub_functions(data, stub, imported))
+            atomic_write(path, stub_functions(data, stub | {initialize}, imported))
         paths[label] = path
     return paths
+
+
+def module_names(info: Any, named: Path | None) -> dict[int, str]:
+    """Function names from the unstripped twin, when its code is the same (else none)."""
+    if named is None:
+        return {}
+    twin = read_module(named.read_bytes())
+    return twin.function_names() if twin.function_body_sizes() == info.function_body_sizes() else {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,6 +355,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
         out[name] = {key: median([r.get(key) for r in rounds]) for key in keys}
         out[name]["each_next_vm_s"] = median([v for r in rounds for v in r.get("each_next_vm_s", [])])
     out["compile"] = {label: median(values) for label, values in results["compile"].items()}
+    out["compile_cpu"] = {label: median(values) for label, values in results.get("compile_cpu", {}).items()}
     return out
 
 
@@ -361,10 +392,14 @@ def tables(results: dict[str, Any]) -> str:
                       ("other_anon", "other anonymous (Wasm memories, compiled code)")):
         lines.append(f"| {text} | " + " | ".join(
             mb(s[n].get(key), none.get(key) if n != "none" else None) for n in names) + " |")
-    compile_rows = s["compile"]
-    lines += ["", "| MicroPython module, compile in Envoy (\"Base Wasm created\" → failure) | median |",
-              "|---|---:|"]
-    lines += [f"| {label} | {ms(value)} |" for label, value in compile_rows.items()]
+    whole = s["compile_cpu"].get("whole code (only `_initialize` stubbed)")
+    lines += ["", "| MicroPython module in Envoy, some function bodies stubbed | \"Base Wasm created\" → "
+              "failure (wall) | Envoy CPU, start to exit | CPU saved against the whole code |",
+              "|---|---:|---:|---:|"]
+    for label, value in s["compile"].items():
+        cpu = s["compile_cpu"].get(label)
+        saved = "" if cpu is None or whole is None else ms(whole - cpu)
+        lines.append(f"| {label} | {ms(value)} | {ms(cpu)} | {saved} |")
     return "\n".join(lines)
 
 
@@ -439,9 +474,10 @@ def main(argv: list[str] | None = None) -> int:
                "micropython": ef.build_micropython(), "micropython_heap_256k": build_small_heap(),
                "python": ef.build_python()}
     named = named_twin()
-    stubs = stub_variants(modules["micropython"])
+    stubs = stub_variants(modules["micropython"], named)
     results: dict[str, Any] = {"meta": {}, "module": module_facts(modules["micropython"], named),
-                               "starts": {n: [] for n in modules}, "compile": {"unchanged (compiles, then starts)": []}
+                               "compile_cpu": {},
+                               "starts": {n: [] for n in modules}, "compile": {"unchanged (compiles, then the first VM starts)": []}
                                | {label: [] for label in stubs}}
     load_start = os.getloadavg()[0]
     rng = random.Random(args.seed)
@@ -453,15 +489,16 @@ def main(argv: list[str] | None = None) -> int:
                 sample = start_sample(modules[name], args.warmup)
                 results["starts"][name].append(sample)
                 if name == "micropython":
-                    results["compile"]["unchanged (compiles, then starts)"].append(
+                    results["compile"]["unchanged (compiles, then the first VM starts)"].append(
                         sample.get("compile_and_first_vm_s"))
                 print(f"round {index + 1} {name:>16}: ready {ms(sample['ready_s'])}, compile+VM "
                       f"{ms(sample.get('compile_and_first_vm_s'))}, RSS {mb(sample['rss'])} MB",
                       file=sys.stderr)
             else:
-                seconds = compile_sample(stubs[name])
+                seconds, cpu = compile_sample(stubs[name])
                 results["compile"][name].append(seconds)
-                print(f"round {index + 1} {name:>30}: {ms(seconds)}", file=sys.stderr)
+                results["compile_cpu"].setdefault(name, []).append(cpu)
+                print(f"round {index + 1} {name:>30}: {ms(seconds)}, CPU {ms(cpu)}", file=sys.stderr)
     results["fuel_pairs"] = args.pairs
     results["fuel"] = {n: fuel(modules[n], args.pairs) for n in ("python", "micropython", "assemblyscript")}
     results["meta"] = {"command": command,
