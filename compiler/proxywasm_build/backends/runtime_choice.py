@@ -63,11 +63,6 @@ def choose_runtime(source: Path, requested: str = "auto") -> RuntimeChoice:
     if requested == "cpython":
         return RuntimeChoice("cpython", "asked for with --runtime cpython")
     filter_source = resolve_filter_source(source)
-    try:  # TEMPORARY while the micropython backend lands
-        from proxywasm_build.backends import micropython
-        micropython.available_modules
-    except (ImportError, AttributeError):
-        return RuntimeChoice("cpython", "the micropython backend is not there yet")
     obstacle = first_obstacle(filter_source)
     if obstacle is None:
         return RuntimeChoice("micropython", _fits_reason(filter_source))

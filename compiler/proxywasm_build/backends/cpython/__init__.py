@@ -288,6 +288,7 @@ def _finish_module(plan: BuildPlan, linked: LinkedModule, tmp: Path, timer: Step
 def _metadata_json(plan: BuildPlan, linked: LinkedModule) -> bytes:
     """The module's metadata section: how it was built and what it embeds."""
     metadata = {
+        "runtime": "cpython",
         "abi": abi.LATEST.version,
         "python": PYTHON_VERSION,
         "sdk": _sdk_version(),
