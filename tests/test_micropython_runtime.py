@@ -14,6 +14,7 @@ import pytest
 import wasmtime
 
 from proxywasm.testing import Host
+from proxywasm.testing.emulator import PluginStartError
 from proxywasm_build.backends.micropython import available_modules, build_micropython_filter, compile_check
 from proxywasm_build.errors import UserError
 from proxywasm_build.wasm.metadata_section import METADATA_SECTION
@@ -36,6 +37,8 @@ class Echo(HttpContext):
             return self.raw_contract()
         if path == "/gc":
             gc.collect()
+        if path == "/big":
+            self.garbage = bytearray(4 * 1024 * 1024)   # more than the 1 MiB heap
         # per-request garbage: dicts, strings, a list
         self.garbage = [{"i": i, "text": "x" * 40 + str(i)} for i in range(50)]
         print(f"request {path!r} {len(self.garbage)}")
@@ -94,6 +97,27 @@ def test_exception_in_a_callback_logs_a_traceback_with_file_and_line(echo_module
     assert f'File "filter.py", line {BOOM_LINE}, in on_http_request_headers' in errors
     assert "ValueError: boom at '/boom'" in errors
     assert request(host, "/after").status == 200   # the module keeps serving
+
+
+def test_memory_error_answers_500_and_the_module_keeps_serving(echo_module: Path):
+    host = Host.load(echo_module)
+    assert request(host, "/big").status == 500
+    assert "MemoryError" in "\n".join(host.log_messages(min_level=4))
+    assert request(host, "/small").status == 200
+
+
+def test_a_failing_import_is_logged_and_fails_the_vm(tmp_path: Path):
+    source = tmp_path / "filter.py"
+    source.write_text(textwrap.dedent("""\
+        import sys
+        import proxywasm
+        proxywasm.set_root_context(proxywasm.RootContext)
+        if sys.implementation.name == "micropython":
+            raise RuntimeError("no filter on this runtime")
+    """))
+    module = build_micropython_filter(source, tmp_path / "filter.wasm")
+    with pytest.raises(PluginStartError, match="RuntimeError: no filter on this runtime"):
+        Host.load(module)
 
 
 def test_raw_host_module_contract(echo_module: Path):
