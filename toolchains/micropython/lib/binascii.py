@@ -12,7 +12,6 @@ class Incomplete(Exception):
     pass
 
 
-_HEX_DIGITS = b"0123456789abcdef"
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 
@@ -52,24 +51,16 @@ def _ascii(data):
 
 def hexlify(data, sep=None, bytes_per_sep=1):
     """Bytes as lowercase hex, with `sep` between every `bytes_per_sep` bytes (from the right)."""
-    data = _buffer(data)
-    out = bytearray(2 * len(data))
-    hexd = _HEX_DIGITS
-    i = 0
-    for byte in data:
-        out[i] = hexd[byte >> 4]
-        out[i + 1] = hexd[byte & 15]
-        i += 2
-    if sep is None or not data:
-        return bytes(out)
+    text = bytes(_buffer(data)).hex().encode()
+    if sep is None or not text:
+        return text
     if isinstance(sep, str):
         sep = sep.encode()
     if len(sep) != 1:
         raise ValueError("sep must be length 1.")
     step = 2 * abs(bytes_per_sep)
     if step == 0:
-        return bytes(out)
-    text = bytes(out)
+        return text
     if bytes_per_sep > 0:  # groups are counted from the right
         first = len(text) % step or step
         parts = [text[:first]] + [text[k:k + step] for k in range(first, len(text), step)]

@@ -6,7 +6,7 @@ data stays in memory until then. Left out: sha224/384/512, sha3, blake2, pbkdf2_
 
 try:
     from _proxywasm_runtime import sha256 as _sha256_c
-except ImportError:  # CPython running the shims (tests): the pure-Python SHA-256
+except ImportError:  # CPython running the shims (tests): the pure-Python SHA-256 below
     _sha256_c = None
 
 __all__ = ["new", "sha256", "sha1", "md5", "algorithms_available", "algorithms_guaranteed"]
@@ -47,7 +47,7 @@ class _sha256_buffered:
         return _sha256_c(whole)
 
     def hexdigest(self):
-        return "".join("%02x" % byte for byte in self.digest())
+        return self.digest().hex()
 
 
 def _python(name):
@@ -60,7 +60,8 @@ def sha256(data=b"", *, usedforsecurity=True):
     """A SHA-256 hash object; `update`, `digest`, `hexdigest`, `copy` as in CPython."""
     if _sha256_c is not None:
         return _sha256_buffered(data)
-    return _python("sha256")(_data(data))
+    # Named at run time so the build never freezes it: the runtime always has the C one.
+    return __import__("_sha256py").sha256(_data(data))
 
 
 def sha1(data=b"", *, usedforsecurity=True):

@@ -1,6 +1,7 @@
 """`hmac` for the MicroPython runtime: HMAC over `hashlib`'s sha256, sha1 and md5."""
 
 import hashlib
+from _compare import compare_digest
 
 __all__ = ["new", "digest", "compare_digest", "HMAC"]
 
@@ -65,7 +66,7 @@ class HMAC:
         return outer.digest()
 
     def hexdigest(self):
-        return "".join("%02x" % byte for byte in self.digest())
+        return self.digest().hex()
 
 
 def new(key, msg=None, digestmod=""):
@@ -76,23 +77,3 @@ def new(key, msg=None, digestmod=""):
 def digest(key, msg, digest):
     """The HMAC of msg in one call: hmac.digest(key, msg, "sha256")."""
     return HMAC(key, msg, digest).digest()
-
-
-def compare_digest(a, b):
-    """Compare two bytes (or two ASCII strs) in time that depends only on their length."""
-    if isinstance(a, str) and isinstance(b, str):
-        a_bytes = a.encode()
-        b_bytes = b.encode()
-        if len(a_bytes) != len(a) or len(b_bytes) != len(b):
-            raise TypeError("comparing strings with non-ASCII characters is not supported")
-        a, b = a_bytes, b_bytes
-    elif isinstance(a, str) or isinstance(b, str):
-        raise TypeError("a bytes-like object is required, not 'str'")
-    a = bytes(a)
-    b = bytes(b)
-    result = len(a) ^ len(b)
-    if result:
-        b = a  # still walk len(a) bytes
-    for x, y in zip(a, b):
-        result |= x ^ y
-    return result == 0

@@ -7,9 +7,12 @@ Left out: getstate/setstate and the distributions beyond uniform (gauss, expovar
 """
 
 try:
-    from _proxywasm_runtime import urandom as _urandom
+    from _proxywasm_runtime import sha256 as _sha256, urandom as _urandom
 except ImportError:  # CPython running the shims (tests)
     from os import urandom as _urandom
+
+    def _sha256(data):
+        return __import__("hashlib").sha256(data).digest()
 
 __all__ = ["Random", "SystemRandom", "seed", "random", "uniform", "randint", "randrange",
            "choice", "choices", "shuffle", "sample", "getrandbits", "randbytes"]
@@ -48,10 +51,8 @@ class Random:
     def _refill(self):
         if self._key is None:
             return _urandom(64)
-        import hashlib
-
         self._counter += 1
-        return hashlib.sha256(self._key + self._counter.to_bytes(8, "big")).digest()
+        return _sha256(self._key + self._counter.to_bytes(8, "big"))
 
     def randbytes(self, n):
         """n random bytes."""

@@ -1,8 +1,7 @@
 """`secrets` for the MicroPython runtime: tokens from the host's entropy (WASI random_get)."""
 
-import base64
 import binascii
-from hmac import compare_digest
+from _compare import compare_digest
 from random import SystemRandom
 
 __all__ = ["choice", "randbelow", "randbits", "SystemRandom", "token_bytes", "token_hex",
@@ -33,4 +32,5 @@ def token_hex(nbytes=None):
 
 def token_urlsafe(nbytes=None):
     """A random URL-safe Base64 text string, without padding."""
-    return base64.urlsafe_b64encode(token_bytes(nbytes)).rstrip(b"=").decode()
+    text = binascii.b2a_base64(token_bytes(nbytes), newline=False).rstrip(b"=")
+    return text.replace(b"+", b"-").replace(b"/", b"_").decode()
