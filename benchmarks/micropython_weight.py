@@ -328,15 +328,77 @@ def module_names(info: Any, named: Path | None) -> dict[int, str]:
 # 4. Fuel
 
 
-def fuel(module: Path, pairs: int) -> dict[str, Any]:
+EMPTY_FILTER = """\
+import proxywasm
+from proxywasm import HttpContext, RootContext
+
+
+class Empty(HttpContext):
+    pass
+
+
+class Root(RootContext):
+    def create_http_context(self, context_id):
+        return Empty(context_id, self)
+
+
+proxywasm.set_root_context(Root)
+"""
+
+
+def build_empty(runtime: str) -> Path:
+    """A filter that overrides no callback: what the SDK costs per request by itself."""
+    from proxywasm_build.backends import build_python
+
+    source = ef.cache_dir() / "benchmarks" / "empty_filter" / "empty_filter.py"
+    if not source.is_file() or source.read_text() != EMPTY_FILTER:
+        source.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(source, EMPTY_FILTER.encode())
+    toolchain = "python" if runtime == "cpython" else runtime
+    inputs = ef._python_build_inputs(source, runtime, toolchain)
+    return ef._cached(f"empty_filter-{runtime}", inputs,
+                      lambda out: build_python(source, out, runtime=runtime))
+
+
+def fuel(module: Path, pairs: int, *, empty: bool = False) -> dict[str, Any]:
+    """Instructions per VM start and per request pair; `empty`: the filter does nothing, so
+    request_fuel's check of its answers does not apply and the same loop runs unchecked."""
     import request_fuel
     from proxywasm.testing import Host
 
     started = Host.load(module, fuel=FUEL_LIMIT)
     start_fuel = FUEL_LIMIT - started.module.store.get_fuel()
-    result = request_fuel.measure(module, pairs)
+    result = unchecked_fuel(module, pairs) if empty else request_fuel.measure(module, pairs)
     result["vm_start"] = start_fuel
     return result
+
+
+def unchecked_fuel(module: Path, pairs: int, warmup: int = 5) -> dict[str, Any]:
+    import collections
+
+    import request_fuel
+    from proxywasm.testing import Host
+
+    host = Host.load(module, fuel=FUEL_LIMIT)
+    wasm = host.module
+    spent: collections.Counter[str] = collections.Counter()
+    invoke = wasm._invoke
+
+    def counting_invoke(name: str, *args: int) -> Any:
+        try:
+            return invoke(name, *args)
+        finally:
+            spent[name] += FUEL_LIMIT - wasm.store.get_fuel()
+
+    wasm._invoke = counting_invoke
+    for counting in (False, True):
+        spent.clear()
+        for _ in range(pairs if counting else warmup):
+            host.http_request(request_fuel.ALLOWED, upstream=(200, {}, b"hello\n"))
+            host.http_request(request_fuel.DENIED, upstream=(200, {}, b"hello\n"))
+    return {"module": str(module), "per_pair": sum(spent.values()) // pairs,
+            "callbacks": {name: {"per_pair": spent[name] // pairs}
+                          for name in sorted(spent, key=lambda n: -spent[n])}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,10 +485,13 @@ def facts_text(results: dict[str, Any]) -> str:
 
 def fuel_text(results: dict[str, Any]) -> str:
     fuels = results["fuel"]
-    names = [n for n in ("python", "micropython", "assemblyscript") if n in fuels]
+    names = [n for n in ("python", "micropython", "python_empty", "micropython_empty", "assemblyscript")
+             if n in fuels]
+    heads = {**ef.LABELS, "python_empty": "empty filter, CPython build",
+             "micropython_empty": "empty filter, MicroPython build"}
     callbacks = sorted({c for n in names for c in fuels[n]["callbacks"]},
                        key=lambda c: -fuels.get("micropython", fuels[names[0]])["callbacks"].get(c, {}).get("per_pair", 0))
-    lines = ["| Wasm instructions | " + " | ".join(ef.LABELS[n] for n in names) + " |",
+    lines = ["| Wasm instructions | " + " | ".join(heads[n] for n in names) + " |",
              "|---|" + "---:|" * len(names),
              "| VM start (instantiate, `_initialize`, `on_vm_start`, `on_configure`) | "
              + " | ".join(f"{fuels[n]['vm_start']:,}" for n in names) + " |",
@@ -501,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {index + 1} {name:>30}: {ms(seconds)}, CPU {ms(cpu)}", file=sys.stderr)
     results["fuel_pairs"] = args.pairs
     results["fuel"] = {n: fuel(modules[n], args.pairs) for n in ("python", "micropython", "assemblyscript")}
+    for runtime, name in (("cpython", "python_empty"), ("micropython", "micropython_empty")):
+        results["fuel"][name] = fuel(build_empty(runtime), args.pairs, empty=True)
     results["meta"] = {"command": command,
                        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                        **ef.machine_info(), "load_start": load_start, "load_end": os.getloadavg()[0],
