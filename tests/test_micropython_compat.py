@@ -135,3 +135,71 @@ def test_builtins_and_exceptions_like_cpython():
             print(str(error), repr(error), error.args)
         """)
 
+
+
+def test_big_dicts_find_a_key_by_hash_not_by_comparing_every_key():
+    # a linear search calls __eq__ against every key before the match; a hash index only on
+    # equal hashes, as CPython does
+    assert_same("""
+        class Key:
+            compared = 0
+            def __init__(self, value):
+                self.value = value
+            def __hash__(self):
+                return hash(self.value)
+            def __eq__(self, other):
+                Key.compared += 1
+                return isinstance(other, Key) and other.value == self.value
+        table = {Key(i): i for i in range(1000)}
+        Key.compared = 0
+        print(table[Key(700)], Key(5000) in table, Key.compared)
+        del table[Key(3)]
+        table[Key(3)] = 'back'
+        print(list(table.values())[-2:], len(table), table[Key(999)])
+        """)
+
+
+def test_dicts_under_random_operations_match_cpython():
+    assert_same("""
+        state = 12345
+        def rnd(n):
+            global state
+            state = (state * 1103515245 + 12345) & 0x7fffffff
+            return (state >> 8) % n
+        def make_key(r):
+            kind, v = r % 5, r // 5
+            return (v, 'k' + str(v), float(v), (v, 'x'), v + 2 ** 40)[kind]
+        d, copies, log = {}, [], []
+        for op in range(100000):
+            action = rnd(100)
+            key = make_key(rnd(1500 if op < 50000 else 150))
+            if action < 40:
+                d[key] = op
+            elif action < 70:
+                log.append(d.get(key))
+            elif action < 85:
+                if key in d:
+                    del d[key]
+            elif action < 90:
+                log.append(d.pop(key, -1))
+            elif action < 93:
+                log.append(d.setdefault(key, op))
+            elif action < 95 and d:
+                log.append(d.popitem())
+            elif action < 97:
+                copies.append(dict(d))
+                if len(copies) > 3:
+                    copy = copies.pop(0)
+                    copy[key] = 1
+                    log.append(list(copy)[-3:])
+            elif action < 98:
+                d.update({make_key(rnd(300)): op for _ in range(5)})
+            elif action < 99 and rnd(20) == 0:
+                d.clear()
+            else:
+                log.append(key in d)
+            if op % 5000 == 0:
+                print(op, len(d), list(d)[:5], list(d)[-5:])
+        print(log)
+        print(list(d.items()))
+        """)

@@ -9,6 +9,7 @@ Applied with patches.py's PATCHES to the same cached copy of the sources (and ke
 - str/bytes: startswith/endswith take a tuple, slices take a step (str, bytes, bytearray), the
   missing methods (zfill, ljust, rjust, title, capitalize, swapcase, casefold, isalnum, isascii,
   isdecimal, isnumeric, removeprefix, removesuffix, expandtabs; bytes/bytearray hex and fromhex);
+- dicts (all ordered arrays here) of 8 entries or more get a hash index: O(1) lookups again;
 - the format() builtin; repr of an exception with one argument (`ValueError('x')`), a KeyError's
   str (its key's repr); bool a subclass of int; repr() shows printable non-ASCII characters.
 
@@ -26,7 +27,7 @@ from proxywasm_build.backends.micropython.patches import Patch
 from proxywasm_build.resources import toolchains_dir
 
 #: Our C files, compiled as part of MicroPython's py/ core.
-COMPAT_SOURCE_NAMES = ("compat_float.c", "compat_str.c")
+COMPAT_SOURCE_NAMES = ("compat_float.c", "compat_str.c", "compat_dict.c")
 
 
 def compat_sources() -> tuple[Path, ...]:
@@ -216,7 +217,51 @@ _BUILTIN_PATCHES = (
           "    mp_obj_tuple_print(print, MP_OBJ_FROM_PTR(o->args), kind);\n}"),
 )
 
-COMPAT_PATCHES: tuple[Patch, ...] = _FLOAT_PATCHES + _STR_PATCHES + _BUILTIN_PATCHES
+_DICT_PATCHES = (
+    # Every dict is an ordered array (patches.py); compat_dict.c gives the bigger ones a hash
+    # index kept beside the table, which every map carries (NULL when it has none).
+    Patch("py/obj.h", "a map's hash index",
+          "    mp_map_elem_t *table;\n} mp_map_t;",
+          "    mp_map_elem_t *table;\n    uint32_t *hash_index;  // compat_dict.c; NULL when it has none\n} mp_map_t;"),
+    Patch("py/map.c", "a new map has no index",
+          "    map->used = 0;\n    map->all_keys_are_qstrs = 1;\n    map->is_fixed = 0;\n    map->is_ordered = 0;\n}",
+          "    map->used = 0;\n    map->all_keys_are_qstrs = 1;\n    map->is_fixed = 0;\n    map->is_ordered = 0;\n"
+          "    map->hash_index = NULL;\n}"),
+    Patch("py/map.c", "a fixed map has no index",
+          "    map->is_ordered = 1;\n    map->table = (mp_map_elem_t *)table;\n}",
+          "    map->is_ordered = 1;\n    map->table = (mp_map_elem_t *)table;\n    map->hash_index = NULL;\n}"),
+    Patch("py/map.c", "a deinitialised map has no index",
+          "    map->used = map->alloc = 0;\n}",
+          "    map->used = map->alloc = 0;\n    map->hash_index = NULL;\n}"),
+    Patch("py/map.c", "a cleared map has no index",
+          "    map->table = NULL;\n}\n\nSTATIC void mp_map_rehash",
+          "    map->table = NULL;\n    map->hash_index = NULL;\n}\n\nSTATIC void mp_map_rehash"),
+    Patch("py/map.c", "ordered maps look keys up through the index",
+          "    // if the map is an ordered array then we must do a brute force linear search\n    if (map->is_ordered) {\n",
+          "    // if the map is an ordered array then we must do a brute force linear search\n    if (map->is_ordered) {\n"
+          "        bool mp_compat_map_lookup(mp_map_t *, mp_obj_t, mp_map_lookup_kind_t, bool, mp_map_elem_t **);\n"
+          "        mp_map_elem_t *indexed;\n"
+          "        if (!map->is_fixed && mp_compat_map_lookup(map, index, lookup_kind, compare_only_ptrs, &indexed)) {\n"
+          "            if (indexed != NULL && lookup_kind != MP_MAP_LOOKUP_REMOVE_IF_FOUND) {\n"
+          "                MAP_CACHE_SET(index, indexed - map->table);\n"
+          "            }\n"
+          "            return indexed;\n"
+          "        }\n"),
+    Patch("py/map.c", "a linear removal drops the index",
+          "                    --map->used;\n                    memmove(elem, elem + 1, (top - elem - 1) * sizeof(*elem));",
+          "                    map->hash_index = NULL;\n"
+          "                    --map->used;\n                    memmove(elem, elem + 1, (top - elem - 1) * sizeof(*elem));"),
+    # Growing by 4 copied the whole table every 4 keys (quadratic); grow by half.
+    Patch("py/map.c", "ordered tables grow geometrically",
+          "            // TODO: Alloc policy\n            map->alloc += 4;",
+          "            map->alloc += map->alloc / 2 + 4;"),
+    Patch("py/map.c", "a linear append drops the index",
+          "        mp_map_elem_t *elem = map->table + map->used++;\n        elem->key = index;",
+          "        map->hash_index = NULL;\n"
+          "        mp_map_elem_t *elem = map->table + map->used++;\n        elem->key = index;"),
+)
+
+COMPAT_PATCHES: tuple[Patch, ...] = _FLOAT_PATCHES + _STR_PATCHES + _BUILTIN_PATCHES + _DICT_PATCHES
 
 
 def compat_sources_digest() -> bytes:
