@@ -358,7 +358,9 @@ class HttpContext(Context):
     if _MICROPYTHON:
 
         def __init__(self, context_id: int, root: RootContext | None = None) -> None:
-            init = _next_init(type(self), HttpContext)
+            init = _next_inits.get(type(self), _UNDECIDED)
+            if init is _UNDECIDED:
+                init = _next_init(type(self), HttpContext)
             if init is None:
                 self.context_id = context_id
             else:
@@ -546,7 +548,9 @@ class StreamContext(Context):
     if _MICROPYTHON:
 
         def __init__(self, context_id: int, root: RootContext | None = None) -> None:
-            init = _next_init(type(self), StreamContext)
+            init = _next_inits.get(type(self), _UNDECIDED)
+            if init is _UNDECIDED:
+                init = _next_init(type(self), StreamContext)
             if init is None:
                 self.context_id = context_id
             else:
@@ -609,14 +613,11 @@ class StreamContext(Context):
 # defines the method rather than the instance's MRO: HttpContext/StreamContext.__init__ work out
 # per class, on first use, the __init__ that super().__init__ would reach on CPython.
 _next_inits: dict = {}
+_UNDECIDED = object()
 
 
 def _next_init(cls: type, owner: type):
     """The __init__ that follows `owner` in `cls`'s MRO before Context's, else None."""
-    try:
-        return _next_inits[cls]
-    except KeyError:
-        pass
     mro = _mro(cls)
     init = None
     for klass in mro[mro.index(owner) + 1:mro.index(Context)]:
