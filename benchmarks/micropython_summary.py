@@ -320,8 +320,9 @@ The same filter (benchmarks/filters/deny_python.py) built with `proxywasm build 
 cpython` (before) and `--runtime micropython` (after), beside the same filter in AssemblyScript
 and C and no filter, started in the same rounds: `{docs_section.regenerating(meta['command'])}`,
 {meta['date']}, commit {meta['git_commit']}, Envoy {meta['envoy']} `--concurrency 1`, {rounds_text}.
-Medians; "(n× AS)" is the ratio to AssemblyScript (time to ready: median of per-round ratios).
-Method and every figure: the envoy-filters section below.
+Medians; "(n× AS)" is the ratio to AssemblyScript (time to ready: median of per-round ratios;
+sizes and RSS: ratios of medians); KB = 1024 bytes. Method and every figure: the envoy-filters
+section below; where the time, memory and instructions go: the micropython-weight section.
 
 {filter_table(results)}
 """
