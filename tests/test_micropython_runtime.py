@@ -153,6 +153,16 @@ def test_heap_size_option(echo_module: Path, tmp_path: Path):
         build_micropython_filter(echo_module.with_suffix(".py"), tmp_path / "tiny.wasm", heap_size=1000)
 
 
+def test_default_heap_grows_with_the_filter_code(tmp_path: Path):
+    source = tmp_path / "filter.py"
+    source.write_text(FILTER + "".join(f"\ndef helper_{i}(x):\n    return [x, {i}, 'text {i}']\n"
+                                       for i in range(5000)))
+    report: dict = {}
+    built = build_micropython_filter(source, tmp_path / "big.wasm", report=report)
+    assert report["heap_size"] > 1024 * 1024 and report["heap_size"] % (256 * 1024) == 0
+    assert request(Host.load(built), "/x").status == 200
+
+
 def test_micropython_compile_error_is_one_sentence(tmp_path: Path):
     source = tmp_path / "filter.py"
     source.write_text(textwrap.dedent("""\

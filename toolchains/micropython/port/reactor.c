@@ -9,6 +9,7 @@
 // collection); collections run between callbacks, when no Python frame exists and every root
 // is in MicroPython's state. An allocation that still fails raises MemoryError in the filter.
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +27,6 @@ extern const size_t pw_heap_size;
 // From the generated host module.
 int32_t pw_host_log(int32_t level, const char *message, size_t size);
 extern const char *const pw_callback_names[];
-extern char __heap_base;
 
 enum { LOG_INFO = 2, LOG_ERROR = 4 };
 enum { PYTHON_STACK_LIMIT = 200 * 1024 };
@@ -114,8 +114,11 @@ static void report_exception(const char *where, mp_obj_t exc) {
         vstr_clear(&text);
         nlr_pop();
     } else {
-        static const char message[] = "python exception escaped the dispatcher (no memory to format it)";
-        pw_host_log(LOG_ERROR, message, sizeof message - 1);
+        // No memory to format a traceback: the exception's type, from ROM, still says what.
+        static char message[160];
+        int len = snprintf(message, sizeof message, "python exception escaped %s: %s (no memory for its traceback)",
+                           where, mp_obj_get_type_str(exc));
+        pw_host_log(LOG_ERROR, message, len < 0 ? 0 : (size_t)len < sizeof message ? (size_t)len : sizeof message - 1);
     }
 }
 
@@ -140,9 +143,6 @@ static int start_python(void) {
         return pw_state == 1;
     }
     pw_state = -1;
-    // The top of the shadow stack (wasm-ld puts it right below the heap): callbacks enter at
-    // that depth, not at this function's.
-    mp_stack_set_top(&__heap_base);
     mp_stack_set_limit(PYTHON_STACK_LIMIT);
     char *heap = malloc(pw_heap_size);
     if (heap == NULL) {
@@ -179,6 +179,11 @@ static int start_python(void) {
 
 // Calls proxywasm.dispatcher.<name>(*argv) and returns its int (None and False are 0).
 int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv) {
+    if (pw_depth == 0) {
+        // The stack check measures from here: a callback the host makes enters at the top of
+        // the shadow stack (wherever the linker put it), a nested one keeps its caller's top.
+        mp_stack_ctrl_init();
+    }
     if (!start_python()) {
         return 0;
     }

@@ -27,7 +27,7 @@ from proxywasm_build.backends.micropython.freeze import (FrozenFile, frozen_c, i
                                                           package_files)
 from proxywasm_build.backends.micropython.hostmodule import generate_host_module
 from proxywasm_build.backends.micropython.interpreter import lib_dir
-from proxywasm_build.backends.micropython.mpycross import compile_check
+from proxywasm_build.backends.micropython.mpycross import compile_check, compile_to_mpy
 from proxywasm_build.backends.micropython.sources import MICROPYTHON_VERSION
 from proxywasm_build.cache import atomic_write, cache_dir
 from proxywasm_build.errors import UserError
@@ -35,11 +35,21 @@ from proxywasm_build.wasm.metadata_section import METADATA_SECTION, custom_secti
 
 __all__ = ["build_micropython_filter", "available_modules", "compile_check", "DEFAULT_HEAP_SIZE"]
 
-#: The GC heap a filter gets unless it asks for more: the SDK and a filter's state take tens
-#: of KB; the rest is room for a request's garbage between collections (one runs once a quarter
-#: of the heap was allocated). Only the pages touched cost memory.
+#: The smallest GC heap a filter gets unless it asks: the SDK's and a small filter's objects take
+#: about 45 KB after import; the rest is room for requests' garbage between collections (one runs
+#: once a quarter of the heap was allocated since the last). Only the pages touched cost memory.
 DEFAULT_HEAP_SIZE = 1024 * 1024
 MIN_HEAP_SIZE = 64 * 1024
+#: A bigger filter gets a heap of this many times its frozen bytecode (modules' objects live on
+#: the heap), rounded up to 256 KiB.
+HEAP_PER_BYTECODE_BYTE = 16
+
+
+def default_heap_size(files: list[FrozenFile]) -> int:
+    """The heap a module gets by default: DEFAULT_HEAP_SIZE, more for much frozen code."""
+    bytecode = sum(compile_to_mpy(f.path, f.name).stat().st_size for f in files)
+    quantum = 256 * 1024
+    return max(DEFAULT_HEAP_SIZE, -(-bytecode * HEAP_PER_BYTECODE_BYTE // quantum) * quantum)
 #: A 256 KB shadow stack (the interpreter's stack check allows 200 KB of it).
 REACTOR_LINK_FLAGS = ("-mexec-model=reactor", "-Wl,--strip-all", "-Wl,-z,stack-size=262144")
 
@@ -89,15 +99,14 @@ def build_micropython_filter(source: Path, output: Path | None = None, *, heap_s
     """Build a Python filter (a .py file or a filter directory) into a MicroPython Proxy-Wasm module.
 
     Returns the written `.wasm` path (default: next to the source). `heap_size` is the GC heap
-    in bytes (default DEFAULT_HEAP_SIZE, 1 MiB); a filter that keeps much state or handles big
-    bodies in Python may need more (MemoryError otherwise). Raises `UserError` with one sentence
+    in bytes (default: 1 MiB, more for a filter with much code: `default_heap_size`); a filter
+    that keeps much state or handles big bodies in Python may need more (MemoryError otherwise). Raises `UserError` with one sentence
     for a filter that cannot be built (syntax MicroPython rejects, no set_root_context, ...).
     `report`, if given, receives the module size, heap size, frozen modules and step timings.
     """
     started = time.perf_counter()
-    heap = DEFAULT_HEAP_SIZE if heap_size is None else int(heap_size)
-    if heap < MIN_HEAP_SIZE:
-        raise UserError(f"heap_size {heap} is too small; MicroPython needs at least {MIN_HEAP_SIZE} bytes.")
+    if heap_size is not None and int(heap_size) < MIN_HEAP_SIZE:
+        raise UserError(f"heap_size {heap_size} is too small; MicroPython needs at least {MIN_HEAP_SIZE} bytes.")
     filter_source = resolve_filter_source(Path(source))
     check_filter(filter_source)
     output = Path(output) if output is not None else default_output(Path(source), filter_source)
@@ -106,6 +115,7 @@ def build_micropython_filter(source: Path, output: Path | None = None, *, heap_s
     # reactor.c imports the filter, then proxywasm.dispatcher; the rest is what they import.
     roots = [*own, *(f for f in sdk if module_name(f) in ("proxywasm", "proxywasm.dispatcher"))]
     files = import_closure(roots, [*(f for f in sdk if f not in roots), *lib_files()])
+    heap = default_heap_size(files) if heap_size is None else int(heap_size)
     core = cbuild.build_core(reactor_variant())
     frozen = frozen_c(files, core.qstr_header)
     module = _link_filter(core, frozen, filter_source.module, heap)

@@ -18,6 +18,11 @@ from proxywasm_build.cache import atomic_write, cache_dir
 from proxywasm_build.errors import UserError
 
 
+#: mpy-cross's own GC heap (its default, 1 MB, is too small for a big module; pages it does not
+#: touch cost nothing).
+MPY_CROSS_HEAP = "256M"
+
+
 def _variant() -> cbuild.Variant:
     src = patched_source_dir()
     port = src / "mpy-cross"
@@ -43,12 +48,14 @@ def compiler_key() -> str:
     return _variant().key()
 
 
-def _syntax_error(name: str, output: str) -> UserError:
+def _compile_error(name: str, output: str) -> UserError:
     line = re.search(r'File "[^"]*", line (\d+)', output)
-    message = re.search(r"^(?:SyntaxError|IndentationError|\w+Error): (.*)$", output, re.MULTILINE)
+    message = re.search(r"^(?:SyntaxError|IndentationError): (.*)$", output, re.MULTILINE)
+    if message is None:
+        last = (output.strip().splitlines() or ["no output"])[-1]
+        return UserError(f"{name}: MicroPython's compiler (mpy-cross) failed: {last}")
     where = f"{name}:{line.group(1)}" if line else name
-    text = message.group(1).strip().rstrip(".") if message else (output.strip().splitlines() or ["failed"])[-1]
-    return UserError(f"{where}: MicroPython's compiler rejects this line: {text}.")
+    return UserError(f"{where}: MicroPython's compiler rejects this line: {message.group(1).strip().rstrip('.')}.")
 
 
 def compile_to_mpy(source: Path, name: str) -> Path:
@@ -62,10 +69,11 @@ def compile_to_mpy(source: Path, name: str) -> Path:
         return output
     with tempfile.TemporaryDirectory(prefix="mpy-cross-") as scratch:
         target = Path(scratch) / "out.mpy"
-        proc = subprocess.run([str(mpy_cross()), "-s", name, "-o", str(target), str(source)],
+        proc = subprocess.run([str(mpy_cross()), "-X", f"heapsize={MPY_CROSS_HEAP}", "-s", name,
+                               "-o", str(target), str(source)],
                               capture_output=True, text=True)
         if proc.returncode != 0:
-            raise _syntax_error(name, proc.stderr + proc.stdout)
+            raise _compile_error(name, proc.stderr + proc.stdout)
         atomic_write(output, target.read_bytes())
     return output
 
