@@ -466,7 +466,89 @@ _FLOAT_VALUES = [f for f in _FLOAT_VALUES if f == f and abs(f) != float("inf")]
 JSON = JSON.replace("%(float_bits)s", repr([struct.unpack("<Q", struct.pack("<d", f))[0]
                                             for f in _FLOAT_VALUES]))
 
-CORPORA = {"json": JSON, "encodings": ENCODINGS, "hashes": HASHES, "urls": URLS, "misc": MISC}
+TOOLS = r"""
+import functools, itertools
+from functools import partial, reduce, lru_cache, cache, wraps, cmp_to_key, total_ordering
+
+calls = []
+
+@lru_cache(maxsize=2)
+def square(x):
+    calls.append(x)
+    return x * x
+
+@lru_cache
+def plain(x):
+    return -x
+
+@cache
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+def cached():
+    del calls[:]
+    values = [square(2), square(3), square(2), square(4), square(3), square(2)]
+    square.cache_clear()
+    square(2)
+    return [values, calls, plain(5), fib(80)]
+
+def decorated():
+    def deco(f):
+        @wraps(f)
+        def inner(*a, **k):
+            return ("wrapped", f(*a, **k))
+        return inner
+    @deco
+    def g(x, y=1):
+        return x + y
+    return g(1, y=5)
+
+@total_ordering
+class Version:
+    def __init__(self, n):
+        self.n = n
+    def __eq__(self, other):
+        return self.n == other.n
+    def __lt__(self, other):
+        return self.n < other.n
+
+def ordering():
+    a, b = Version(1), Version(2)
+    return [a < b, a <= b, a > b, a >= b, b >= a, a <= Version(1), a >= Version(1)]
+
+it = itertools
+run([
+    ("partial", lambda: [partial(int, "ff")(16), partial(pow, 2)(10), partial(lambda *a, **k: (a, sorted(k.items())), 1, x=2)(3, y=4)]),
+    ("reduce", lambda: [reduce(lambda a, b: a * b, [1, 2, 3, 4]), reduce(lambda a, b: a + b, [], 7)]),
+    ("reduce_empty", lambda: reduce(lambda a, b: a, [])),
+    ("cached", cached),
+    ("wraps", decorated),
+    ("cmp_to_key", lambda: sorted([3, 1, 2, 5], key=cmp_to_key(lambda a, b: b - a))),
+    ("total_ordering", ordering),
+    ("count", lambda: list(it.islice(it.count(5, 3), 4))),
+    ("cycle", lambda: list(it.islice(it.cycle("ab"), 5))),
+    ("repeat", lambda: [list(it.repeat("x", 3)), list(it.islice(it.repeat(1), 2))]),
+    ("accumulate", lambda: [list(it.accumulate([1, 2, 3, 4])), list(it.accumulate([3, 1, 4], max)), list(it.accumulate([1, 2], initial=10)), list(it.accumulate([]))]),
+    ("chain", lambda: [list(it.chain("ab", [1, 2], ())), list(it.chain.from_iterable(["xy", [3]]))]),
+    ("compress", lambda: list(it.compress("abcdef", [1, 0, 1, 0, 1]))),
+    ("dropwhile", lambda: list(it.dropwhile(lambda x: x < 3, [1, 2, 3, 1, 5]))),
+    ("takewhile", lambda: list(it.takewhile(lambda x: x < 3, [1, 2, 3, 1, 5]))),
+    ("filterfalse", lambda: [list(it.filterfalse(lambda x: x % 2, range(7))), list(it.filterfalse(None, [0, 1, "", "a"]))]),
+    ("groupby", lambda: [(k, list(g)) for k, g in it.groupby("aaabccaa")]),
+    ("groupby_key", lambda: [(k, list(g)) for k, g in it.groupby([1, 3, 2, 4, 5], key=lambda x: x % 2)]),
+    ("islice", lambda: [list(it.islice("abcdefg", 3)), list(it.islice("abcdefg", 2, 6, 2)), list(it.islice("abc", 1, None)), list(it.islice("abc", None))]),
+    ("islice_bad", lambda: list(it.islice("abc", -1))),
+    ("pairwise", lambda: [list(it.pairwise("abcd")), list(it.pairwise("a"))]),
+    ("starmap", lambda: list(it.starmap(pow, [(2, 3), (3, 2)]))),
+    ("zip_longest", lambda: [list(it.zip_longest("ab", "xyz", fillvalue="-")), list(it.zip_longest()), list(it.zip_longest("ab"))]),
+    ("product", lambda: [list(it.product("ab", [1, 2])), list(it.product([0, 1], repeat=2)), list(it.product())]),
+    ("permutations", lambda: [list(it.permutations("abc")), list(it.permutations(range(3), 2))]),
+    ("combinations", lambda: [list(it.combinations("abcd", 2)), list(it.combinations(range(4), 3)), list(it.combinations("ab", 3))]),
+    ("combinations_wr", lambda: list(it.combinations_with_replacement("abc", 2))),
+])
+"""
+
+CORPORA = {"json": JSON, "encodings": ENCODINGS, "hashes": HASHES, "urls": URLS, "misc": MISC, "tools": TOOLS}
 
 
 def _script(corpus: str) -> str:
