@@ -253,8 +253,8 @@ def plot(results: dict[str, Any], examples: dict[str, Any] | None, path: Path = 
     if asc.get("allowed_cpu_us_over_none") is not None:
         ax.axhline(asc["allowed_cpu_us_over_none"], color="#c44e52", linestyle="--", linewidth=1)
     ax.set_xticks(list(range(len(names))), labels, fontsize=8)
-    ax.set_title("Envoy CPU per request over no filter (µs; solid allowed, light denied;\n"
-                 "dashed: AssemblyScript allowed, the target)", fontsize=10)
+    ax.set_title("Envoy CPU per request over no filter (µs)\nsolid allowed, light denied; "
+                 "dashed: AssemblyScript allowed", fontsize=10)
     ax.set_ylabel("µs")
     if examples is not None:
         plot_examples(axes[2], examples)
@@ -285,7 +285,7 @@ def plot_examples(axes: Any, examples: dict[str, Any]) -> None:
                 value = None if data is None else data["size"] if key == "size" else data["median"][key]
                 values.append(None if value is None else value * scale)
             ax.bar([i + offset for i in range(len(names))], [v or 0 for v in values], width,
-                   color=colour, label=f"{runtime.replace('python', 'Python')} build")
+                   color=colour, label={"cpython": "CPython build", "micropython": "MicroPython build"}[runtime])
             for i, value in enumerate(values):
                 if value:
                     ax.annotate(f"{value:,.0f}", (i + offset, value), ha="center", va="bottom",
@@ -294,10 +294,11 @@ def plot_examples(axes: Any, examples: dict[str, Any]) -> None:
         ax.annotate("target" if key == "size" else "target: 2× AssemblyScript deny filter",
                     (len(names) - 0.5, target), ha="right", va="bottom", fontsize=8, color="#c44e52")
         ax.set_yscale("log")
-        ax.set_xticks(list(range(len(names))), names, fontsize=8)
+        ax.set_ylim(bottom=10 if key == "size" else 50)
+        ax.set_xticks(list(range(len(names))), names, fontsize=8, rotation=15)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(unit)
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=7, loc="lower left", framealpha=0.9)
 
 
 # --------------------------------------------------------------------------------------------
