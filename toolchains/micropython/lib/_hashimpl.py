@@ -49,31 +49,36 @@ class _Hash:
         return self.digest().hex()
 
 
-def _rotl(x, n):
-    return ((x << n) | (x >> (32 - n))) & _M
-
-
 class sha1(_Hash):
     digest_size = 20
     name = "sha1"
     _initial = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0)
 
     def _compress(self, block):
+        # Rotations inlined and the rounds split by phase: every step is a long-int operation
+        # on MicroPython (words exceed its 31-bit small ints), so fewer steps is faster.
+        m = _M
         w = list(struct.unpack(">16I", block))
         for i in range(16, 80):
-            w.append(_rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1))
+            x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]
+            w.append(((x << 1) | (x >> 31)) & m)
         a, b, c, d, e = self._state
-        for i in range(80):
-            if i < 20:
-                f, k = (b & c) | (~b & d), 0x5A827999
-            elif i < 40:
-                f, k = b ^ c ^ d, 0x6ED9EBA1
-            elif i < 60:
-                f, k = (b & c) | (b & d) | (c & d), 0x8F1BBCDC
-            else:
-                f, k = b ^ c ^ d, 0xCA62C1D6
-            a, b, c, d, e = (_rotl(a, 5) + f + e + k + w[i]) & _M, a, _rotl(b, 30), c, d
-        self._state = [(s + v) & _M for s, v in zip(self._state, (a, b, c, d, e))]
+        for i in range(0, 20):
+            t = ((((a << 5) | (a >> 27)) & m) + (d ^ (b & (c ^ d))) + e + 0x5A827999 + w[i]) & m
+            a, b, c, d, e = t, a, ((b << 30) | (b >> 2)) & m, c, d
+        for i in range(20, 40):
+            t = ((((a << 5) | (a >> 27)) & m) + (b ^ c ^ d) + e + 0x6ED9EBA1 + w[i]) & m
+            a, b, c, d, e = t, a, ((b << 30) | (b >> 2)) & m, c, d
+        for i in range(40, 60):
+            t = ((((a << 5) | (a >> 27)) & m) + ((b & c) | (d & (b | c))) + e + 0x8F1BBCDC
+                 + w[i]) & m
+            a, b, c, d, e = t, a, ((b << 30) | (b >> 2)) & m, c, d
+        for i in range(60, 80):
+            t = ((((a << 5) | (a >> 27)) & m) + (b ^ c ^ d) + e + 0xCA62C1D6 + w[i]) & m
+            a, b, c, d, e = t, a, ((b << 30) | (b >> 2)) & m, c, d
+        state = self._state
+        self._state = [(state[0] + a) & m, (state[1] + b) & m, (state[2] + c) & m,
+                       (state[3] + d) & m, (state[4] + e) & m]
 
 
 _MD5_SHIFTS = (7, 12, 17, 22) * 4 + (5, 9, 14, 20) * 4 + (4, 11, 16, 23) * 4 + (6, 10, 15, 21) * 4
@@ -91,17 +96,28 @@ class md5(_Hash):
         if _MD5_K is None:
             import math
             _MD5_K = [int(abs(math.sin(i + 1)) * 4294967296) & _M for i in range(64)]
-        m = struct.unpack("<16I", block)
+        x = struct.unpack("<16I", block)
+        k = _MD5_K
+        shifts = _MD5_SHIFTS
+        mask = _M
         a, b, c, d = self._state
         for i in range(64):
             if i < 16:
-                f, g = (b & c) | (~b & d), i
+                f = d ^ (b & (c ^ d))
+                g = i
             elif i < 32:
-                f, g = (d & b) | (~d & c), (5 * i + 1) & 15
+                f = c ^ (d & (b ^ c))
+                g = (5 * i + 1) & 15
             elif i < 48:
-                f, g = b ^ c ^ d, (3 * i + 5) & 15
+                f = b ^ c ^ d
+                g = (3 * i + 5) & 15
             else:
-                f, g = c ^ (b | (~d & _M)), (7 * i) & 15
-            f = (f + a + _MD5_K[i] + m[g]) & _M
-            a, d, c, b = d, c, b, (b + _rotl(f, _MD5_SHIFTS[i])) & _M
-        self._state = [(s + v) & _M for s, v in zip(self._state, (a, b, c, d))]
+                f = c ^ (b | (d ^ mask))
+                g = (7 * i) & 15
+            f = (f + a + k[i] + x[g]) & mask
+            r = shifts[i]
+            a, d, c = d, c, b
+            b = (b + (((f << r) | (f >> (32 - r))) & mask)) & mask
+        state = self._state
+        self._state = [(state[0] + a) & mask, (state[1] + b) & mask, (state[2] + c) & mask,
+                       (state[3] + d) & mask]
