@@ -422,9 +422,26 @@ def log_checks():
         raise ValueError("boom")
     except ValueError:
         log.exception("caught")
-    log.removeHandler(handler)
     exc_text = seen.pop()[2]
-    return [seen, exc_text.startswith("ERROR app caught\nTraceback (most recent call last):\n  File "),
+    class Broken(logging.Handler):
+        def emit(self, record):
+            raise RuntimeError("broken handler")
+    broken = Broken()
+    log.addHandler(broken)
+    try:
+        log.error("raised by the handler")
+    except RuntimeError as e:
+        seen.append(str(e))
+    log.removeHandler(broken)
+    stream = __import__("io").StringIO()
+    streamed = logging.StreamHandler(stream)
+    streamed.setFormatter(logging.Formatter("%(nonexistent)s"))
+    log.addHandler(streamed)
+    log.error("a bad format is swallowed")
+    log.removeHandler(streamed)
+    stamped = logging.Formatter("%(levelno)d|%(msg)s|%(message)s").format(
+        logging.LogRecord("n", 20, "p", 1, "a %s", ("b",), None))
+    return [seen, stamped, exc_text.startswith("ERROR app caught\nTraceback (most recent call last):\n  File "),
             exc_text.endswith("ValueError: boom"),
             log.getEffectiveLevel(), child.getEffectiveLevel(), logging.getLogger("app") is log,
             logging.getLogger() is logging.getLogger(None), log.isEnabledFor(logging.DEBUG),

@@ -13,6 +13,10 @@ try:
     import _proxywasm_host as _host
 except ImportError:  # the dev interpreter or CPython: records are printed
     _host = None
+try:
+    from _proxywasm_runtime import time_ns as _time_ns
+except ImportError:  # CPython running the shims (tests)
+    from time import time_ns as _time_ns
 
 __all__ = ["getLogger", "basicConfig", "debug", "info", "warning", "warn", "error", "exception",
            "critical", "log", "Logger", "Handler", "StreamHandler", "NullHandler", "Formatter",
@@ -82,8 +86,11 @@ def _traceback_text(exc):
 class LogRecord:
     """What a logging call produced: name, levelno, levelname, msg, args, exc_info."""
 
-    def __init__(self, name, level, msg, args, exc_info=None):
+    def __init__(self, name, level, pathname, lineno, msg, args, exc_info, func=None, sinfo=None):
         self.name = name
+        self.pathname = pathname
+        self.lineno = lineno
+        self.funcName = func
         self.levelno = level
         self.levelname = getLevelName(level)
         self.msg = msg
@@ -92,6 +99,7 @@ class LogRecord:
         self.args = args
         self.exc_info = exc_info
         self.exc_text = None
+        self.created = _time_ns() / 1e9
 
     def getMessage(self):
         msg = str(self.msg)
@@ -101,7 +109,8 @@ class LogRecord:
 
 
 class Formatter:
-    """%-style formats over name, levelname, levelno and message."""
+    """%-style formats over the record's name, levelname, levelno, msg, args, message and created
+    (no asctime, filename or lineno: the proxy's log stamps the time and place itself)."""
 
     def __init__(self, fmt=None, datefmt=None, style="%"):
         self._fmt = fmt or "%(message)s"
@@ -111,8 +120,7 @@ class Formatter:
 
     def format(self, record):
         record.message = record.getMessage()
-        text = self._fmt % {"name": record.name, "levelname": record.levelname,
-                            "levelno": record.levelno, "message": record.message}
+        text = self._fmt % record.__dict__  # name, levelname, levelno, msg, args, message, created
         if record.exc_info:
             text = text + "\n" + self.formatException(record.exc_info)
         return text
@@ -161,11 +169,14 @@ class StreamHandler(Handler):
         self.stream = stream
 
     def emit(self, record):
-        text = self.format(record)
-        if self.stream is None:
-            print(text)
-        else:
-            self.stream.write(text + "\n")
+        try:
+            text = self.format(record)
+            if self.stream is None:
+                print(text)
+            else:
+                self.stream.write(text + "\n")
+        except Exception:  # CPython's handleError: a bad record must not break the call
+            pass
 
 
 _DEFAULT_FORMATTER = Formatter("%(levelname)s:%(name)s:%(message)s")
@@ -231,7 +242,7 @@ class Logger:
     def _log(self, level, msg, args, exc_info):
         if exc_info is True or (exc_info is not None and not isinstance(exc_info, BaseException)):
             exc_info = sys.exc_info()[1]
-        record = LogRecord(self.name, level, msg, args, exc_info or None)
+        record = LogRecord(self.name, level, "", 0, msg, args, exc_info or None)
         _to_host(record)
         logger = self
         while logger is not None:
