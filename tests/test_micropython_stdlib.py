@@ -286,7 +286,15 @@ run(cases())
 
 URLS = r'''
 from urllib.parse import (quote, quote_plus, unquote, unquote_plus, urlencode, parse_qs, parse_qsl,
-                          urlsplit, urlparse, urlunsplit, urlunparse, quote_from_bytes, unquote_to_bytes)
+                          urlsplit, urlparse, urlunsplit, urlunparse, quote_from_bytes, unquote_to_bytes,
+                          urljoin, urldefrag)
+
+BASE = "http://a/b/c/d;p?q"
+RELATIVE = ["g:h", "g", "./g", "g/", "/g", "//g", "?y", "g?y", "#s", "g#s", "g?y#s", ";x", "g;x", "g;x?y#s",
+            "", ".", "./", "..", "../", "../g", "../..", "../../", "../../g", "../../../g", "../../../../g",
+            "/./g", "/../g", "g.", ".g", "g..", "..g", "./../g", "./g/.", "g/./h", "g/../h", "g;x=1/./y",
+            "g;x=1/../y", "g?y/./x", "g?y/../x", "g#s/./x", "g#s/../x", "http:g", "https://other/x",
+            "mailto:x@y", "//h2/p?q"]
 
 STRINGS = ["", "abc", "a b&c=d/e?f#g", "\u00e9\u2603\U0001F600", "~_.-", "100%", "%41%zz%4", "a+b",
            "%e2%82", "%ff%fe", "%C3%A9%e2", "x%E2%82%ACy", "%F0%9F%98", "%ed%a0%80", "%C0%80", "%F4%90%80%80",
@@ -325,7 +333,13 @@ def cases():
               ("split_scheme%d" % i, lambda u=u: list(urlsplit(u, scheme="https"))),
               ("unsplit%d" % i, lambda u=u: urlunsplit(urlsplit(u))),
               ("unparse%d" % i, lambda u=u: urlunparse(urlparse(u)))]
+    for i, rel in enumerate(RELATIVE):
+        c += [("join%d" % i, lambda rel=rel: urljoin(BASE, rel)),
+              ("join_dir%d" % i, lambda rel=rel: urljoin("https://h/a/b/", rel)),
+              ("join_nofrag%d" % i, lambda rel=rel: urljoin(BASE, rel, allow_fragments=False))]
     c += [
+        ("join_empty", lambda: [urljoin("", "x"), urljoin("http://h/", ""), urljoin("ftp://h/a", "b")]),
+        ("defrag", lambda: [list(urldefrag("http://h/p?q#frag")), list(urldefrag("http://h/p")), urldefrag("/x#y").fragment]),
         ("split_attrs", lambda: [urlsplit("http://h/p?q#f").scheme, urlsplit("http://h/p?q#f").netloc,
                                  urlsplit("http://h/p?q#f").path, urlsplit("http://h/p?q#f").query,
                                  urlsplit("http://h/p?q#f").fragment, urlparse("http://h/p;x").params]),

@@ -1,6 +1,6 @@
-"""`urllib.parse` for the MicroPython runtime: quoting, query strings and URL splitting as
-CPython does them, for str arguments. Left out: bytes URLs in urlsplit/parse_qs, urljoin,
-urldefrag, the `encoding`/`errors` choices beyond UTF-8 with replacement.
+"""`urllib.parse` for the MicroPython runtime: quoting, query strings, URL splitting and
+joining as CPython does them, for str arguments. Left out: bytes URLs in urlsplit/parse_qs and
+urljoin, the `encoding`/`errors` choices beyond UTF-8 with replacement.
 """
 
 from collections import namedtuple
@@ -14,6 +14,8 @@ _HEX = "0123456789ABCDEF"
 scheme_chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-."
 uses_params = ("", "ftp", "hdl", "prospero", "http", "imap", "https", "shttp", "rtsp", "rtspu",
                "sip", "sips", "mms", "sftp", "tel")
+uses_relative = ("", "ftp", "http", "gopher", "nntp", "imap", "wais", "file", "https", "shttp",
+                 "mms", "prospero", "rtsp", "rtsps", "rtspu", "sftp", "svn", "svn+ssh", "ws", "wss")
 uses_netloc = ("", "ftp", "http", "gopher", "nntp", "telnet", "imap", "wais", "file", "mms",
                "https", "shttp", "snews", "prospero", "rtsp", "rtspu", "rsync", "svn", "svn+ssh",
                "sftp", "nfs", "git", "git+ssh", "ws", "wss")
@@ -380,3 +382,51 @@ def urlunparse(components):
     if params:
         url = "%s;%s" % (url, params)
     return urlunsplit((scheme, netloc, url, query, fragment))
+
+
+def urljoin(base, url, allow_fragments=True):
+    """`url` resolved against `base` (RFC 3986, as CPython resolves it)."""
+    if not base:
+        return url
+    if not url:
+        return base
+    bscheme, bnetloc, bpath, bparams, bquery, bfragment = urlparse(base, "", allow_fragments)
+    scheme, netloc, path, params, query, fragment = urlparse(url, bscheme, allow_fragments)
+    if scheme != bscheme or scheme not in uses_relative:
+        return url
+    if scheme in uses_netloc:
+        if netloc:
+            return urlunparse((scheme, netloc, path, params, query, fragment))
+        netloc = bnetloc
+    if not path and not params:
+        return urlunparse((scheme, netloc, bpath, bparams, query or bquery, fragment))
+    base_parts = bpath.split("/")
+    if base_parts[-1] != "":
+        del base_parts[-1]  # the last segment is not a directory
+    if path[:1] == "/":
+        segments = path.split("/")
+    else:
+        segments = base_parts + path.split("/")
+        if len(segments) > 2:  # no empty segments inside: they would double slashes
+            segments = [segments[0]] + [seg for seg in segments[1:-1] if seg] + [segments[-1]]
+    resolved = []
+    for seg in segments:
+        if seg == "..":
+            if resolved:
+                resolved.pop()
+        elif seg != ".":
+            resolved.append(seg)
+    if segments[-1] in (".", ".."):
+        resolved.append("")
+    return urlunparse((scheme, netloc, "/".join(resolved) or "/", params, query, fragment))
+
+
+DefragResult = namedtuple("DefragResult", ("url", "fragment"))
+
+
+def urldefrag(url):
+    """(url without its fragment, fragment)."""
+    if "#" not in url:
+        return DefragResult(url, "")
+    s, n, p, a, q, frag = urlparse(url)
+    return DefragResult(urlunparse((s, n, p, a, q, "")), frag)
