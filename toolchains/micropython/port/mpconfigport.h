@@ -94,7 +94,9 @@ void mp_proxywasm_print_strn(const char *str, size_t len);
 #define MP_PLAT_PRINT_STRN(str, len) mp_proxywasm_print_strn(str, len)
 
 #define MP_STATE_PORT MP_STATE_VM
+// The reactor's references from C: proxywasm.dispatcher and its callback functions.
 #define MICROPY_PORT_ROOT_POINTERS \
+    mp_obj_t proxywasm_dispatcher_module; \
     mp_obj_t proxywasm_dispatcher_functions[PROXYWASM_MP_CALLBACK_SLOTS];
 
 #define PROXYWASM_MP_CALLBACK_SLOTS (32)

@@ -35,7 +35,6 @@ enum { PYTHON_STACK_LIMIT = 200 * 1024 };
 static int pw_state;
 static int pw_depth;              // callbacks in progress (a host may nest one in a hostcall)
 static int pw_collect_requested;  // gc.collect(), or an allocation that found the heap full
-static mp_obj_t pw_dispatcher;    // also kept in sys.modules
 
 __attribute__((export_name("malloc"))) void *pw_export_malloc(size_t size) {
     return malloc(size);
@@ -164,7 +163,7 @@ static int start_python(void) {
         mp_import_name(qstr_from_str(pw_filter_module), mp_const_none, MP_OBJ_NEW_SMALL_INT(0));
         mp_obj_t fromlist = mp_obj_new_tuple(1, (mp_obj_t[]){MP_OBJ_NEW_QSTR(MP_QSTR_dispatcher)});
         mp_obj_t package = mp_import_name(MP_QSTR_proxywasm, fromlist, MP_OBJ_NEW_SMALL_INT(0));
-        pw_dispatcher = mp_load_attr(package, MP_QSTR_dispatcher);
+        MP_STATE_PORT(proxywasm_dispatcher_module) = mp_load_attr(package, MP_QSTR_dispatcher);
         nlr_pop();
         pw_state = 1;
     } else {
@@ -194,7 +193,7 @@ int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv
     if (nlr_push(&nlr) == 0) {
         mp_obj_t *slot = &MP_STATE_PORT(proxywasm_dispatcher_functions)[index];
         if (*slot == MP_OBJ_NULL) {
-            *slot = mp_load_attr(pw_dispatcher, qstr_from_str(name));
+            *slot = mp_load_attr(MP_STATE_PORT(proxywasm_dispatcher_module), qstr_from_str(name));
         }
         mp_obj_t args[8];
         for (int i = 0; i < nargs && i < 8; i++) {
