@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 from . import _host
 from .abi import _MICROPYTHON, LogLevel
 
-_installed = False
+#: Whether nothing is left to install: on MicroPython from the start (its `logging` forwards
+#: records itself), which also spares each context creation the check for `logging`.
+_installed = _MICROPYTHON
 
 
 def to_proxy_level(levelno: int) -> LogLevel:
@@ -56,7 +58,7 @@ def _make_handler(logging: Any) -> Any:
 def install_if_used() -> None:
     """Attach the handler once the filter's code has imported `logging`."""
     global _installed
-    if _installed or _MICROPYTHON:
+    if _installed:
         return
     logging = sys.modules.get("logging")
     if logging is None:
