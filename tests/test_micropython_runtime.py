@@ -23,6 +23,7 @@ pytestmark = pytest.mark.build
 
 FILTER = '''\
 import gc
+import sys
 
 import proxywasm
 from proxywasm import Action, HttpContext, RootContext
@@ -42,6 +43,7 @@ class Echo(HttpContext):
         # per-request garbage: dicts, strings, a list
         self.garbage = [{"i": i, "text": "x" * 40 + str(i)} for i in range(50)]
         print(f"request {path!r} {len(self.garbage)}")
+        print("stderr too", file=sys.stderr)
         self.path = path
         return Action.CONTINUE
 
@@ -87,6 +89,7 @@ def test_sdk_filter_answers_requests_and_prints_to_the_log(echo_module: Path):
     assert response.status == 200
     assert response.headers.get("x-path") == "/hello"
     assert "request '/hello' 50" in host.log_messages()
+    assert "stderr too" in host.log_messages()
 
 
 def test_exception_in_a_callback_logs_a_traceback_with_file_and_line(echo_module: Path):

@@ -41,6 +41,10 @@ void mp_hal_stdout_tx_strn_cooked(const char *str, size_t len) {
     write_all(1, str, len);
 }
 
+void mp_hal_stdout_tx_strn(const char *str, size_t len) {
+    write_all(1, str, len);
+}
+
 static void stderr_print_strn(void *env, const char *str, size_t len) {
     (void)env;
     write_all(2, str, len);

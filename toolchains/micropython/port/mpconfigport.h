@@ -39,7 +39,10 @@
 #define MICROPY_MODULE_WEAK_LINKS (1)
 #define MICROPY_CAN_OVERRIDE_BUILTINS (1)
 
-// Builtins beyond the level's defaults that CPython code expects.
+// Builtins beyond the level's defaults that CPython code expects. sys.stdout and sys.stderr
+// (shared/runtime/sys_stdio_mphal.c) write where print() does, so print(..., file=sys.stderr)
+// and print(..., file=io.StringIO()) work.
+#define MICROPY_PY_SYS_STDFILES (1)
 #define MICROPY_PY_SYS_EXC_INFO (1)
 #define MICROPY_PY_BUILTINS_NEXT2 (1)
 #define MICROPY_PY_BUILTINS_RANGE_BINOP (1)
@@ -58,7 +61,6 @@
 #define MICROPY_PY_MICROPYTHON_MEM_INFO (0)
 #define MICROPY_PY_IO_IOBASE (0)
 #define MICROPY_PY_IO_FILEIO (0)
-#define MICROPY_PY_SYS_STDFILES (0)
 #define MICROPY_PY_SYS_STDIO_BUFFER (0)
 #define MICROPY_PY_SYS_PS1_PS2 (0)
 #define MICROPY_PY_SYS_ATEXIT (0)

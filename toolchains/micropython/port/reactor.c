@@ -73,6 +73,10 @@ void mp_hal_stdout_tx_strn_cooked(const char *str, size_t len) {
     mp_proxywasm_print_strn(str, len);
 }
 
+void mp_hal_stdout_tx_strn(const char *str, size_t len) {
+    mp_proxywasm_print_strn(str, len);
+}
+
 // --- garbage collection at safe points ----------------------------------------------------------
 
 void gc_collect(void) {

@@ -28,6 +28,16 @@ mp_uint_t mp_hal_ticks_ms(void) {
     return (mp_uint_t)(clock_ns(__WASI_CLOCKID_MONOTONIC) / 1000000u);
 }
 
+// sys.stdin has nothing to read (the host gives a filter no input stream).
+int mp_hal_stdin_rx_chr(void) {
+    mp_raise_OSError(MP_EIO);
+}
+
+uintptr_t mp_hal_stdio_poll(uintptr_t poll_flags) {
+    (void)poll_flags;
+    return 0;
+}
+
 static mp_obj_t runtime_time_ns(void) {
     return mp_obj_new_int_from_ull(clock_ns(__WASI_CLOCKID_REALTIME));
 }

@@ -58,7 +58,7 @@ def reactor_variant() -> cbuild.Variant:
     port = cbuild.port_dir()
     return cbuild.Variant(
         name="reactor", config_dir=port,
-        port_sources=(port / "reactor.c", port / "runtime_module.c", port / "c_longjmp_tag.s"),
+        port_sources=(port / "reactor.c", port / "runtime_module.c", port / "c_longjmp_tag.s", cbuild.stdio_source()),
         cflags=cbuild.WASM_CFLAGS, generated=(("host_module.c", generate_host_module()),))
 
 

@@ -47,6 +47,11 @@ def port_dir() -> Path:
     return toolchains_dir() / "micropython" / "port"
 
 
+def stdio_source() -> Path:
+    """MicroPython's sys.stdin/stdout/stderr over the HAL (the port's print path)."""
+    return patched_source_dir() / "shared" / "runtime" / "sys_stdio_mphal.c"
+
+
 @dataclass(frozen=True)
 class Variant:
     """One configuration of the core: where its config lives, which C it adds, its flags."""

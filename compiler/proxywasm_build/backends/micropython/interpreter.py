@@ -28,7 +28,7 @@ def command_variant() -> cbuild.Variant:
     port = cbuild.port_dir()
     return cbuild.Variant(
         name="command", config_dir=port,
-        port_sources=(port / "command.c", port / "runtime_module.c", port / "c_longjmp_tag.s"),
+        port_sources=(port / "command.c", port / "runtime_module.c", port / "c_longjmp_tag.s", cbuild.stdio_source()),
         cflags=cbuild.WASM_CFLAGS, defines=("-DPROXYWASM_MP_COMMAND=1",))
 
 
