@@ -67,6 +67,16 @@ def test_float_parsing_is_correctly_rounded():
     rng = random.Random(99)
     texts = [f"{rng.randrange(10**16, 10**17)}e{rng.randrange(-330, 300)}" for _ in range(1000)]
     texts += [f"0.{rng.randrange(10**19)}" for _ in range(500)] + ["0.30000000000000004", "1_000.5", " 2.5 "]
+    for _ in range(500):
+        digits = str(rng.randrange(1, 10**rng.randrange(1, 40)))
+        texts.append(f"{digits[:1]}.{digits[1:]}e{rng.randrange(-340, 320)}")
+    # ties to even, the subnormal and overflow boundaries, more digits than a double holds
+    texts += ["9007199254740993", "9007199254740995", "9007199254740993.000000000000000000001",
+              "2.4703282292062327e-324", "2.4703282292062328e-324", "4.9e-324", "1e-400",
+              "2.2250738585072011e-308", "2.2250738585072012e-308", "1.7976931348623158e308",
+              "1.7976931348623159e308", "1.00000000000000011102230246251565404236316680908203125",
+              "1.00000000000000011102230246251565404236316680908203124",
+              "3.14159265358979323846264338327950288", "0.000000000000000000000000000123456789012345678901"]
     assert_same(f"""
         for text in {texts!r}:
             print(repr(float(text)))
