@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 #: What a callback may raise without escaping into the host: sys.exit() included.
 _CAUGHT = (Exception, SystemExit)
 
+#: The type of an action a callback returns as it is (anything else goes through int()): Action
+#: on CPython, where the members are Actions; int on MicroPython, where `Action.CONTINUE` is one.
+_ACTION = int if _MICROPYTHON else Action
+
 FAIL_CLOSED_STATUS = 500
 FAIL_CLOSED_BODY = b"internal filter error\n"
 
@@ -302,7 +306,7 @@ def proxy_on_request_headers(context_id: int, num_headers: int, end_of_stream: i
         return Action.CONTINUE
     try:
         action = ctx.on_http_request_headers(num_headers, end_of_stream != 0)  # type: ignore[attr-defined]
-        return action if type(action) is Action else int(action)
+        return action if type(action) is _ACTION else int(action)
     except _CAUGHT as exc:
         return _fail_http(ctx, "on_http_request_headers", context_id, exc)
 
@@ -313,7 +317,7 @@ def proxy_on_request_body(context_id: int, body_size: int, end_of_stream: int) -
         return Action.CONTINUE
     try:
         action = ctx.on_http_request_body(body_size, end_of_stream != 0)  # type: ignore[attr-defined]
-        return action if type(action) is Action else int(action)
+        return action if type(action) is _ACTION else int(action)
     except _CAUGHT as exc:
         return _fail_http(ctx, "on_http_request_body", context_id, exc)
 
@@ -324,7 +328,7 @@ def proxy_on_request_trailers(context_id: int, num_trailers: int) -> int:
         return Action.CONTINUE
     try:
         action = ctx.on_http_request_trailers(num_trailers)  # type: ignore[attr-defined]
-        return action if type(action) is Action else int(action)
+        return action if type(action) is _ACTION else int(action)
     except _CAUGHT as exc:
         return _fail_http(ctx, "on_http_request_trailers", context_id, exc)
 
@@ -335,7 +339,7 @@ def proxy_on_response_headers(context_id: int, num_headers: int, end_of_stream: 
         return Action.CONTINUE
     try:
         action = ctx.on_http_response_headers(num_headers, end_of_stream != 0)  # type: ignore[attr-defined]
-        return action if type(action) is Action else int(action)
+        return action if type(action) is _ACTION else int(action)
     except _CAUGHT as exc:
         return _fail_http(ctx, "on_http_response_headers", context_id, exc)
 
@@ -346,7 +350,7 @@ def proxy_on_response_body(context_id: int, body_size: int, end_of_stream: int) 
         return Action.CONTINUE
     try:
         action = ctx.on_http_response_body(body_size, end_of_stream != 0)  # type: ignore[attr-defined]
-        return action if type(action) is Action else int(action)
+        return action if type(action) is _ACTION else int(action)
     except _CAUGHT as exc:
         return _fail_http(ctx, "on_http_response_body", context_id, exc)
 
@@ -357,7 +361,7 @@ def proxy_on_response_trailers(context_id: int, num_trailers: int) -> int:
         return Action.CONTINUE
     try:
         action = ctx.on_http_response_trailers(num_trailers)  # type: ignore[attr-defined]
-        return action if type(action) is Action else int(action)
+        return action if type(action) is _ACTION else int(action)
     except _CAUGHT as exc:
         return _fail_http(ctx, "on_http_response_trailers", context_id, exc)
 
@@ -444,7 +448,7 @@ def proxy_on_new_connection(context_id: int) -> int:
         return Action.CONTINUE
     try:
         action = ctx.on_new_connection()  # type: ignore[attr-defined]
-        return action if type(action) is Action else int(action)
+        return action if type(action) is _ACTION else int(action)
     except _CAUGHT as exc:
         return _fail_tcp(ctx, "on_new_connection", context_id, exc)
 
@@ -455,7 +459,7 @@ def proxy_on_downstream_data(context_id: int, data_size: int, end_of_stream: int
         return Action.CONTINUE
     try:
         action = ctx.on_downstream_data(data_size, end_of_stream != 0)  # type: ignore[attr-defined]
-        return action if type(action) is Action else int(action)
+        return action if type(action) is _ACTION else int(action)
     except _CAUGHT as exc:
         return _fail_tcp(ctx, "on_downstream_data", context_id, exc)
 
@@ -466,7 +470,7 @@ def proxy_on_upstream_data(context_id: int, data_size: int, end_of_stream: int) 
         return Action.CONTINUE
     try:
         action = ctx.on_upstream_data(data_size, end_of_stream != 0)  # type: ignore[attr-defined]
-        return action if type(action) is Action else int(action)
+        return action if type(action) is _ACTION else int(action)
     except _CAUGHT as exc:
         return _fail_tcp(ctx, "on_upstream_data", context_id, exc)
 
