@@ -304,3 +304,20 @@ def test_micropython_and_cpython_print_the_same(outputs):
     for log in (_boom_log(micropython), _boom_log(cpython)):
         assert re.search(rf'filter\.py", line {BOOM_LINE}, in on_http_request_headers\n', log)
         assert "ValueError: boom at /boom" in log
+
+
+def test_replacement_decoding_matches_cpythons_for_any_bytes():
+    """MicroPython's bytes.decode has no errors="replace": the SDK's own decoder must give
+    exactly CPython's text (one U+FFFD per maximal invalid subpart)."""
+    import random
+
+    from proxywasm.hostcalls import _decode_replacing
+
+    pieces = [b"a", "é".encode(), "€".encode(), "😀".encode(), b"\xe2\x82", b"\xf0\x9f", b"\xed\xa0\x80",
+              b"\xe0\x80\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xff", b"\x80", b"\xf5"]
+    rng = random.Random(12)
+    for _ in range(5000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        if rng.random() < 0.5:
+            data = bytes(rng.randrange(256) for _ in range(rng.randint(0, 12)))
+        assert _decode_replacing(data) == data.decode("utf-8", "replace"), data

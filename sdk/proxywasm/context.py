@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 from . import _host
 from . import hostcalls as hc
-from .abi import (_MICROPYTHON, NO_GRPC_STATUS, Action, BufferType, GrpcStatus, MapType, MetricType, PeerType,
-                  StreamType)
+from .abi import (_MICROPYTHON, NO_GRPC_STATUS, Action, BufferType, GrpcStatus, MapType,
+                  MetricType, PeerType, StreamType)
 
 if TYPE_CHECKING:  # datetime costs the module snapshot heap; accept any .total_seconds()
     from datetime import timedelta
