@@ -180,6 +180,26 @@ def build_python_at(commit: str, *, snapshot: bool = True) -> Path:
     return output
 
 
+def source_state() -> dict[str, Any]:
+    """The commit the modules are built from and the paths that shape them with uncommitted
+    changes (other work may be in progress in the same checkout)."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "sdk", "compiler",
+                             "toolchains", "examples", "benchmarks/filters"],
+                            capture_output=True, text=True).stdout
+    dirty = [line[3:] for line in status.splitlines() if line[:2] != "??"]
+    return {"commit": commit, "dirty": dirty}
+
+
+def source_text(state: dict[str, Any] | None) -> str:
+    """'commit X' or 'commit X with uncommitted changes to a, b' for a docs sentence."""
+    if not state:
+        return "the working tree"
+    dirty = state.get("dirty") or []
+    return f"commit {state['commit']}" + (f" with uncommitted changes to {', '.join(dirty)}" if dirty else "")
+
+
 def short_commit(commit: str) -> str:
     return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", f"{commit}^{{commit}}"],
                           capture_output=True, text=True).stdout.strip()
@@ -862,7 +882,7 @@ def python_source(results: dict[str, Any]) -> str:
     built_from = meta.get("python_built_from")
     if built_from and built_from != "working tree":
         return built_from
-    return f"working tree at {meta['git_commit']}"
+    return f"working tree at {(meta.get('modules_from') or {}).get('commit') or meta['git_commit']}"
 
 
 def targets_table(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
@@ -964,8 +984,8 @@ def section(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
 
 `{docs_section.regenerating(meta['command'])}`
 
-{meta['date']} on {meta['nproc']} CPUs ({meta['cpu_model']}), Envoy {meta['envoy']}, commit
-{meta['git_commit']}; load average {meta['load_start']:.1f} at start and {meta['load_end']:.1f}
+{meta['date']} on {meta['nproc']} CPUs ({meta['cpu_model']}), Envoy {meta['envoy']}, modules built from
+{source_text(meta['modules_from']) if meta.get('modules_from') else 'commit ' + meta['git_commit']}; load average {meta['load_start']:.1f} at start and {meta['load_end']:.1f}
 at the end (other work shared the machine, hence medians). {meta['rounds']} rounds; each round
 starts every variant fresh in a random order: Envoy `--concurrency 1` on 127.0.0.1 with a direct
 response, then `wrk -t1 -c{meta['connections']}` for {meta['warmup']} s of warm-up, {meta['duration']} s on the allowed
@@ -1185,6 +1205,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [v for v in (*VARIANTS, BEFORE) if v in args.variant_list]
 
     results: dict[str, Any] = {"meta": {}, "variants": {}}
+    built_from = source_state()
     if args.python_commit:
         BUILDERS["python"] = lambda: build_python_at(args.python_commit)
     if args.python_before:
@@ -1234,6 +1255,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.monotonic() - started, 1),
         "baseline_path": str(args.baseline) if args.baseline else None,
         "python_built_from": describe_commit(args.python_commit) if args.python_commit else "working tree",
+        "modules_from": built_from,
         "python_before_from": describe_commit(args.python_before) if args.python_before else None,
         "labels": ({"python": f"Python ({short_commit(args.python_commit) if args.python_commit else 'now'})",
                     BEFORE: f"Python before ({short_commit(args.python_before)})"}

@@ -464,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     command = ".venv/bin/python benchmarks/micropython_examples.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
     failures: dict[str, dict[str, Any]] = {}
+    built_from = ef.source_state()
     results: dict[str, Any] = {"meta": {}, "variants": build_all(args, failures),
                                "build_failures": failures}
     load_start = os.getloadavg()[0]
@@ -487,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds, "duration": args.duration, "warmup": args.warmup,
         "connections": args.connections, "seconds": round(time.monotonic() - started, 1),
         "configs": {name: EXAMPLES[name].config for name in args.example_list},
+        "modules_from": built_from,
     }
     summarise(results)
     print(table(results))

@@ -87,7 +87,7 @@ def filter_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, str], str,
                  if asc and asc["median"].get("rss_over_none_bytes") is not None else "")
     rows.append(("Envoy RSS over no filter",
                  cells(lambda v: ef.signed_mb(v["median"].get("rss_over_none_bytes"))
-                       if v is not variants.get("none") else ef.human_bytes(v["median"]["rss_bytes"]),
+                       if v is not variants.get("none") else ef.human_bytes(v["median"]["rss_bytes"]) + " (its RSS)",
                        over_as("rss_over_none")),
                  f"≤ 1.5× AssemblyScript's{rss_limit}",
                  None if to_as.get("rss_over_none") is None else to_as["rss_over_none"] <= TARGET_RSS_OVER_AS))
@@ -320,7 +320,8 @@ def section(results: dict[str, Any], examples: dict[str, Any] | None) -> str:
 The same filter (benchmarks/filters/deny_python.py) built with `proxywasm build --runtime
 cpython` (before) and `--runtime micropython` (after), beside the same filter in AssemblyScript
 and C and no filter, started in the same rounds: `{docs_section.regenerating(meta['command'])}`,
-{meta['date']}, commit {meta['git_commit']}, Envoy {meta['envoy']} `--concurrency 1`, {rounds_text}.
+{meta['date']}, modules built from {ef.source_text(meta.get('modules_from')) if meta.get('modules_from') else 'commit ' + meta['git_commit']},
+Envoy {meta['envoy']} `--concurrency 1`, {rounds_text}.
 Medians; "(n× AS)" is the ratio to AssemblyScript (time to ready: median of per-round ratios;
 sizes and RSS: ratios of medians); KB = 1024 bytes. Method and every figure: the envoy-filters
 section below; where the time, memory and instructions go: the micropython-weight section.
@@ -332,8 +333,8 @@ section below; where the time, memory and instructions go: the micropython-weigh
         text += f"""
 **Every example** built with `--runtime micropython` (in brackets: `--runtime cpython`), each with
 the plugin configuration of its tests, beside the AssemblyScript deny filter and no filter in the
-same rounds: `{docs_section.regenerating(emeta['command'])}`, {emeta['date']}, commit
-{emeta['git_commit']}, {emeta['rounds']} interleaved rounds, load average {emeta['load_start']:.1f} →
+same rounds: `{docs_section.regenerating(emeta['command'])}`, {emeta['date']}, modules built from
+{ef.source_text(emeta.get('modules_from')) if emeta.get('modules_from') else 'commit ' + emeta['git_commit']}, {emeta['rounds']} interleaved rounds, load average {emeta['load_start']:.1f} →
 {emeta['load_end']:.1f}. CPU per request: `wrk -t1 -c{emeta['connections']} -d{emeta['duration']:g}s` with
 the request each example is for (http_auth: one authorisation callout per request, to Envoy's admin;
 json_body: a JSON POST through an upstream listener of the same Envoy, both bodies rewritten), over
