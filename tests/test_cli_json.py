@@ -39,16 +39,30 @@ def assert_one_sentence_and_no_json(proc: subprocess.CompletedProcess[str], frag
 
 def test_build_json_describes_the_module_and_what_was_frozen(tmp_path: Path) -> None:
     out = tmp_path / "allow_deny.wasm"
-    proc = cli("build", str(ROOT / "examples" / "allow_deny" / "filter.py"), "-o", str(out), "--json")
+    proc = cli("build", str(ROOT / "examples" / "allow_deny" / "filter.py"), "-o", str(out), "--json",
+               "--runtime", "cpython")
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["module"] == str(out) and summary["size"] == out.stat().st_size
     assert summary["runtime"] == "cpython"
+    assert summary["runtime_reason"] == "cpython: asked for with --runtime cpython"
+    assert proc.stderr.splitlines()[0] == summary["runtime_reason"]  # the line goes to stderr with --json
     assert 0 < summary["seconds"] < 600
     embedded = describe_module(read_module(out.read_bytes()))["python"]
     assert summary["frozen_modules"] == len(embedded["frozen_modules"])
     assert summary["left_out_modules"] == embedded["left_out_modules"] and "typing" in summary["left_out_modules"]
     assert "left out" not in proc.stderr  # the list is in the JSON, not repeated as a note
+
+
+def test_build_json_of_an_auto_build_names_micropython_and_why(tmp_path: Path) -> None:
+    out = tmp_path / "json_body.wasm"
+    proc = cli("build", str(ROOT / "examples" / "json_body" / "filter.py"), "-o", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["runtime"] == "micropython"
+    assert summary["runtime_reason"] == "micropython: every import is provided (json)"
+    embedded = describe_module(read_module(out.read_bytes()))["python"]
+    assert embedded["runtime"] == "micropython" and summary["frozen_modules"] == len(embedded["frozen_modules"])
 
 
 def test_build_json_of_a_rust_project_gives_what_is_known(tmp_path: Path) -> None:

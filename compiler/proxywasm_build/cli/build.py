@@ -71,7 +71,8 @@ def command(path: Path, output: Path | None, fetch_toolchain: bool, no_snapshot:
     if report:
         details = (f", {report['frozen_modules']} modules frozen, "
                    f"{report['seconds']['total']:.1f} s")
-    click.echo(f"wrote {written} ({size / 1e6:.1f} MB{details})")
+    shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} KB"
+    click.echo(f"wrote {written} ({shown}{details})")
     left_out = report.get("left_out_modules") if report else None
     if left_out:
         click.echo(f"left out, as the stdlib imports them only inside functions (import one in the filter "

@@ -133,7 +133,8 @@ def build_micropython_filter(source: Path, output: Path | None = None, *, heap_s
     data += custom_section(METADATA_SECTION, json.dumps(metadata, separators=(",", ":")).encode())
     write_valid_module(data, output)
     if report is not None:
-        report.update(size=len(data), heap_size=heap, frozen_modules=frozen_names,
+        report.update(size=len(data), heap_size=heap, frozen_modules=len(frozen_names),
+                      frozen_module_names=frozen_names,
                       filter_modules=sorted(module_name(f) for f in own),
                       seconds={"total": round(time.perf_counter() - started, 3)})
     return output
