@@ -213,3 +213,48 @@ def test_dicts_under_random_operations_match_cpython():
         print(log)
         print(list(d.items()))
         """)
+
+
+def test_keyword_arguments_and_codecs_like_cpython():
+    assert_same(expressions(
+        "'a,b,c'.split(',', maxsplit=1)", "'a b c'.split(maxsplit=1)", "'a b  c'.split(sep=None)",
+        "'a,b,c'.rsplit(',', maxsplit=1)", "'  a b  c '.rsplit(None, 1)", "' a b '.rsplit(maxsplit=0)",
+        "'a b c'.rsplit()", "'   '.rsplit(None, 1)", "b'a b c'.rsplit(None, 1)", "'abc'.encode(encoding='utf-8')", "'é'.encode('latin-1')",
+        "'é€'.encode('ascii', 'ignore')", "'é€'.encode('ascii', errors='replace')",
+        "'é€'.encode('latin_1', 'backslashreplace')", "b'\\xe9t\\xe9'.decode('latin-1')",
+        "b'\\xff\\xfeab'.decode('utf-8', 'replace')", "b'\\xffab'.decode('utf-8', errors='ignore')",
+        "b'a\\xe2\\x82'.decode('utf-8', 'replace')", "b'\\xed\\xa0\\x80'.decode('utf-8', 'replace')",
+        "b'\\xf0\\x9f\\x98\\x80\\xc3'.decode('utf-8', 'backslashreplace')",
+        "b'\\x80'.decode('ascii', 'replace')", "bytearray(b'caf\\xc3\\xa9').decode()", "b'x'.decode('rot13')",
+        "(255).to_bytes(2, byteorder='little')", "(-1).to_bytes(2, 'big', signed=True)",
+        "(-129).to_bytes(2, 'little', signed=True)", "(-1).to_bytes(2, 'big')", "(5).to_bytes()",
+        "int.from_bytes(b'\\xff\\xfe', 'big', signed=True)", "int.from_bytes(b'\\x01\\x80', byteorder='little', signed=True)",
+        "int.from_bytes(b'\\x80', 'big')", "(1024).bit_length()", "(-5).bit_length()", "(0).bit_length()",
+        "(2 ** 64).bit_length()"))
+
+
+def test_more_str_bytes_dict_and_bool_behaviour_like_cpython():
+    assert_same(expressions(
+        "'abc'.endswith('b', 0, 2)", "'abc'.startswith('b', 1, 2)", "'abcdef'.endswith(('x', 'd'), 1, -2)",
+        "'abc'.center(7, '*')", "'abc'.center(6, '-')", "'ab'.center(5)", "'é'.center(4, 'ü')",
+        "(1, 2, 3)[::-1]", "(1, 2, 3, 4)[1::2]", "True & False", "True | False", "True ^ True", "True & 1",
+        "{'a': 1, 'b': 2} | {'b': 3, 'c': 4}", "'{:,}'.format(1234567.5)", "'{:,.2f}'.format(-1234.5)",
+        "f'{1e16:,}'", "'{:,}'.format(0.5)", "repr('\\ufffd😀\\U000e0001')",
+        "bytearray(b'abc').find(b'c')", "bytearray(b'abc').startswith(b'a')", "bytearray(b' a ').strip()",
+        "bytearray(b'a,b').split(b',')", "bytearray(b'aXb').replace(b'X', b'-')", "bytearray(b'Ab').lower()",
+        "bytearray(b'abc').count(bytearray(b'b'))", "bytearray(b'a b').rsplit(None, 1)"))
+    assert_same("""
+        d = {'a': 1}
+        d |= {'b': 2}
+        flag = True
+        flag &= False
+        print(d, flag)
+        try:
+            b'\\xff'.decode()
+        except UnicodeDecodeError as error:
+            print('caught', isinstance(error, ValueError))
+        try:
+            'é'.encode('ascii')
+        except UnicodeEncodeError:
+            print('caught')
+        """)

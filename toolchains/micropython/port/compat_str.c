@@ -393,13 +393,13 @@ MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(mp_compat_builtin_format_obj, 1, 2, compat_b
 
 // Whether repr() shows code point `c` as itself, as CPython's str.isprintable() decides: not
 // the controls, separators other than ' ', format characters, surrogates, private use or
-// non-characters (code points unassigned in Unicode show as themselves here).
+// non-characters; U+FFFD shows as itself (code points unassigned in Unicode do too here).
 bool mp_compat_unichar_printable(unichar c) {
     if (c < 0xa1) {
         return c >= 0x20 && c < 0x7f;
     }
     return !(c == 0xad || c == 0x1680 || c == 0x180e || (c >= 0x2000 && c <= 0x200f)
              || (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) || c == 0x3000
-             || (c >= 0xd800 && c <= 0xf8ff) || c == 0xfeff || (c >= 0xfff0 && c <= 0xffff)
-             || (c >= 0xe0000));
+             || (c >= 0xd800 && c <= 0xf8ff) || c == 0xfeff || (c >= 0xfff0 && c <= 0xfffb) || c == 0xfffe
+             || c == 0xffff || c >= 0xe0000);
 }

@@ -27,7 +27,7 @@ from proxywasm_build.backends.micropython.patches import Patch
 from proxywasm_build.resources import toolchains_dir
 
 #: Our C files, compiled as part of MicroPython's py/ core.
-COMPAT_SOURCE_NAMES = ("compat_float.c", "compat_str.c", "compat_dict.c")
+COMPAT_SOURCE_NAMES = ("compat_float.c", "compat_str.c", "compat_dict.c", "compat_methods.c")
 
 
 def compat_sources() -> tuple[Path, ...]:
@@ -52,7 +52,17 @@ MP_DECLARE_CONST_FUN_OBJ_2(mp_compat_removesuffix_obj);
 MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(mp_compat_expandtabs_obj);
 MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(mp_compat_hex_obj);
 extern const mp_rom_obj_static_class_method_t mp_compat_fromhex_obj;
+MP_DECLARE_CONST_FUN_OBJ_KW(mp_compat_split_obj);
+MP_DECLARE_CONST_FUN_OBJ_KW(mp_compat_rsplit_obj);
+MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN(mp_compat_center_obj);
+MP_DECLARE_CONST_FUN_OBJ_KW(mp_compat_decode_obj);
+MP_DECLARE_CONST_FUN_OBJ_KW(mp_compat_encode_obj);
 """
+
+_BYTEARRAY_METHODS = tuple((name, f"mp_compat_bytearray_{name}_obj") for name in (
+    "find", "rfind", "index", "rindex", "count", "startswith", "endswith", "split", "rsplit", "strip",
+    "lstrip", "rstrip", "replace", "lower", "upper"))
+_BYTEARRAY_DECLARATIONS = "".join(f"MP_DECLARE_CONST_FUN_OBJ_VAR_BETWEEN({obj});\n" for _, obj in _BYTEARRAY_METHODS)
 
 # Methods str and bytes share (CPython has each on both).
 _SHARED_METHODS = (
@@ -113,6 +123,10 @@ _STR_PATCHES = (
     Patch("py/objstr.c", "startswith with a tuple",
           "STATIC mp_obj_t str_startswith(size_t n_args, const mp_obj_t *args) {\n",
           "STATIC mp_obj_t str_startswith(size_t n_args, const mp_obj_t *args) {\n"
+          "    if (n_args > 3) {\n"
+          "        mp_obj_t mp_compat_affix_range(mp_obj_t (*)(size_t, const mp_obj_t *), size_t, const mp_obj_t *);\n"
+          "        return mp_compat_affix_range(str_startswith, n_args, args);\n"
+          "    }\n"
           "    if (mp_obj_is_type(args[1], &mp_type_tuple)) {\n"
           "        mp_obj_t mp_compat_affix_any(mp_obj_t (*)(size_t, const mp_obj_t *), size_t, const mp_obj_t *);\n"
           "        return mp_compat_affix_any(str_startswith, n_args, args);\n"
@@ -120,10 +134,20 @@ _STR_PATCHES = (
     Patch("py/objstr.c", "endswith with a tuple",
           "STATIC mp_obj_t str_endswith(size_t n_args, const mp_obj_t *args) {\n",
           "STATIC mp_obj_t str_endswith(size_t n_args, const mp_obj_t *args) {\n"
+          "    if (n_args > 2) {\n"
+          "        mp_obj_t mp_compat_affix_range(mp_obj_t (*)(size_t, const mp_obj_t *), size_t, const mp_obj_t *);\n"
+          "        return mp_compat_affix_range(str_endswith, n_args, args);\n"
+          "    }\n"
           "    if (mp_obj_is_type(args[1], &mp_type_tuple)) {\n"
           "        mp_obj_t mp_compat_affix_any(mp_obj_t (*)(size_t, const mp_obj_t *), size_t, const mp_obj_t *);\n"
           "        return mp_compat_affix_any(str_endswith, n_args, args);\n"
           "    }\n"),
+    Patch("py/objstr.c", "startswith with start and end",
+          "MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(str_startswith_obj, 2, 3, str_startswith);",
+          "MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(str_startswith_obj, 2, 4, str_startswith);"),
+    Patch("py/objstr.c", "endswith with start and end",
+          "MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(str_endswith_obj, 2, 3, str_endswith);",
+          "MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(str_endswith_obj, 2, 4, str_endswith);"),
     Patch("py/objstr.c", "bytes slices with a step",
           "            if (!mp_seq_get_fast_slice_indexes(self_len, index, &slice)) {\n"
           f"                {_SLICE_STEP_ERROR}",
@@ -261,7 +285,111 @@ _DICT_PATCHES = (
           "        mp_map_elem_t *elem = map->table + map->used++;\n        elem->key = index;"),
 )
 
-COMPAT_PATCHES: tuple[Patch, ...] = _FLOAT_PATCHES + _STR_PATCHES + _BUILTIN_PATCHES + _DICT_PATCHES
+
+def _entry(name: str, obj: str) -> str:
+    return f"    {{ MP_ROM_QSTR(MP_QSTR_{name}), MP_ROM_PTR(&{obj}) }},\n"
+
+
+def _replace_entries(path: str, why: str, entries: tuple[tuple[str, str, str], ...]) -> tuple[Patch, ...]:
+    """Patches pointing method-table entries (name, old object) at a new object."""
+    return tuple(Patch(path, f"{why}: {name}", _entry(name, old), _entry(name, new)) for name, old, new in entries)
+
+
+# Keyword arguments, more codecs, center's fill character: the compat_methods.c versions stand
+# in the method tables for the core's.
+_METHOD_PATCHES = (
+    *_replace_entries("py/objstr.c", "bytes methods", (
+        ("decode", "bytes_decode_obj", "mp_compat_decode_obj"), ("split", "str_split_obj", "mp_compat_split_obj"),
+        ("rsplit", "str_rsplit_obj", "mp_compat_rsplit_obj"), ("center", "str_center_obj", "mp_compat_center_obj"))),
+    *_replace_entries("py/objstrunicode.c", "str methods", (
+        ("encode", "str_encode_obj", "mp_compat_encode_obj"), ("split", "str_split_obj", "mp_compat_split_obj"),
+        ("rsplit", "str_rsplit_obj", "mp_compat_rsplit_obj"), ("center", "str_center_obj", "mp_compat_center_obj"))),
+    *_replace_entries("py/objarray.c", "bytearray methods", (("decode", "bytes_decode_obj", "mp_compat_decode_obj"),)),
+    Patch("py/objarray.c", "bytearray has bytes' search and split methods",
+          "    { MP_ROM_QSTR(MP_QSTR_append), MP_ROM_PTR(&array_append_obj) },\n",
+          "    { MP_ROM_QSTR(MP_QSTR_append), MP_ROM_PTR(&array_append_obj) },\n"
+          + "".join(_entry(name, obj) for name, obj in _BYTEARRAY_METHODS)),
+    Patch("py/objarray.c", "bytearray has bytes' search and split methods (declarations)",
+          "STATIC const mp_rom_map_elem_t array_locals_dict_table[] = {",
+          _BYTEARRAY_DECLARATIONS + "STATIC const mp_rom_map_elem_t array_locals_dict_table[] = {"),
+    # int.to_bytes/from_bytes take keywords and signed=; int.bit_length.
+    Patch("py/objint.c", "int.from_bytes is wrapped",
+          "STATIC MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(int_from_bytes_fun_obj,",
+          "MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(int_from_bytes_fun_obj,"),
+    Patch("py/objint.c", "int.to_bytes is wrapped",
+          "STATIC MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(int_to_bytes_obj,",
+          "MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(int_to_bytes_obj,"),
+    Patch("py/objint.c", "int methods",
+          "    { MP_ROM_QSTR(MP_QSTR_from_bytes), MP_ROM_PTR(&int_from_bytes_obj) },\n"
+          "    { MP_ROM_QSTR(MP_QSTR_to_bytes), MP_ROM_PTR(&int_to_bytes_obj) },\n",
+          "    { MP_ROM_QSTR(MP_QSTR_from_bytes), MP_ROM_PTR(&mp_compat_from_bytes_obj) },\n"
+          "    { MP_ROM_QSTR(MP_QSTR_to_bytes), MP_ROM_PTR(&mp_compat_to_bytes_fun_obj) },\n"
+          "    { MP_ROM_QSTR(MP_QSTR_bit_length), MP_ROM_PTR(&mp_compat_bit_length_obj) },\n"),
+    Patch("py/objint.c", "int methods (declarations)",
+          "STATIC const mp_rom_map_elem_t int_locals_dict_table[] = {",
+          "extern const mp_rom_obj_static_class_method_t mp_compat_from_bytes_obj;\n"
+          "MP_DECLARE_CONST_FUN_OBJ_KW(mp_compat_to_bytes_fun_obj);\n"
+          "MP_DECLARE_CONST_FUN_OBJ_1(mp_compat_bit_length_obj);\n"
+          "STATIC const mp_rom_map_elem_t int_locals_dict_table[] = {"),
+    # d | other and d |= other (Python 3.9).
+    Patch("py/objdict.c", "dict union",
+          "    switch (op) {\n        case MP_BINARY_OP_CONTAINS: {\n"
+          "            mp_map_elem_t *elem = mp_map_lookup(&o->map, rhs_in, MP_MAP_LOOKUP);",
+          "    switch (op) {\n"
+          "        case MP_BINARY_OP_OR:\n"
+          "        case MP_BINARY_OP_INPLACE_OR: {\n"
+          "            if (!mp_obj_is_dict_or_ordereddict(rhs_in)) {\n"
+          "                return MP_OBJ_NULL; // op not supported\n"
+          "            }\n"
+          "            mp_obj_t result = op == MP_BINARY_OP_OR ? mp_obj_dict_copy(lhs_in) : lhs_in;\n"
+          "            mp_obj_dict_t *rhs = MP_OBJ_TO_PTR(rhs_in);\n"
+          "            size_t cur = 0;\n"
+          "            for (mp_map_elem_t *elem; (elem = dict_iter_next(rhs, &cur)) != NULL;) {\n"
+          "                mp_obj_dict_store(result, elem->key, elem->value);\n"
+          "            }\n"
+          "            return result;\n"
+          "        }\n"
+          "        case MP_BINARY_OP_CONTAINS: {\n"
+          "            mp_map_elem_t *elem = mp_map_lookup(&o->map, rhs_in, MP_MAP_LOOKUP);"),
+    # `except UnicodeDecodeError` names the error decode() raises (MicroPython has one UnicodeError).
+    Patch("py/modbuiltins.c", "UnicodeDecodeError and UnicodeEncodeError",
+          "    { MP_ROM_QSTR(MP_QSTR_UnicodeError), MP_ROM_PTR(&mp_type_UnicodeError) },\n",
+          "    { MP_ROM_QSTR(MP_QSTR_UnicodeError), MP_ROM_PTR(&mp_type_UnicodeError) },\n"
+          "    { MP_ROM_QSTR(MP_QSTR_UnicodeDecodeError), MP_ROM_PTR(&mp_type_UnicodeError) },\n"
+          "    { MP_ROM_QSTR(MP_QSTR_UnicodeEncodeError), MP_ROM_PTR(&mp_type_UnicodeError) },\n"),
+    # True & False is False (a bool), as in CPython, not 0.
+    Patch("py/objbool.c", "bool & | ^ bool is a bool",
+          "    bool value = BOOL_VALUE(lhs_in);\n    return mp_binary_op(",
+          "    bool value = BOOL_VALUE(lhs_in);\n"
+          "    if (mp_obj_is_bool(rhs_in)) {\n"
+          "        bool other = rhs_in == mp_const_true;\n"
+          "        switch (op) {\n"
+          "            case MP_BINARY_OP_AND: case MP_BINARY_OP_INPLACE_AND: return mp_obj_new_bool(value & other);\n"
+          "            case MP_BINARY_OP_OR: case MP_BINARY_OP_INPLACE_OR: return mp_obj_new_bool(value | other);\n"
+          "            case MP_BINARY_OP_XOR: case MP_BINARY_OP_INPLACE_XOR: return mp_obj_new_bool(value ^ other);\n"
+          "            default: break;\n"
+          "        }\n"
+          "    }\n"
+          "    return mp_binary_op("),
+    Patch("py/objtuple.c", "tuple slices with a step",
+          "            if (!mp_seq_get_fast_slice_indexes(self->len, index, &slice)) {\n"
+          f"                {_SLICE_STEP_ERROR}",
+          "            if (!mp_seq_get_fast_slice_indexes(self->len, index, &slice)) {\n"
+          "                size_t count;\n"
+          "                mp_obj_t *items;\n"
+          "                mp_obj_list_get(mp_seq_extract_slice(self->len, self->items, &slice), &count, &items);\n"
+          "                return mp_obj_new_tuple(count, items);"),
+    Patch("py/mpprint.c", "'{:,}' groups a float's digits",
+          "    int len = mp_format_float(f, buf, sizeof(buf), fmt, prec, sign);\n",
+          "    int len = mp_format_float(f, buf, sizeof(buf), fmt, prec, sign);\n"
+          "    if (flags & PF_FLAG_SHOW_COMMA) {\n"
+          "        int mp_compat_group_thousands(char *buf, int len, size_t size);\n"
+          "        len = mp_compat_group_thousands(buf, len, sizeof(buf));\n"
+          "    }\n"),
+)
+
+COMPAT_PATCHES: tuple[Patch, ...] = (_FLOAT_PATCHES + _STR_PATCHES + _BUILTIN_PATCHES + _DICT_PATCHES
+                                     + _METHOD_PATCHES)
 
 
 def compat_sources_digest() -> bytes:
