@@ -37,7 +37,8 @@ class ByteSize(click.ParamType):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), callback=output_file_option_check,
               help="Where to write the module (default: next to the filter).")
 @click.option("--fetch-toolchain", is_flag=True,
-              help="Only fetch the pinned toolchain (CPython for wasm32-wasi, zig's libc, wizer) into the cache.")
+              help="Only fetch the pinned toolchains (CPython for wasm32-wasi, MicroPython's sources, zig's libc, "
+                   "wizer) into the cache and build the MicroPython core.")
 @click.option("--no-snapshot", is_flag=True,
               help="Skip the wizer snapshot: Python starts at the first callback instead (slower VM start).")
 @click.option("--optimize", is_flag=True,
@@ -56,8 +57,11 @@ def command(path: Path, output: Path | None, fetch_toolchain: bool, no_snapshot:
     from proxywasm_build.build import build
 
     if fetch_toolchain:
+        from proxywasm_build.backends import micropython
+
         toolchain = fetch()
         click.echo(f"toolchain ready in {toolchain.python_root.parent}")
+        click.echo(f"micropython runtime ready in {micropython.fetch_toolchain()}")
         return
     report: dict = {}
     started = time.perf_counter()

@@ -33,7 +33,8 @@ from proxywasm_build.cache import atomic_write, cache_dir
 from proxywasm_build.errors import UserError
 from proxywasm_build.wasm.metadata_section import METADATA_SECTION, custom_section
 
-__all__ = ["build_micropython_filter", "available_modules", "compile_check", "DEFAULT_HEAP_SIZE"]
+__all__ = ["build_micropython_filter", "available_modules", "compile_check", "fetch_toolchain",
+           "DEFAULT_HEAP_SIZE"]
 
 #: The smallest GC heap a filter gets unless it asks: the SDK's and a small filter's objects take
 #: about 45 KB after import; the rest is room for requests' garbage between collections (one runs
@@ -43,6 +44,15 @@ MIN_HEAP_SIZE = 64 * 1024
 #: A bigger filter gets a heap of this many times its frozen bytecode (modules' objects live on
 #: the heap), rounded up to 256 KiB.
 HEAP_PER_BYTECODE_BYTE = 16
+
+
+def fetch_toolchain() -> Path:
+    """Fetch MicroPython's pinned sources and build what every filter reuses (the patched core
+    for the module, our mpy-cross) into the cache; returns the core's build directory."""
+    from proxywasm_build.backends.micropython.mpycross import mpy_cross
+
+    mpy_cross()
+    return cbuild.build_core(reactor_variant()).directory
 
 
 def default_heap_size(files: list[FrozenFile]) -> int:
