@@ -238,7 +238,7 @@ def test_more_str_bytes_dict_and_bool_behaviour_like_cpython():
         "'abc'.endswith('b', 0, 2)", "'abc'.startswith('b', 1, 2)", "'abcdef'.endswith(('x', 'd'), 1, -2)",
         "'abc'.center(7, '*')", "'abc'.center(6, '-')", "'ab'.center(5)", "'é'.center(4, 'ü')",
         "(1, 2, 3)[::-1]", "(1, 2, 3, 4)[1::2]", "True & False", "True | False", "True ^ True", "True & 1",
-        "{'a': 1, 'b': 2} | {'b': 3, 'c': 4}", "'{:,}'.format(1234567.5)", "'{:,.2f}'.format(-1234.5)",
+        "{'a': 1, 'b': 2} | {'b': 3, 'c': 4}", "list(reversed({'a': 1, 'b': 2, 3: 4}))", "'{:,}'.format(1234567.5)", "'{:,.2f}'.format(-1234.5)",
         "f'{1e16:,}'", "'{:,}'.format(0.5)", "repr('\\ufffd😀\\U000e0001')",
         "bytearray(b'abc').find(b'c')", "bytearray(b'abc').startswith(b'a')", "bytearray(b' a ').strip()",
         "bytearray(b'a,b').split(b',')", "bytearray(b'aXb').replace(b'X', b'-')", "bytearray(b'Ab').lower()",

@@ -457,3 +457,23 @@ int mp_compat_group_thousands(char *buf, int len, size_t size) {
     }
     return len + commas;
 }
+
+// reversed(d): its keys, last inserted first.
+STATIC mp_obj_t compat_dict_reversed(mp_obj_t self) {
+    mp_obj_t keys = mp_obj_new_list(0, NULL);
+    mp_obj_iter_buf_t iter_buf;
+    mp_obj_t iterator = mp_getiter(self, &iter_buf);
+    for (mp_obj_t key; (key = mp_iternext(iterator)) != MP_OBJ_STOP_ITERATION;) {
+        mp_obj_list_append(keys, key);
+    }
+    size_t count;
+    mp_obj_t *items;
+    mp_obj_list_get(keys, &count, &items);
+    for (size_t i = 0; i < count / 2; i++) {
+        mp_obj_t swap = items[i];
+        items[i] = items[count - 1 - i];
+        items[count - 1 - i] = swap;
+    }
+    return mp_getiter(keys, NULL);
+}
+MP_DEFINE_CONST_FUN_OBJ_1(mp_compat_dict_reversed_obj, compat_dict_reversed);

@@ -351,6 +351,11 @@ _METHOD_PATCHES = (
           "        }\n"
           "        case MP_BINARY_OP_CONTAINS: {\n"
           "            mp_map_elem_t *elem = mp_map_lookup(&o->map, rhs_in, MP_MAP_LOOKUP);"),
+    Patch("py/objdict.c", "reversed(dict)",
+          "STATIC const mp_rom_map_elem_t dict_locals_dict_table[] = {\n",
+          "MP_DECLARE_CONST_FUN_OBJ_1(mp_compat_dict_reversed_obj);\n"
+          "STATIC const mp_rom_map_elem_t dict_locals_dict_table[] = {\n"
+          "    { MP_ROM_QSTR(MP_QSTR___reversed__), MP_ROM_PTR(&mp_compat_dict_reversed_obj) },\n"),
     # `except UnicodeDecodeError` names the error decode() raises (MicroPython has one UnicodeError).
     Patch("py/modbuiltins.c", "UnicodeDecodeError and UnicodeEncodeError",
           "    { MP_ROM_QSTR(MP_QSTR_UnicodeError), MP_ROM_PTR(&mp_type_UnicodeError) },\n",
