@@ -85,3 +85,23 @@ def test_the_cli_refuses_micropython_for_such_a_filter_and_writes_nothing(tmp_pa
         "proxywasm: filter.py:3 imports `re`, which the micropython runtime lacks, so the filter cannot be "
         "built for the micropython runtime (build it with --runtime cpython)."]
     assert not (tmp_path / "filter.wasm").exists()
+
+
+def test_a_name_the_runtimes_module_lacks_picks_cpython(tmp_path: Path) -> None:
+    path = write_filter(tmp_path, "import json\nfrom typing import Optional, NamedTuple\n")
+    assert choose_runtime(path).line() == \
+        "cpython: filter.py:4 uses `typing.NamedTuple`, which the micropython runtime's `typing` lacks"
+
+
+def test_an_attribute_of_an_imported_module_is_checked_too(tmp_path: Path) -> None:
+    path = write_filter(tmp_path, "import hashlib as h\n\ndef digest(data):\n    return h.sha512(data)\n")
+    with pytest.raises(UserError, match=r"filter\.py:6 uses `hashlib\.sha512`, which the micropython "
+                                        r"runtime's `hashlib` lacks"):
+        choose_runtime(path, "micropython")
+
+
+def test_names_the_runtime_has_pass(tmp_path: Path) -> None:
+    path = write_filter(tmp_path, "import hashlib, json\nfrom base64 import b64encode\n"
+                                  "from urllib.parse import quote\nimport urllib.parse\n"
+                                  "x = (hashlib.sha256(b'').hexdigest(), json.dumps, urllib.parse.unquote)\n")
+    assert choose_runtime(path).runtime == "micropython"

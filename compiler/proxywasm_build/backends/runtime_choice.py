@@ -98,6 +98,11 @@ def _file_obstacle(path: Path, filter_source: FilterSource) -> Obstacle | None:
         if "." in name and _is_provided(name.rpartition(".")[0], available, local):
             continue  # `from json import dumps` also yields `json.dumps`: a name, not a module
         return Obstacle(path, line, f"imports `{name}`, which the micropython runtime lacks")
+    missing = _first_missing_name(tree, available, local)
+    if missing is not None:
+        line, module, name = missing
+        return Obstacle(path, line, f"uses `{module}.{name}`, which the micropython runtime's "
+                                    f"`{module}` lacks")
     feature = _unsupported_feature(tree)
     if feature is not None:
         return Obstacle(path, feature[0], f"uses {feature[1]}, which MicroPython does not support")
@@ -107,6 +112,77 @@ def _file_obstacle(path: Path, filter_source: FilterSource) -> Obstacle | None:
         line = _line_of(str(rejected))
         return Obstacle(path, line, _message_of(str(rejected)))
     return None
+
+
+def _first_missing_name(tree: ast.Module, available: set[str],
+                        local: set[str]) -> tuple[int, str, str] | None:
+    """The first `from M import n`, or `M.n` on an imported module M, that names something the
+    runtime's M does not have: (line, M, n). The SDK and the filter's own modules are not
+    checked (CPython would fail the same way)."""
+    def checked(module: str) -> bool:
+        return module in available and module.partition(".")[0] not in local | {"proxywasm"}
+
+    names = runtime_module_names()
+    uses: list[tuple[int, str, str]] = []
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and checked(node.module):
+            uses += [(node.lineno, node.module, alias.name) for alias in node.names if alias.name != "*"
+                     and f"{node.module}.{alias.name}" not in available]
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if checked(alias.name):
+                    aliases[alias.asname or alias.name] = alias.name
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            module = _dotted(node.value)
+            if module in aliases and f"{aliases[module]}.{node.attr}" not in available:
+                uses.append((node.lineno, aliases[module], node.attr))
+    for line, module, name in sorted(uses):
+        known = names.get(module)
+        if known is not None and name not in known:
+            return line, module, name
+    return None
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """`a.b.c` for a chain of attribute accesses on a name, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def runtime_module_names() -> dict[str, set[str]]:
+    """What each module the MicroPython runtime provides defines (`dir()` of it in the dev
+    interpreter, which runs the same core and stdlib), cached per runtime build."""
+    import hashlib
+    import json
+
+    from proxywasm_build import cache
+    from proxywasm_build.backends import micropython
+    from proxywasm_build.backends.micropython.interpreter import interpreter_path, lib_dir, run_micropython
+
+    modules = sorted(name for name in micropython.available_modules()
+                     if name != "proxywasm" and not name.startswith("proxywasm."))
+    digest = hashlib.sha256(str(interpreter_path()).encode() + "\0".join(modules).encode())
+    for path in sorted(lib_dir().rglob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    cached = cache.cache_dir() / "micropython-names" / f"{digest.hexdigest()[:24]}.json"
+    if cached.exists():
+        return {k: set(v) for k, v in json.loads(cached.read_text()).items()}
+    script = ("import sys\nout = {}\nfor name in %r:\n"
+              "    try:\n        __import__(name)\n        out[name] = dir(sys.modules[name])\n"
+              "    except Exception:\n        pass\nimport json\nprint(json.dumps(out))\n" % modules)
+    result = run_micropython(script)
+    if result.returncode != 0:
+        raise UserError(f"listing the micropython runtime's modules failed: "
+                        f"{(result.stderr.strip().splitlines() or ['no output'])[-1]}")
+    found = json.loads(result.stdout)
+    cache.atomic_write(cached, json.dumps(found).encode())
+    return {k: set(v) for k, v in found.items()}
 
 
 def _is_provided(name: str, available: set[str], local: set[str]) -> bool:
