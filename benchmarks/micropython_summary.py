@@ -261,7 +261,8 @@ def plot(results: dict[str, Any], examples: dict[str, Any] | None, path: Path = 
     meta = results["meta"]
     fig.suptitle(f"The deny filter: CPython build (before), MicroPython build (after), AssemblyScript, C\n"
                  f"Envoy {meta['envoy']} --concurrency 1, medians of {meta['rounds']} interleaved rounds "
-                 f"({meta['date'][:10]}, commit {meta['git_commit']})", fontsize=10)
+                 f"({meta['date'][:10]}, modules from commit "
+                 f"{(meta.get('modules_from') or {}).get('commit') or meta['git_commit']})", fontsize=10)
     fig.tight_layout()
     scratch = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
     fig.savefig(scratch, dpi=110)

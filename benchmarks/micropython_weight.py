@@ -530,7 +530,8 @@ def section(results: dict[str, Any]) -> str:
     return f"""{START}
 ## Where the MicroPython build's weight goes (`benchmarks/micropython_weight.py`)
 
-`{docs_section.regenerating(meta['command'])}` — {meta['date']}, commit {meta['git_commit']}, Envoy
+`{docs_section.regenerating(meta['command'])}` — {meta['date']}, modules built from
+{ef.source_text(meta.get('modules_from')) if meta.get('modules_from') else 'commit ' + meta['git_commit']}, Envoy
 {meta['envoy']} `--concurrency 1`, {meta['rounds']} interleaved rounds, load average
 {meta['load_start']:.1f} → {meta['load_end']:.1f}. What the script does: its docstring.
 
@@ -557,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = ".venv/bin/python benchmarks/micropython_weight.py " + " ".join(
         sys.argv[1:] if argv is None else argv)
+    built_from = ef.source_state()
     modules = {"none": None, "assemblyscript": ef.build_assemblyscript(),
                "micropython": ef.build_micropython(), "micropython_heap_256k": build_small_heap(),
                "python": ef.build_python()}
@@ -593,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     results["meta"] = {"command": command,
                        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                        **ef.machine_info(), "load_start": load_start, "load_end": os.getloadavg()[0],
-                       "rounds": args.rounds}
+                       "rounds": args.rounds, "modules_from": built_from}
     print(facts_text(results))
     print()
     print(tables(results))
