@@ -431,19 +431,22 @@ proxywasm.set_root_context(Root)
 
 @pytest.mark.build
 @pytest.mark.envoy
-def test_python_built_module_validates_and_loads_in_envoy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime, version", [("cpython", "3.11.8"), ("micropython", "1.19.0")])
+def test_python_built_module_validates_and_loads_in_envoy(tmp_path: Path, runtime: str, version: str) -> None:
     from proxywasm_build.hosts import built_module
 
     source = tmp_path / "deny.py"
     source.write_text(PYTHON_FILTER)
-    module = built_module(source)  # `proxywasm build`, cached by source digest
+    module = built_module(source, runtime=runtime)  # `proxywasm build`, cached by source digest
     proc = run_cli("validate", module, "--json")
     assert proc.returncode == 0, proc.stdout
     report = json.loads(proc.stdout)
     assert report["abi_version"] == "0.2.1"
     assert {f["code"] for f in report["findings"]} <= {"code-size"}  # our modules are big
     described = json.loads(run_cli("inspect", module, "--json").stdout)
-    assert described["python"]["python"] == "3.11.8" and "deny" in described["python"]["frozen_modules"]
+    assert described["python"]["runtime"] == runtime and described["python"][runtime if runtime != "cpython"
+                                                                                else "python"] == version
+    assert "deny" in described["python"]["frozen_modules"]
     assert_envoy_agrees(validate_module(module.read_bytes()), envoy_load_error(module))
 
 

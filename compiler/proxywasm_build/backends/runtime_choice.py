@@ -230,7 +230,10 @@ def _fits_reason(filter_source: FilterSource) -> str:
     imported: set[str] = set()
     local = _local_modules(filter_source)
     for path in filter_source.files:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue  # the backend's own check reports it in one sentence
         imported |= {name.partition(".")[0] for name, _line in sandbox.imported_names(tree)}
     outside = sorted(imported - local - {"proxywasm"})
     if not outside:
