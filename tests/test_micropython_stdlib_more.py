@@ -401,3 +401,96 @@ def test_shims_under_micropython_match_cpython(name: str, expected: dict[str, li
     from proxywasm_build.backends.micropython.interpreter import run_micropython
 
     _check(name, expected[name], _lines(run_micropython(_script(CORPORA[name]))))
+
+
+SUBCLASS_LIMITS = r"""
+from collections import defaultdict, Counter
+d = defaultdict(list, {"a": [1]})
+for name, case in [("dict", lambda: dict(d)), ("update", lambda: {}.update(d)),
+                   ("items", lambda: dict(d.items())), ("missing", lambda: d.__missing__("b"))]:
+    try:
+        print(name, case())
+    except Exception as e:
+        print(name, type(e).__name__)
+"""
+
+
+def test_dict_subclass_limits_under_micropython() -> None:
+    """What docs/micropython.md says of defaultdict and Counter: MicroPython's C dict does not
+    accept a dict subclass as a mapping (`dict(d)`, `update(d)`); `dict(d.items())` works."""
+    from proxywasm_build.backends.micropython.interpreter import run_micropython
+
+    assert _lines(run_micropython(SUBCLASS_LIMITS)) == [
+        "dict ValueError", "update ValueError", "items {'a': [1]}", "missing []"]
+
+
+FILTER = '''\
+import copy
+import json
+import uuid
+from collections import Counter, OrderedDict, defaultdict, namedtuple
+from contextlib import suppress
+from heapq import nsmallest
+from operator import itemgetter
+
+import proxywasm
+from proxywasm import Action, HttpContext, RootContext
+
+Hit = namedtuple("Hit", ["path", "n"])
+
+
+def results(path):
+    counts = Counter(path)
+    groups = defaultdict(list)
+    for part in path.strip("/").split("/"):
+        groups[len(part)].append(part)
+    with suppress(KeyError):
+        {}["x"]
+    return {
+        "common": counts.most_common(2),
+        "counter": repr(Counter("aab")),
+        "groups": repr(groups),
+        "ordered": list(OrderedDict([("b", 1), ("a", 2)]).items()),
+        "hit": list(Hit(path, 1)),
+        "copy": copy.deepcopy({"a": [1, [2]]}),
+        "smallest": nsmallest(2, path.split("/"), key=len),
+        "first": itemgetter(0)(path),
+        "uuid5": str(uuid.uuid5(uuid.NAMESPACE_URL, path)),
+        "uuid4_version": uuid.uuid4().version,
+    }
+
+
+class Probe(HttpContext):
+    def on_http_request_headers(self, num_headers, end_of_stream):
+        path = self.get_http_request_header(":path") or "/"
+        self.send_http_response(200, [], json.dumps(results(path)).encode())
+        return Action.PAUSE
+
+
+class Root(RootContext):
+    def create_http_context(self, context_id):
+        return Probe(context_id, self)
+
+
+proxywasm.set_root_context(Root)
+'''
+
+
+@pytest.mark.build
+def test_built_module_imports_the_shims_over_the_c_collections(tmp_path: Path) -> None:
+    """In a filter module `collections` is the frozen shim (defaultdict, Counter) that
+    re-exports the C module's namedtuple/OrderedDict: answers match CPython's in-process."""
+    from proxywasm.testing import Host
+    from proxywasm_build.backends.micropython import available_modules, build_micropython_filter
+
+    assert set(NEW_SHIMS) <= available_modules()
+    source = tmp_path / "filter.py"
+    source.write_text(FILTER)
+    module = build_micropython_filter(source, tmp_path / "filter.wasm", report=(report := {}))
+    assert {"collections", "copy", "contextlib", "heapq", "operator", "uuid", "hashlib"} <= set(
+        report["frozen_module_names"])
+    for path in ("/a/bb/cc/d", "/x"):
+        request = {":method": "GET", ":path": path, ":authority": "example"}
+        want = Host.load(source).http_request(request)
+        got = Host.load(module).http_request(request)
+        assert (got.status, got.body) == (want.status, want.body) and got.status == 200
