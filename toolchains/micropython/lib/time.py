@@ -12,7 +12,8 @@ except ImportError:  # CPython running the shims (tests): its own clocks
     time_ns = _host_time.time_ns
     monotonic_ns = _host_time.monotonic_ns
 
-from collections import namedtuple
+# The C module directly: the `collections` shim (defaultdict, Counter) is not frozen for this.
+from ucollections import namedtuple
 
 __all__ = ["time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns",
            "process_time", "process_time_ns", "gmtime", "localtime", "mktime", "strftime",
