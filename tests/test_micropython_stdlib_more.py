@@ -65,7 +65,13 @@ def counter_update():
 def counter_math():
     a = Counter(a=3, b=1, c=2)
     b = Counter(a=1, b=2, d=4)
-    return [repr(a + b), repr(a - b), repr(b - a), repr(Counter() + Counter()), a == Counter(c=2, b=1, a=3),
+    repr_before = [repr(a + b), repr(a - b)]
+    c = Counter(a)
+    c_before = c
+    c += Counter(a=1, e=2)
+    same = c is c_before
+    c -= Counter(a=9, z=1)
+    return [repr(c), same, repr(a), repr_before, repr(a + b), repr(a - b), repr(b - a), repr(Counter() + Counter()), a == Counter(c=2, b=1, a=3),
             Counter(a=1) == Counter(a=1, b=0), a != b]
 
 def counter_misc():

@@ -4,8 +4,9 @@ plus defaultdict and Counter written in Python.
 MicroPython's dict subclasses have limits: `dict(d)` and `x.update(d)` raise ValueError (use
 `dict(d.items())`), `copy()` here returns the subclass as on CPython, and a missing key reaches
 the default through `d[k]` only (`__missing__` is never called by the C dict).
-Left out: ChainMap, UserDict/UserList/UserString, Counter's in-place and unary operators,
-`|`/`&` on Counters.
+The C parts are MicroPython 1.19's: namedtuple has no `_replace`/`_asdict`/`_fields`/`_make`,
+deque needs `maxlen` and has only append/popleft/len (not iterable). Left out: ChainMap,
+UserDict/UserList/UserString, unary `+`/`-` and `|`/`&` on Counters.
 """
 
 from ucollections import namedtuple, OrderedDict, deque
@@ -120,6 +121,22 @@ class Counter(dict):
 
     def __sub__(self, other):
         return self._combine(other, -1)
+
+    def _in_place(self, other, sign):
+        # Defined because MicroPython does not fall back to __add__ for `+=` on a dict subclass.
+        combined = self._combine(other, sign)
+        if combined is NotImplemented:
+            return combined
+        self.clear()
+        for key, count in combined.items():
+            self[key] = count
+        return self
+
+    def __iadd__(self, other):
+        return self._in_place(other, 1)
+
+    def __isub__(self, other):
+        return self._in_place(other, -1)
 
     def __eq__(self, other):
         if not isinstance(other, Counter):
