@@ -411,9 +411,17 @@ def test_shims_under_micropython_match_cpython(name: str, expected: dict[str, li
 
 SUBCLASS_LIMITS = r"""
 from collections import defaultdict, Counter
+from abc import ABC, abstractmethod
+
+class Shape(ABC):
+    @abstractmethod
+    def area(self):
+        pass
+
 d = defaultdict(list, {"a": [1]})
 for name, case in [("dict", lambda: dict(d)), ("update", lambda: {}.update(d)),
-                   ("items", lambda: dict(d.items())), ("missing", lambda: d.__missing__("b"))]:
+                   ("items", lambda: dict(d.items())), ("missing", lambda: d.__missing__("b")),
+                   ("abstract", lambda: type(Shape()).__name__)]:
     try:
         print(name, case())
     except Exception as e:
@@ -421,13 +429,14 @@ for name, case in [("dict", lambda: dict(d)), ("update", lambda: {}.update(d)),
 """
 
 
-def test_dict_subclass_limits_under_micropython() -> None:
-    """What docs/micropython.md says of defaultdict and Counter: MicroPython's C dict does not
-    accept a dict subclass as a mapping (`dict(d)`, `update(d)`); `dict(d.items())` works."""
+def test_documented_differences_under_micropython() -> None:
+    """What docs/micropython.md says of defaultdict and abc: MicroPython's C dict does not accept
+    a dict subclass as a mapping (`dict(d)`, `update(d)`; `dict(d.items())` works), and an
+    abstract class instantiates (CPython raises TypeError)."""
     from proxywasm_build.backends.micropython.interpreter import run_micropython
 
     assert _lines(run_micropython(SUBCLASS_LIMITS)) == [
-        "dict ValueError", "update ValueError", "items {'a': [1]}", "missing []"]
+        "dict ValueError", "update ValueError", "items {'a': [1]}", "missing []", "abstract Shape"]
 
 
 FILTER = '''\
@@ -488,10 +497,12 @@ def test_built_module_imports_the_shims_over_the_c_collections(tmp_path: Path) -
     re-exports the C module's namedtuple/OrderedDict: answers match CPython's in-process."""
     from proxywasm.testing import Host
     from proxywasm_build.backends.micropython import available_modules, build_micropython_filter
+    from proxywasm_build.backends.runtime_choice import choose_runtime
 
     assert set(NEW_SHIMS) <= available_modules()
     source = tmp_path / "filter.py"
     source.write_text(FILTER)
+    assert choose_runtime(source).runtime == "micropython"
     module = build_micropython_filter(source, tmp_path / "filter.wasm", report=(report := {}))
     assert {"collections", "copy", "contextlib", "heapq", "operator", "uuid", "hashlib"} <= set(
         report["frozen_module_names"])
