@@ -124,6 +124,22 @@ def copies():
     return [shallow["a"] is inner, deep["a"] is inner, deep["a"], deep["b"][0] is deep["a"], deep["t"] is data["t"],
             sorted(deep["s"]), deep["ba"], deep["ba"] is data["ba"], shallow == data, deep == data]
 
+def dict_subclasses():
+    from collections import Counter, defaultdict
+    c = Counter("aab")
+    d = defaultdict(list, a=[1])
+    dc, dd = copy.copy(c), copy.deepcopy(d)
+    d["a"].append(2)
+    shared = [d]
+    both = copy.deepcopy([shared, shared])
+    from collections import namedtuple
+    P = namedtuple("P", ["x", "y"])
+    p = P([1], 2)
+    pd = copy.deepcopy(p)
+    return [p, copy.copy(p) is p, pd, type(pd).__name__, pd.x is p.x, copy.deepcopy(P(1, 2)) == P(1, 2),
+            repr(dc), type(dc).__name__, repr(copy.deepcopy(c)), repr(dd), repr(copy.copy(d)), dd["new"],
+            both[0] is both[1], repr(both[0][0])]
+
 def recursive():
     l = [1]
     l.append(l)
@@ -196,7 +212,7 @@ def heaps():
             [heapq.heappop(h) for _ in range(len(h))]]
 
 run([
-    ("copies", copies), ("recursive", recursive), ("instances", instances), ("ops", ops),
+    ("copies", copies), ("dict_subclasses", dict_subclasses), ("recursive", recursive), ("instances", instances), ("ops", ops),
     ("ops_mutating", ops_mutating), ("ops_bad", lambda: operator.attrgetter(1)),
     ("bisects", bisects), ("bisect_lo", lambda: bisect.bisect([1], 1, -1)), ("heaps", heaps),
     ("heappop_empty", lambda: heapq.heappop([])),
@@ -412,6 +428,10 @@ def test_shims_under_micropython_match_cpython(name: str, expected: dict[str, li
 SUBCLASS_LIMITS = r"""
 from collections import defaultdict, Counter
 from abc import ABC, abstractmethod
+import copy
+
+class Plain(dict):
+    pass
 
 class Shape(ABC):
     @abstractmethod
@@ -421,7 +441,7 @@ class Shape(ABC):
 d = defaultdict(list, {"a": [1]})
 for name, case in [("dict", lambda: dict(d)), ("update", lambda: {}.update(d)),
                    ("items", lambda: dict(d.items())), ("missing", lambda: d.__missing__("b")),
-                   ("abstract", lambda: type(Shape()).__name__)]:
+                   ("abstract", lambda: type(Shape()).__name__), ("copy", lambda: copy.copy(Plain(a=1)))]:
     try:
         print(name, case())
     except Exception as e:
@@ -431,12 +451,13 @@ for name, case in [("dict", lambda: dict(d)), ("update", lambda: {}.update(d)),
 
 def test_documented_differences_under_micropython() -> None:
     """What docs/micropython.md says of defaultdict and abc: MicroPython's C dict does not accept
-    a dict subclass as a mapping (`dict(d)`, `update(d)`; `dict(d.items())` works), and an
-    abstract class instantiates (CPython raises TypeError)."""
+    a dict subclass as a mapping (`dict(d)`, `update(d)`; `dict(d.items())` works), an
+    abstract class instantiates (CPython raises TypeError), and `copy` refuses a subclass of a
+    built-in type it cannot rebuild (CPython copies it through __reduce_ex__)."""
     from proxywasm_build.backends.micropython.interpreter import run_micropython
 
     assert _lines(run_micropython(SUBCLASS_LIMITS)) == [
-        "dict ValueError", "update ValueError", "items {'a': [1]}", "missing []", "abstract Shape"]
+        "dict ValueError", "update ValueError", "items {'a': [1]}", "missing []", "abstract Shape", "copy Error"]
 
 
 FILTER = '''\
