@@ -373,7 +373,7 @@ class Square(Shape):
 run([
     ("managers", managers), ("bad_generators", bad_generators), ("helpers", helpers), ("stacks", stacks),
     ("uuids", uuids), ("random_uuids", random_uuids),
-    ("uuid_short", lambda: uuid.UUID("1234")), ("uuid_bytes", lambda: uuid.UUID(bytes=b"x")),
+    ("uuid_short", lambda: uuid.UUID("1234")), ("uuid_badhex", lambda: uuid.UUID("{12345678-1234-5678-1234-56781234567z}")), ("uuid_bytes", lambda: uuid.UUID(bytes=b"x")),
     ("uuid_none", lambda: uuid.UUID()), ("uuid_two", lambda: uuid.UUID("12345678123456781234567812345678", int=1)),
     ("uuid_range", lambda: uuid.UUID(int=-1)), ("uuid_version", lambda: uuid.UUID(int=0, version=9)),
     ("abc", lambda: [Square(3).describe(), isinstance(Square(1), Shape), issubclass(Square, ABC)]),

@@ -40,7 +40,10 @@ class UUID:
             hex = hex.strip("{}").replace("-", "")
             if len(hex) != 32:
                 raise ValueError("badly formed hexadecimal UUID string")
-            int = _builtins.int(hex, 16)
+            try:
+                int = _builtins.int(hex, 16)
+            except ValueError:  # CPython's message (MicroPython's own differs)
+                raise ValueError("invalid literal for int() with base 16: %r" % hex)
         if bytes is not None:
             if len(bytes) != 16:
                 raise ValueError("bytes is not a 16-char string")
