@@ -258,3 +258,25 @@ def test_more_str_bytes_dict_and_bool_behaviour_like_cpython():
         except UnicodeEncodeError:
             print('caught')
         """)
+
+
+def test_sorting_is_stable_and_calls_key_once_per_item():
+    assert_same("""
+        calls = []
+        def key(pair):
+            calls.append(pair)
+            return pair[0]
+        data = [(2, "a"), (1, "b"), (2, "c"), (1, "d"), (3, "e"), (2, "f"), (1, "g")] * 3
+        print(sorted(data, key=key), len(calls))
+        print(sorted(data, key=lambda pair: pair[0], reverse=True))
+        words = ["b", "A", "a", "B", "c", "C"]
+        words.sort(key=str.lower)
+        print(words, sorted(words, key=str.lower, reverse=True))
+        numbers = [5, 3, 9, 1, 1, 0, -2, 7, 3.5]
+        numbers.sort()
+        print(numbers, sorted(numbers, reverse=True), sorted([]), sorted([1]))
+        try:
+            sorted([1, "a", 2])
+        except TypeError:
+            print("TypeError")
+    """)

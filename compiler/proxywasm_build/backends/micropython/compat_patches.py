@@ -10,6 +10,7 @@ Applied with patches.py's PATCHES to the same cached copy of the sources (and ke
   missing methods (zfill, ljust, rjust, title, capitalize, swapcase, casefold, isalnum, isascii,
   isdecimal, isnumeric, removeprefix, removesuffix, expandtabs; bytes/bytearray hex and fromhex);
 - dicts (all ordered arrays here) of 8 entries or more get a hash index: O(1) lookups again;
+- list.sort()/sorted() are stable and call key() once per item (compat_sort.c: a merge sort);
 - the format() builtin; repr of an exception with one argument (`ValueError('x')`), a KeyError's
   str (its key's repr); bool a subclass of int; repr() shows printable non-ASCII characters.
 
@@ -27,7 +28,7 @@ from proxywasm_build.backends.micropython.patches import Patch
 from proxywasm_build.resources import toolchains_dir
 
 #: Our C files, compiled as part of MicroPython's py/ core.
-COMPAT_SOURCE_NAMES = ("compat_float.c", "compat_str.c", "compat_dict.c", "compat_methods.c")
+COMPAT_SOURCE_NAMES = ("compat_float.c", "compat_str.c", "compat_dict.c", "compat_methods.c", "compat_sort.c")
 
 
 def compat_sources() -> tuple[Path, ...]:
@@ -393,8 +394,19 @@ _METHOD_PATCHES = (
           "    }\n"),
 )
 
+# Sorting is stable with the key computed once per item, as CPython's (compat_sort.c).
+_SORT_PATCHES = (
+    Patch("py/objlist.c", "stable sort",
+          "        mp_quicksort(self->items, self->items + self->len - 1,\n"
+          "            args.key.u_obj == mp_const_none ? MP_OBJ_NULL : args.key.u_obj,\n"
+          "            args.reverse.u_bool ? mp_const_false : mp_const_true);\n",
+          "        void mp_compat_stable_sort(mp_obj_t *, size_t, mp_obj_t, bool);\n"
+          "        mp_compat_stable_sort(self->items, self->len,\n"
+          "            args.key.u_obj == mp_const_none ? MP_OBJ_NULL : args.key.u_obj, args.reverse.u_bool);\n"),
+)
+
 COMPAT_PATCHES: tuple[Patch, ...] = (_FLOAT_PATCHES + _STR_PATCHES + _BUILTIN_PATCHES + _DICT_PATCHES
-                                     + _METHOD_PATCHES)
+                                     + _METHOD_PATCHES + _SORT_PATCHES)
 
 
 def compat_sources_digest() -> bytes:
