@@ -40,9 +40,9 @@ DENIED = {**ALLOWED, "x-deny": "1"}
 #: Enough fuel for any request; metering needs a limit.
 FUEL_LIMIT = 10**12
 
-VARIANTS = ("python_before", "python", "assemblyscript", "c")
-LABELS = {"python_before": "Python before", "python": "Python", "assemblyscript": "AssemblyScript",
-          "c": "C (zig)"}
+VARIANTS = ("python_before", "python", "micropython", "assemblyscript", "c")
+LABELS = {"python_before": "Python before", "python": "Python", "micropython": "MicroPython",
+          "assemblyscript": "AssemblyScript", "c": "C (zig)"}
 
 
 def measure(module: Path, pairs: int, warmup: int = 5) -> dict[str, Any]:
@@ -83,6 +83,7 @@ def builders(before: str | None) -> dict[str, Callable[[], Path]]:
     if before:
         chosen["python_before"] = lambda: ef.build_python_at(before)
     chosen["python"] = ef.build_python
+    chosen["micropython"] = ef.build_micropython
     chosen["assemblyscript"] = ef.build_assemblyscript
     chosen["c"] = ef.build_c
     return chosen
@@ -163,6 +164,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--python-before", default="HEAD", metavar="REV",
                         help="also measure deny_python.py as commit REV builds it (default HEAD; "
                              "'' for none)")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="comma-separated subset of " + ", ".join(VARIANTS) + " (default: all)")
     parser.add_argument("--pairs", type=int, default=100, help="measured request pairs (default 100)")
     parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
                         help="print (with --write: rewrite) the section from an earlier results JSON")
@@ -180,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
             docs_section.write(START, END, text)
         return 0
     variants: dict[str, Any] = {}
+    wanted = set(args.variants.split(","))
     for variant, build in builders(args.python_before or None).items():
+        if variant not in wanted:
+            continue
         variants[variant] = measure(build(), args.pairs)
         print(f"{LABELS[variant]:16s} {variants[variant]['per_pair']:>10,} per pair", file=sys.stderr)
     dirty = bool(ef.subprocess.run(["git", "-C", str(ef.ROOT), "status", "--porcelain", "--",

@@ -5,10 +5,11 @@ the emulator calls them directly for a `.py` filter. Nothing raised by author co
 it is logged with its traceback through `proxy_log`, and an HTTP stream fails closed with a
 500 local reply unless the context (or its root) is `fail_open`.
 
-In a compiled module the C bridge skips this module where it can say what it would do: a
-callback whose method a context's class does not override is answered in C (ANSWERED_IN_C), and
-an overridden HTTP/TCP callback goes straight to the context's method (CALLED_DIRECTLY), with
-the same conversions and failure handling as the functions here.
+In a compiled module (CPython's bridge, MicroPython's reactor) the C side skips this module
+where it can say what it would do: a callback whose method a context's class does not override
+is answered in C (ANSWERED_IN_C), and an overridden HTTP/TCP callback goes straight to the
+context's method (CALLED_DIRECTLY), with the same conversions and failure handling as the
+functions here.
 """
 
 from __future__ import annotations
@@ -524,8 +525,7 @@ ANSWERED_IN_C: tuple[tuple[str, str, Optional[int]], ...] = (
 
 #: The dispatcher functions the bridge may stand in for, in ANSWERED_IN_C order: the bridge
 #: answers a callback in C only while the module's global of that name is still this object.
-ANSWERED_IN_C_FUNCTIONS = () if _MICROPYTHON else tuple(
-    globals()[name] for name, _method, _default in ANSWERED_IN_C)
+ANSWERED_IN_C_FUNCTIONS = tuple(globals()[name] for name, _method, _default in ANSWERED_IN_C)
 
 #: The bridge also creates an HTTP stream's context itself once its root is in `_vm.roots`
 #: (and logging needs no handler installed): root.create_http_context(context_id), else the
@@ -550,12 +550,19 @@ CALLED_DIRECTLY: tuple[tuple[str, str, str], ...] = (
     ("proxy_on_upstream_data", "on_upstream_data", "_fail_tcp"),
 )
 
-# Only the CPython bridge asks for masks: a MicroPython module always calls the functions above
-# (and MicroPython has no `__subclasses__`; a class's `__dict__` is a copy there).
-_SDK_DEFAULT_METHODS = () if _MICROPYTHON else tuple(
-    tuple(cls.__dict__[method] for cls in (Context, RootContext, HttpContext, StreamContext)
-          if method in cls.__dict__)
-    for _name, method, _default in ANSWERED_IN_C)
+
+def _sdk_defaults(method: str) -> tuple[object, ...]:
+    """The SDK classes' own functions for `method` (what `getattr(cls, method)` gives a class
+    that keeps the default: the function itself, on CPython and MicroPython alike)."""
+    found: list[object] = []
+    for cls in (Context, RootContext, HttpContext, StreamContext):
+        function = getattr(cls, method, None)
+        if function is not None and function not in found:
+            found.append(function)
+    return tuple(found)
+
+
+_SDK_DEFAULT_METHODS = tuple(_sdk_defaults(method) for _name, method, _default in ANSWERED_IN_C)
 
 _masks_by_class: dict[type, int] = {}
 
@@ -581,7 +588,8 @@ def _work_out_masks_of_defined_classes() -> None:
     """Masks of every context class defined so far. Registration runs at the filter's import,
     which a compiled module snapshots, so a VM does not pay ~100,000 wasm instructions per
     class (getattr's AttributeErrors for the methods a root class lacks) at its first
-    contexts."""
+    contexts. A MicroPython module has no snapshot (and MicroPython no `__subclasses__`): its
+    bridge asks per class, at the class's first context."""
     if _MICROPYTHON:
         return
     todo = [Context]

@@ -96,9 +96,17 @@ void mp_proxywasm_print_strn(const char *str, size_t len);
 #define MP_PLAT_PRINT_STRN(str, len) mp_proxywasm_print_strn(str, len)
 
 #define MP_STATE_PORT MP_STATE_VM
-// The reactor's references from C: proxywasm.dispatcher and its callback functions.
+// The reactor's references from C: proxywasm.dispatcher and its callback functions, and what
+// answers callbacks without the dispatcher (reactor.c): live context objects by slot, the
+// dispatcher functions it stands in for, the context classes whose masks it knows.
 #define MICROPY_PORT_ROOT_POINTERS \
     mp_obj_t proxywasm_dispatcher_module; \
-    mp_obj_t proxywasm_dispatcher_functions[PROXYWASM_MP_CALLBACK_SLOTS];
+    mp_obj_t proxywasm_dispatcher_functions[PROXYWASM_MP_CALLBACK_SLOTS]; \
+    mp_obj_t proxywasm_context_objects[PROXYWASM_MP_CONTEXT_SLOTS]; \
+    mp_obj_t proxywasm_answered_functions[PROXYWASM_MP_ANSWERED_BITS]; \
+    mp_obj_t proxywasm_mask_classes[PROXYWASM_MP_MASK_CLASSES];
 
 #define PROXYWASM_MP_CALLBACK_SLOTS (32)
+#define PROXYWASM_MP_CONTEXT_SLOTS (64)
+#define PROXYWASM_MP_ANSWERED_BITS (32)
+#define PROXYWASM_MP_MASK_CLASSES (16)

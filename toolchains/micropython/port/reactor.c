@@ -141,6 +141,8 @@ void NORETURN __fatal_error(const char *message) {
 
 // The filter registers its contexts when imported; this runs in the first callback (Envoy
 // refuses hostcalls during _initialize, and an import may log).
+static void read_answered_table(void);
+
 static int start_python(void) {
     if (pw_state != 0) {
         return pw_state == 1;
@@ -170,6 +172,7 @@ static int start_python(void) {
         MP_STATE_PORT(proxywasm_dispatcher_module) = mp_load_attr(package, MP_QSTR_dispatcher);
         nlr_pop();
         pw_state = 1;
+        read_answered_table();
     } else {
         report_exception("the filter's import", MP_OBJ_FROM_PTR(nlr.ret_val));
     }
@@ -180,8 +183,8 @@ static int start_python(void) {
 
 // --- callbacks ----------------------------------------------------------------------------------
 
-// Calls proxywasm.dispatcher.<name>(*argv) and returns its int (None and False are 0).
-int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv) {
+// Around every callback that runs Python: 0 when it cannot (the filter failed to import).
+static int pw_enter(void) {
     if (pw_depth == 0) {
         // The stack check measures from here: a callback the host makes enters at the top of
         // the shadow stack (wherever the linker put it), a nested one keeps its caller's top.
@@ -191,8 +194,32 @@ int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv
         return 0;
     }
     collect_at_safe_point();
-    int32_t result = 0;
     pw_depth++;
+    return 1;
+}
+
+static void pw_leave(void) {
+    pw_depth--;
+    flush_print_line();
+    collect_at_safe_point();
+}
+
+// An exception that escaped proxywasm.dispatcher.NAME (or what stands in for it here).
+static void report_escaped(const char *name, mp_obj_t exc) {
+    char where[96];
+    size_t len = strlen(name) < 64 ? strlen(name) : 64;
+    memcpy(where, "proxywasm.dispatcher.", 21);
+    memcpy(where + 21, name, len);
+    where[21 + len] = '\0';
+    report_exception(where, exc);
+}
+
+// Calls proxywasm.dispatcher.<name>(*argv) and returns its int (None and False are 0).
+int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv) {
+    if (!pw_enter()) {
+        return 0;
+    }
+    int32_t result = 0;
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
         mp_obj_t *slot = &MP_STATE_PORT(proxywasm_dispatcher_functions)[index];
@@ -209,16 +236,307 @@ int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv
         }
         nlr_pop();
     } else {
-        char where[96];
-        size_t len = strlen(name) < 64 ? strlen(name) : 64;
-        memcpy(where, "proxywasm.dispatcher.", 21);
-        memcpy(where + 21, name, len);
-        where[21 + len] = '\0';
-        report_exception(where, MP_OBJ_FROM_PTR(nlr.ret_val));
+        report_escaped(name, MP_OBJ_FROM_PTR(nlr.ret_val));
     }
-    pw_depth--;
-    flush_print_line();
-    collect_at_safe_point();
+    pw_leave();
+    return result;
+}
+
+// --- callbacks answered without the dispatcher --------------------------------------------------
+//
+// What proxywasm.dispatcher documents and the generated exports ask for: a callback in
+// ANSWERED_IN_C is answered here with the default for a context whose class keeps the SDK's
+// method (a mask per context, from dispatcher._answered_in_c_mask once per class); one in
+// CALLED_DIRECTLY goes straight to the context's overriding method; an HTTP stream's context is
+// created here once its root is in _vm.roots (CONTEXT_CREATE_FUNCTION). Each only while the
+// dispatcher's global of that callback is still the dispatcher's own function; anything
+// unusual goes the Python way. Contexts are kept by slot (context id modulo the table size): a
+// context that lost its slot to another is simply served by the dispatcher.
+
+#define CONTEXT_SLOTS PROXYWASM_MP_CONTEXT_SLOTS
+static uint32_t pw_slot_context[CONTEXT_SLOTS];  // the context id in each slot (0: none)
+static uint32_t pw_slot_mask[CONTEXT_SLOTS];     // its ANSWERED_IN_C mask
+#define pw_slot_object (MP_STATE_PORT(proxywasm_context_objects))  // the context object
+
+static qstr pw_answered_names[PROXYWASM_MP_ANSWERED_BITS];  // ANSWERED_IN_C[i][0]
+static int pw_answered_count;
+static uint32_t pw_mask_of_class[PROXYWASM_MP_MASK_CLASSES];
+static int pw_mask_class_count;
+
+static mp_map_t *dispatcher_globals(void) {
+    return &mp_obj_module_get_globals(MP_STATE_PORT(proxywasm_dispatcher_module))->map;
+}
+
+static mp_obj_t dispatcher_global(qstr name) {
+    mp_map_elem_t *elem = mp_map_lookup(dispatcher_globals(), MP_OBJ_NEW_QSTR(name), MP_MAP_LOOKUP);
+    return elem == NULL ? MP_OBJ_NULL : elem->value;
+}
+
+// ANSWERED_IN_C's callback names and ANSWERED_IN_C_FUNCTIONS, read once after the import
+// (none: every callback goes to the dispatcher).
+static void read_answered_table(void) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        size_t count = 0, function_count = 0;
+        mp_obj_t *table, *functions;
+        mp_obj_t table_obj = dispatcher_global(MP_QSTR_ANSWERED_IN_C);
+        mp_obj_t functions_obj = dispatcher_global(MP_QSTR_ANSWERED_IN_C_FUNCTIONS);
+        if (table_obj != MP_OBJ_NULL && functions_obj != MP_OBJ_NULL && mp_obj_is_type(table_obj, &mp_type_tuple)
+            && mp_obj_is_type(functions_obj, &mp_type_tuple)) {
+            mp_obj_tuple_get(table_obj, &count, &table);
+            mp_obj_tuple_get(functions_obj, &function_count, &functions);
+        }
+        if (count > 0 && count == function_count && count <= PROXYWASM_MP_ANSWERED_BITS) {
+            for (size_t i = 0; i < count; i++) {
+                size_t fields;
+                mp_obj_t *entry;
+                mp_obj_tuple_get(table[i], &fields, &entry);
+                pw_answered_names[i] = mp_obj_str_get_qstr(entry[0]);
+                MP_STATE_PORT(proxywasm_answered_functions)[i] = functions[i];
+            }
+            pw_answered_count = (int)count;
+        }
+        nlr_pop();
+    } else {
+        pw_answered_count = 0;
+    }
+}
+
+// ANSWERED_IN_C entry `bit` still has the dispatcher's own function (a test or a filter may
+// replace one: then Python sees every call).
+static int intact(int bit) {
+    return bit < pw_answered_count
+           && dispatcher_global(pw_answered_names[bit]) == MP_STATE_PORT(proxywasm_answered_functions)[bit];
+}
+
+static int caught(mp_obj_t exc) {  // dispatcher._CAUGHT
+    mp_obj_t type = MP_OBJ_FROM_PTR(mp_obj_get_type(exc));
+    return mp_obj_is_subclass_fast(type, MP_OBJ_FROM_PTR(&mp_type_Exception))
+           || mp_obj_is_subclass_fast(type, MP_OBJ_FROM_PTR(&mp_type_SystemExit));
+}
+
+// dispatcher._answered_in_c_mask(context), asked once per class; 0 (Python sees everything)
+// when it fails.
+static uint32_t mask_for(mp_obj_t context) {
+    mp_obj_t cls = MP_OBJ_FROM_PTR(mp_obj_get_type(context));
+    for (int i = 0; i < pw_mask_class_count; i++) {
+        if (MP_STATE_PORT(proxywasm_mask_classes)[i] == cls) {
+            return pw_mask_of_class[i];
+        }
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) != 0) {
+        return 0;
+    }
+    mp_obj_t function = dispatcher_global(MP_QSTR__answered_in_c_mask);
+    uint32_t mask = function == MP_OBJ_NULL ? 0
+                    : (uint32_t)mp_obj_get_int_truncated(mp_call_function_1(function, context));
+    nlr_pop();
+    if (pw_mask_class_count < PROXYWASM_MP_MASK_CLASSES) {
+        MP_STATE_PORT(proxywasm_mask_classes)[pw_mask_class_count] = cls;
+        pw_mask_of_class[pw_mask_class_count++] = mask;
+    }
+    return mask;
+}
+
+// Keep `context` (MP_OBJ_NULL: none) for `context_id` with its class's mask.
+static void remember(uint32_t context_id, mp_obj_t context) {
+    uint32_t slot = context_id % CONTEXT_SLOTS;
+    pw_slot_context[slot] = context_id;
+    pw_slot_mask[slot] = context == MP_OBJ_NULL ? 0 : mask_for(context);
+    pw_slot_object[slot] = context;
+}
+
+static mp_obj_t context_in_slot(uint32_t context_id) {
+    uint32_t slot = context_id % CONTEXT_SLOTS;
+    return context_id != 0 && pw_slot_context[slot] == context_id ? pw_slot_object[slot] : MP_OBJ_NULL;
+}
+
+void pw_forget_context(uint32_t context_id) {
+    uint32_t slot = context_id % CONTEXT_SLOTS;
+    if (pw_slot_context[slot] == context_id) {
+        pw_slot_context[slot] = 0;
+        pw_slot_mask[slot] = 0;
+        pw_slot_object[slot] = MP_OBJ_NULL;
+    }
+}
+
+// 1: the context's class keeps the default of ANSWERED_IN_C[bit] (the caller answers it).
+int pw_answered_in_c(uint32_t context_id, int bit) {
+    uint32_t slot = context_id % CONTEXT_SLOTS;
+    return context_id != 0 && pw_slot_context[slot] == context_id && (pw_slot_mask[slot] >> bit & 1)
+           && intact(bit);
+}
+
+// The dispatcher's _vm.contexts and _vm.roots (raises when they are not dicts).
+static void vm_dicts(mp_obj_t *vm, mp_map_t **contexts, mp_map_t **roots) {
+    *vm = dispatcher_global(MP_QSTR__vm);
+    if (*vm == MP_OBJ_NULL) {
+        mp_raise_msg(&mp_type_RuntimeError, MP_ERROR_TEXT("proxywasm.dispatcher has no _vm"));
+    }
+    mp_obj_t found = mp_load_attr(*vm, MP_QSTR_contexts);
+    mp_obj_t found_roots = mp_load_attr(*vm, MP_QSTR_roots);
+    if (!mp_obj_is_dict_or_ordereddict(found) || !mp_obj_is_dict_or_ordereddict(found_roots)) {
+        mp_raise_TypeError(MP_ERROR_TEXT("_vm.contexts and _vm.roots must be dicts"));
+    }
+    *contexts = mp_obj_dict_get_map(found);
+    *roots = mp_obj_dict_get_map(found_roots);
+}
+
+// After the dispatcher's proxy_on_context_create: the context it stored in _vm.contexts.
+void pw_remember_context(uint32_t context_id) {
+    if (context_id == 0 || pw_state != 1) {
+        return;
+    }
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t vm;
+        mp_map_t *contexts, *roots;
+        vm_dicts(&vm, &contexts, &roots);
+        mp_map_elem_t *elem = mp_map_lookup(contexts, mp_obj_new_int_from_uint(context_id), MP_MAP_LOOKUP);
+        remember(context_id, elem == NULL ? MP_OBJ_NULL : elem->value);
+        nlr_pop();
+    } else {
+        pw_forget_context(context_id);
+    }
+}
+
+// proxy_on_delete of a context whose class keeps the default on_delete, as the dispatcher
+// does it: out of _vm.contexts and _vm.roots. 0: the VM was not found (go the Python way).
+int pw_delete_in_c(uint32_t context_id) {
+    pw_forget_context(context_id);
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) != 0) {
+        return 0;
+    }
+    mp_obj_t vm;
+    mp_map_t *contexts, *roots;
+    vm_dicts(&vm, &contexts, &roots);
+    mp_obj_t id = mp_obj_new_int_from_uint(context_id);
+    mp_map_lookup(roots, id, MP_MAP_LOOKUP_REMOVE_IF_FOUND);
+    mp_map_lookup(contexts, id, MP_MAP_LOOKUP_REMOVE_IF_FOUND);
+    nlr_pop();
+    return 1;
+}
+
+// An HTTP stream's context under a root already in _vm.roots, as proxy_on_context_create
+// makes it: root.create_http_context(id), else (vm.http_factory or HttpContext)(id, root),
+// stored in _vm.contexts; an exception logged by _log_exception("context creation", ...).
+// (On MicroPython the SDK's logging forwards itself: no handler to install first.)
+static void create_http_context(uint32_t context_id, mp_obj_t vm, mp_map_t *contexts, mp_obj_t root) {
+    mp_obj_t id = mp_obj_new_int_from_uint(context_id);
+    mp_obj_t context = MP_OBJ_NULL;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t call[3];
+        mp_load_method(root, MP_QSTR_create_http_context, call);
+        call[2] = id;
+        mp_obj_t made = mp_call_method_n_kw(1, 0, call);
+        if (made == mp_const_none) {
+            mp_obj_t factory = mp_load_attr(vm, MP_QSTR_http_factory);
+            if (!mp_obj_is_true(factory)) {
+                factory = dispatcher_global(MP_QSTR_HttpContext);
+                if (factory == MP_OBJ_NULL) {
+                    mp_raise_msg(&mp_type_NameError, MP_ERROR_TEXT("name 'HttpContext' isn't defined"));
+                }
+            }
+            made = mp_call_function_2(factory, id, root);
+        }
+        mp_map_lookup(contexts, id, MP_MAP_LOOKUP_ADD_IF_NOT_FOUND)->value = made;
+        context = made;
+        nlr_pop();
+    } else {
+        mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+        if (!caught(exc)) {
+            report_escaped("proxy_on_context_create", exc);
+        } else if (nlr_push(&nlr) == 0) {
+            mp_obj_t log = dispatcher_global(MP_QSTR__log_exception);
+            mp_obj_t args[3] = {MP_OBJ_NEW_QSTR(qstr_from_str("context creation")), id, exc};
+            mp_call_function_n_kw(log == MP_OBJ_NULL ? mp_const_none : log, 3, 0, args);
+            nlr_pop();
+        } else {
+            report_escaped("proxy_on_context_create", MP_OBJ_FROM_PTR(nlr.ret_val));
+        }
+    }
+    remember(context_id, context);
+}
+
+// 1: the context was created here; 0: go the Python way.
+int pw_create_in_c(uint32_t context_id, uint32_t parent_context_id) {
+    if (parent_context_id == 0 || pw_state != 1) {
+        return 0;
+    }
+    mp_obj_t create = dispatcher_global(MP_QSTR_proxy_on_context_create);
+    if (create == MP_OBJ_NULL || create != dispatcher_global(MP_QSTR_CONTEXT_CREATE_FUNCTION)) {
+        return 0;
+    }
+    mp_obj_t vm, root = MP_OBJ_NULL;
+    mp_map_t *contexts, *roots;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        vm_dicts(&vm, &contexts, &roots);
+        mp_map_elem_t *known = mp_map_lookup(roots, mp_obj_new_int_from_uint(parent_context_id), MP_MAP_LOOKUP);
+        if (known != NULL && mp_obj_is_type(known->value, &mp_type_tuple)) {
+            size_t fields;
+            mp_obj_t *items;
+            mp_obj_tuple_get(known->value, &fields, &items);
+            if (fields == 2 && items[1] == mp_const_false) {
+                root = items[0];
+            }
+        }
+        nlr_pop();
+    }
+    if (root == MP_OBJ_NULL || !pw_enter()) {
+        return 0;
+    }
+    create_http_context(context_id, vm, contexts, root);
+    pw_leave();
+    return 1;
+}
+
+// A CALLED_DIRECTLY callback of a context whose class overrides it: its method with no
+// dispatcher frame in between, as the dispatcher calls it (end_of_stream as a bool, a result
+// that is not an int through int(), an exception to _fail_http/_fail_tcp).
+int32_t pw_call_method(int index, const char *name, int nargs, const uint32_t *argv, int bit,
+                       qstr method, int tcp, int eos_arg) {
+    mp_obj_t context = context_in_slot(argv[0]);
+    if (context == MP_OBJ_NULL || nargs > 4 || !intact(bit)) {
+        return pw_dispatch(index, name, nargs, argv);
+    }
+    if (!pw_enter()) {
+        return 0;
+    }
+    int32_t result = 0;
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t call[2 + 3];
+        mp_load_method(context, method, call);
+        for (int i = 1; i < nargs; i++) {
+            call[1 + i] = i == eos_arg ? mp_obj_new_bool(argv[i] != 0) : mp_obj_new_int_from_uint(argv[i]);
+        }
+        mp_obj_t action = mp_call_method_n_kw(nargs - 1, 0, call);
+        if (!mp_obj_is_int(action)) {
+            action = mp_call_function_1(MP_OBJ_FROM_PTR(&mp_type_int), action);
+        }
+        result = (int32_t)mp_obj_get_int_truncated(action);
+        nlr_pop();
+    } else {
+        mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+        if (!caught(exc)) {
+            report_escaped(name, exc);
+        } else if (nlr_push(&nlr) == 0) {
+            mp_obj_t fail = dispatcher_global(tcp ? MP_QSTR__fail_tcp : MP_QSTR__fail_http);
+            mp_obj_t args[4] = {context, MP_OBJ_NEW_QSTR(method), mp_obj_new_int_from_uint(argv[0]), exc};
+            mp_obj_t action = mp_call_function_n_kw(fail == MP_OBJ_NULL ? mp_const_none : fail, 4, 0, args);
+            if (action != mp_const_none) {
+                result = (int32_t)mp_obj_get_int_truncated(action);
+            }
+            nlr_pop();
+        } else {
+            report_escaped(name, MP_OBJ_FROM_PTR(nlr.ret_val));
+        }
+    }
+    pw_leave();
     return result;
 }
 

@@ -1,34 +1,20 @@
 """Generate the C of `_proxywasm_host` and the callback exports from the ABI tables.
 
 The same Python-level contract as the CPython runtime's bridge (backends/cpython/bridge.py, whose
-hostcall view this reuses): one function per hostcall named `Hostcall.raw_name`, int/bytes
-arguments, the status or (status, *outputs) back. Nothing here lists a hostcall by hand.
+hostcall and callback views this reuses): one function per hostcall named `Hostcall.raw_name`,
+int/bytes arguments, the status or (status, *outputs) back; the callbacks that
+proxywasm.dispatcher's ANSWERED_IN_C, CALLED_DIRECTLY and CONTEXT_CREATE_FUNCTION name are
+answered without the dispatcher where they allow. Nothing here lists a hostcall by hand.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jinja2
 from proxywasm import abi
 
+from proxywasm_build.backends.cpython.bridge import _callback_view as callback_view
 from proxywasm_build.backends.cpython.bridge import _hostcall_view as hostcall_view
 from proxywasm_build.resources import toolchains_dir
-
-
-@dataclass(frozen=True)
-class CallbackView:
-    name: str
-    params: tuple[str, ...]
-    returns: str | None
-    c_params: str
-    c_args: str
-
-
-def _callback_view(callback: abi.Callback) -> CallbackView:
-    return CallbackView(callback.name, callback.params, callback.returns,
-                        ", ".join(f"int32_t {p}" for p in callback.params),
-                        ", ".join(f"(uint32_t){p}" for p in callback.params))
 
 
 def dispatched_callbacks(version: abi.AbiVersion = abi.LATEST) -> list[abi.Callback]:
@@ -43,5 +29,5 @@ def generate_host_module(version: abi.AbiVersion = abi.LATEST) -> str:
                              undefined=jinja2.StrictUndefined)
     template = env.get_template("host_module.c.j2")
     hostcalls = [hostcall_view(h) for h in version.hostcalls.values()]
-    callbacks = [_callback_view(c) for c in dispatched_callbacks(version)]
+    callbacks = [callback_view(c) for c in dispatched_callbacks(version)]
     return template.render(abi=version, hostcalls=hostcalls, callbacks=callbacks)
