@@ -95,6 +95,10 @@ typedef long mp_off_t;
 void mp_proxywasm_print_strn(const char *str, size_t len);
 #define MP_PLAT_PRINT_STRN(str, len) mp_proxywasm_print_strn(str, len)
 
+// A str made at run time is not looked up among the interned strings: that scans every qstr,
+// the frozen modules' thousands included (patches.py).
+#define MICROPY_PW_INTERN_NEW_STRS (0)
+
 #define MP_STATE_PORT MP_STATE_VM
 // The reactor's references from C: proxywasm.dispatcher and its callback functions, and what
 // answers callbacks without the dispatcher (reactor.c): live context objects by slot, the
