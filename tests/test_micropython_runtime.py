@@ -192,9 +192,10 @@ def test_available_modules():
 
 
 def test_long_run_keeps_the_heap_flat(echo_module: Path):
-    """100,000 requests, each leaving ~10 KB of garbage: collections between callbacks keep the
-    heap bounded (no MemoryError, no 500), what survives a collection does not grow, and Wasm
-    memory never grows."""
+    """20,000 requests, each leaving ~10 KB of garbage (200 MB through a 1 MiB heap): collections
+    between callbacks keep the heap bounded (no MemoryError, no 500), what survives a collection
+    does not grow, and Wasm memory never grows. (One million requests in Envoy:
+    benchmarks/micropython_million.py.)"""
     host = Host.load(echo_module)
     memory, store = host.emulator.module.memory, host.emulator.module.store
 
@@ -205,11 +206,11 @@ def test_long_run_keeps_the_heap_flat(echo_module: Path):
     first = live_after_collection()
     pages = memory.data_len(store)
     peak = 0
-    for i in range(100_000):
+    for i in range(20_000):
         response = request(host, f"/r{i % 7}")
         assert response.status == 200, host.log_messages()[-5:]
         peak = max(peak, int(response.headers.get("x-heap-used")))
-        if i % 10_000 == 0:
+        if i % 5_000 == 0:
             host.clear_logs()
     last = live_after_collection()
     assert peak < 1024 * 1024
