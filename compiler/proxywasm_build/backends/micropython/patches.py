@@ -94,10 +94,11 @@ PATCHES: tuple[Patch, ...] = (
           "    }\n"
           "    #endif\n"
           "}\n"),
-    # A str made at run time (bytes.decode, str methods, formatting) is not looked up among the
-    # interned strings (qstrs) unless the port asks for it: the lookup scans every qstr of every
-    # pool, the frozen modules' thousands included (~25,000 wasm instructions for a one-letter
-    # header value). Such a str only stays a heap object, equal and hashing alike.
+    # A str made at run time (bytes.decode, str(b, encoding), str methods, formatting) is not
+    # looked up among the interned strings (qstrs) unless the port asks for it: the lookup scans
+    # every qstr of every pool, the frozen modules' thousands included (~25,000 wasm
+    # instructions for a one-letter header value). Such a str only stays a heap object, equal
+    # and hashing alike.
     Patch("py/objstr.c", "run-time strs not interned (from a vstr)",
           "    // if not a bytes object, look if a qstr with this data already exists\n"
           "    if (type == &mp_type_str) {\n",
@@ -108,6 +109,10 @@ PATCHES: tuple[Patch, ...] = (
           "    qstr q = qstr_find_strn(data, len);\n",
           "mp_obj_t mp_obj_new_str(const char *data, size_t len) {\n"
           "    qstr q = MICROPY_PW_INTERN_NEW_STRS ? qstr_find_strn(data, len) : MP_QSTRnull;\n"),
+    Patch("py/objstr.c", "run-time strs not interned (str(bytes, encoding))",
+          "                qstr q = qstr_find_strn((const char *)str_data, str_len);\n",
+          "                qstr q = MICROPY_PW_INTERN_NEW_STRS ? qstr_find_strn((const char *)str_data, str_len)\n"
+          "                                                    : MP_QSTRnull;\n"),
     Patch("py/mpconfig.h", "run-time strs not interned (default: as upstream)",
           "// Whether to include the garbage collector\n",
           "// Whether a str made at run time is looked up among the qstrs (ours: mpconfigport.h)\n"
