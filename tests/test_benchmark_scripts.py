@@ -28,6 +28,7 @@ def snapshot() -> dict[str, str]:
     ("weight_levers.py", ["--from-json", str(RESULTS / "weight_levers.json")], "weight-levers:start"),
     ("request_fuel.py", ["--render", str(RESULTS / "request_fuel.json")], "request-fuel:start"),
     ("issue7_chart.py", [], "Python"),
+    ("micropython_summary.py", [], "after: MicroPython build"),
     ("emulator_rps.py", ["--requests", "200", "--rounds", "1", "--warmup", "20"], "wall clock"),
 ])
 def test_without_write_a_benchmark_prints_and_writes_nothing(script: str, args: list[str], printed: str) -> None:
