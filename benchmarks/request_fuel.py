@@ -1,4 +1,4 @@
-"""Wasm instructions per request of the benchmark filter: Python (before/after), AssemblyScript, C.
+"""Wasm instructions per request of the benchmark filter: Python (before/after), MicroPython, AssemblyScript, C.
 
     .venv/bin/python benchmarks/request_fuel.py                        # working tree vs HEAD, print only
     .venv/bin/python benchmarks/request_fuel.py --python-before f7eb20f --write   # and update the docs
@@ -11,8 +11,8 @@ Proxy-Wasm callback burns is summed per callback over `--pairs` pairs after a wa
 host-side work (the emulator) costs no fuel, so the numbers are the module's own work.
 
 The modules are the ones benchmarks/envoy_filters.py builds (same functions, same cache):
-deny_python.py by the working tree and, for "before", by commit `--python-before` (default
-HEAD); deny_assemblyscript/ and deny_c.c. With `--write` results go to
+deny_python.py by the working tree (CPython and MicroPython builds) and, for "before", by commit
+`--python-before` (default HEAD); deny_assemblyscript/ and deny_c.c. `--variants` picks some. With `--write` results go to
 benchmarks/results/request_fuel.json and the `request-fuel` section of docs/benchmarks.md.
 """
 
@@ -144,7 +144,10 @@ def markdown(results: dict[str, Any]) -> str:
               "values are plain ints, header names and values reach the C hostcalls as str "
               "(`_host.raw_takes_str`) and the per-request header methods call the raw "
               "interface in place. What is left is CPython's own cost per call: a Python call "
-              "is ~1,000 instructions, creating the context object ~4,500.", "",
+              "is ~1,000 instructions, creating the context object ~4,500. The MicroPython build "
+              "answers the same callbacks the same way (its reactor.c); what is left there is "
+              "MicroPython's own cost per operation: a Python call ~1,500 instructions, loading a "
+              "method ~1,000-1,500, a builtin call ~700, creating the context object ~7,000.", "",
               f"`{docs_section.regenerating(_command(meta))}`; machine-readable: "
               "benchmarks/results/request_fuel.json.", END]
     return "\n".join(lines)
