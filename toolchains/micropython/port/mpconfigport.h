@@ -30,6 +30,10 @@
 #define MICROPY_NLR_SETJMP (1)
 #define MICROPY_STACK_CHECK (1)
 #define MICROPY_ENABLE_FINALISER (0)
+// The mark stack: with the default 64 entries the SDK's object graph overflows it and each
+// collection rescans the whole heap for marked blocks (a collection cost ~4.6 million wasm
+// instructions instead of ~2.5 million with 1024; 4 KB).
+#define MICROPY_ALLOC_GC_STACK_SIZE (1024)
 #define MICROPY_FLOAT_IMPL (MICROPY_FLOAT_IMPL_DOUBLE)
 #define MICROPY_LONGINT_IMPL (MICROPY_LONGINT_IMPL_MPZ)
 #define MICROPY_ERROR_REPORTING (MICROPY_ERROR_REPORTING_DETAILED)
