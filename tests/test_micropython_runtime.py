@@ -216,3 +216,11 @@ def test_long_run_keeps_the_heap_flat(echo_module: Path):
     assert peak < 1024 * 1024
     assert abs(last - first) < 16 * 1024, (first, last)
     assert memory.data_len(store) == pages
+
+
+def test_a_filter_file_name_that_is_no_identifier_builds(tmp_path: Path):
+    """`deny-v2.py` builds on CPython (its import is by name); MicroPython's frozen C names it too."""
+    source = tmp_path / "deny-v2.py"
+    source.write_text(FILTER)
+    module = build_micropython_filter(source, tmp_path / "deny-v2.wasm")
+    assert request(Host.load(module), "/hello").status == 200

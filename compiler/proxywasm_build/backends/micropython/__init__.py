@@ -159,7 +159,9 @@ def _link_filter(core: cbuild.CoreBuild, frozen: Path, filter_module: str, heap:
         scratch = frozen_obj.with_name(f".{frozen_obj.name}.{os.getpid()}")
         core.compile(frozen, scratch)
         scratch.replace(frozen_obj)
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", filter_module):
+    # Imported by name (CPython builds such a file too: its import is by name, not a statement);
+    # anything else could not be written into the C string below.
+    if not re.fullmatch(r"[\w.-]+", filter_module):
         raise UserError(f"the filter module name {filter_module!r} is not a Python module name.")
     config = (f"#include <stddef.h>\n"
               f"const char pw_filter_module[] = \"{filter_module}\";\n"

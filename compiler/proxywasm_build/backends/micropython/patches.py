@@ -21,6 +21,11 @@ class Patch:
 
 
 PATCHES: tuple[Patch, ...] = (
+    # A frozen module's C names come from its file name: escape every character C does not take
+    # (a filter file may be called deny-v2.py; only "/" was replaced before).
+    Patch("tools/mpy-tool.py", "C names of any file name",
+          'cm_escaped_name = qstr_table[0].str.replace("/", "_")[:-3]',
+          'cm_escaped_name = qstrutil.qstr_escape(qstr_table[0].str.replace("/", "_")[:-3])'),
     # Every dict keeps insertion order like CPython's: its map is an ordered array (the form
     # OrderedDict and fixed ROM maps use). py/map.c supports it for lookup, add, remove
     # (memmove), iteration, copy and popitem (the last item). The cost is a linear lookup, which
