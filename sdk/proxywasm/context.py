@@ -301,24 +301,79 @@ class RootContext(Context):
 # instructions per header in a compiled filter, and so would encoding a str that the C raw
 # functions take as UTF-8 themselves).
 
+# Inside a module the raw functions are fixed C builtins that take str as UTF-8: the header
+# methods there bind them once (a closure variable instead of `_host.raw.X` and the
+# `raw_takes_str` test, attribute lookups per call), and on MicroPython the getter reads through
+# the module's str-returning variant (no tuple, no `bytes.decode` call: ~2,000 instructions).
+# Under the emulator `_host.raw` is installed later and may change: the methods look it up.
+_FIXED_RAW = _host.raw if _host.IN_MODULE else None
+
+
 def _header_getter(map_type: int, direction: str):
+    doc = f"The {direction} header `name` (None when absent)."
+    raw_get_str = getattr(_FIXED_RAW, "get_header_map_value_str", None)
+    if raw_get_str is not None:
+        tuple_type = tuple
+
+        def get_str(self, name: Text) -> str | None:
+            value = raw_get_str(map_type, name)
+            if value.__class__ is not tuple_type:  # str, or None when absent
+                return value
+            return _header_value(value)
+
+        return _named(get_str, f"get_http_{direction}_header", doc)
+
+    if _FIXED_RAW is not None:
+        raw_get = _FIXED_RAW.get_header_map_value
+
+        def get_fixed(self, name: Text) -> str | None:
+            status, value = raw_get(map_type, name)
+            if status == 0:
+                try:  # strict first: cheaper, the same text when it succeeds
+                    return value.decode()
+                except UnicodeError:
+                    return hc.text(value)
+            if status == 1:  # NOT_FOUND
+                return None
+            raise hc.HostError("get_header_map_value", status)
+
+        return _named(get_fixed, f"get_http_{direction}_header", doc)
+
     def get(self, name: Text) -> str | None:
         if not _host.raw_takes_str:
             name = hc._b(name)
         status, value = _host.raw.get_header_map_value(map_type, name)
-        if status == 0:
-            try:  # strict first: ~800 wasm instructions cheaper, the same text when it succeeds
-                return value.decode()
-            except UnicodeError:  # MicroPython has no UnicodeDecodeError
-                return hc.text(value)
-        if status == 1:  # NOT_FOUND
-            return None
-        raise hc.HostError("get_header_map_value", status)
+        return _header_value((status, value)) if status else hc.text(value)
 
-    return _named(get, f"get_http_{direction}_header", f"The {direction} header `name` (None when absent).")
+    return _named(get, f"get_http_{direction}_header", doc)
+
+
+def _header_value(answer: tuple) -> str | None:
+    """A (status, value) answer of get_header_map_value(_str) that is not valid UTF-8 text:
+    invalid UTF-8, absent, or a host error."""
+    status, value = answer
+    if status == 0:
+        return hc.text(value)
+    if status == 1:  # NOT_FOUND
+        return None
+    raise hc.HostError("get_header_map_value", status)
 
 
 def _header_setter(map_type: int, direction: str):
+    doc = f"Replace a {direction} header; None removes it."
+    if _FIXED_RAW is not None:
+        raw_replace = _FIXED_RAW.replace_header_map_value
+
+        def set_fixed(self, name: Text, value: Text | None) -> None:
+            if value is None:
+                hc.remove_map_value(map_type, name)
+                return
+            status = raw_replace(map_type, name, value)
+            if status:
+                raise hc.HostError("replace_header_map_value", status)
+
+        return _named(set_fixed, f"set_http_{direction}_header", doc)
+
     def set_header(self, name: Text, value: Text | None) -> None:
         if value is None:
             hc.remove_map_value(map_type, name)
@@ -329,10 +384,21 @@ def _header_setter(map_type: int, direction: str):
         if status:
             raise hc.HostError("replace_header_map_value", status)
 
-    return _named(set_header, f"set_http_{direction}_header", f"Replace a {direction} header; None removes it.")
+    return _named(set_header, f"set_http_{direction}_header", doc)
 
 
 def _header_adder(map_type: int, direction: str):
+    doc = f"Add a {direction} header (another value if present)."
+    if _FIXED_RAW is not None:
+        raw_add = _FIXED_RAW.add_header_map_value
+
+        def add_fixed(self, name: Text, value: Text) -> None:
+            status = raw_add(map_type, name, value)
+            if status:
+                raise hc.HostError("add_header_map_value", status)
+
+        return _named(add_fixed, f"add_http_{direction}_header", doc)
+
     def add(self, name: Text, value: Text) -> None:
         if not _host.raw_takes_str:
             name, value = hc._b(name), hc._b(value)
@@ -340,7 +406,7 @@ def _header_adder(map_type: int, direction: str):
         if status:
             raise hc.HostError("add_header_map_value", status)
 
-    return _named(add, f"add_http_{direction}_header", f"Add a {direction} header (another value if present).")
+    return _named(add, f"add_http_{direction}_header", doc)
 
 
 def _named(method, name: str, doc: str):
@@ -358,13 +424,10 @@ class HttpContext(Context):
     if _MICROPYTHON:
 
         def __init__(self, context_id: int, root: RootContext | None = None) -> None:
-            init = _next_inits.get(type(self), _UNDECIDED)
-            if init is _UNDECIDED:
-                init = _next_init(type(self), HttpContext)
-            if init is None:
+            if self.__class__ in _plain_inits:  # the fast path: one dict lookup
                 self.context_id = context_id
             else:
-                init(self, context_id)
+                _cooperative_init(self, context_id, HttpContext)
             self.root = root
 
     else:
@@ -548,13 +611,10 @@ class StreamContext(Context):
     if _MICROPYTHON:
 
         def __init__(self, context_id: int, root: RootContext | None = None) -> None:
-            init = _next_inits.get(type(self), _UNDECIDED)
-            if init is _UNDECIDED:
-                init = _next_init(type(self), StreamContext)
-            if init is None:
+            if self.__class__ in _plain_inits:  # the fast path: one dict lookup
                 self.context_id = context_id
             else:
-                init(self, context_id)
+                _cooperative_init(self, context_id, StreamContext)
             self.root = root
 
     else:
@@ -611,21 +671,32 @@ class StreamContext(Context):
 
 # MicroPython calls no __init_subclass__, and its super() follows the bases of the class that
 # defines the method rather than the instance's MRO: HttpContext/StreamContext.__init__ work out
-# per class, on first use, the __init__ that super().__init__ would reach on CPython.
+# per class, on first use, the __init__ that super().__init__ would reach on CPython. The classes
+# with none (nearly all) land in `_plain_inits`, so their streams pay one dict lookup for it.
+_plain_inits: dict = {}
 _next_inits: dict = {}
-_UNDECIDED = object()
+
+
+def _cooperative_init(context: Context, context_id: int, owner: type) -> None:
+    """`owner.__init__`'s slow path: the class's first instance, or a class whose MRO has an
+    __init__ between `owner` and Context (called as super().__init__ would)."""
+    cls = context.__class__
+    init = _next_inits[cls] if cls in _next_inits else _next_init(cls, owner)
+    if init is None:
+        _plain_inits[cls] = True
+        context.context_id = context_id
+    else:
+        _next_inits[cls] = init
+        init(context, context_id)
 
 
 def _next_init(cls: type, owner: type):
     """The __init__ that follows `owner` in `cls`'s MRO before Context's, else None."""
     mro = _mro(cls)
-    init = None
     for klass in mro[mro.index(owner) + 1:mro.index(Context)]:
         if "__init__" in klass.__dict__:
-            init = klass.__dict__["__init__"]
-            break
-    _next_inits[cls] = init
-    return init
+            return klass.__dict__["__init__"]
+    return None
 
 
 def _mro(cls: type) -> list:
