@@ -309,6 +309,11 @@ class RootContext(Context):
 _FIXED_RAW = _host.raw if _host.IN_MODULE else None
 
 
+_RAW_SEND_LOCAL_RESPONSE = getattr(_FIXED_RAW, "send_local_response", None)
+_EMPTY_MAP = hc._EMPTY_MAP
+_NO_HEADERS = ()  # the default `headers` of send_http_response: the one empty tuple
+
+
 def _header_getter(map_type: int, direction: str):
     doc = f"The {direction} header `name` (None when absent)."
     raw_get_str = getattr(_FIXED_RAW, "get_header_map_value_str", None)
@@ -588,10 +593,12 @@ class HttpContext(Context):
                            body: Text | None = None, details: Text = b"") -> None:
         """Answer the client directly; the upstream is never contacted. Return
         `Action.PAUSE` from the callback that calls this."""
-        if headers == () and type(status_code) is int and isinstance(body, bytes) and not details:
-            # the common local reply, without the call into hc.send_local_response
-            status = _host.raw.send_local_response(status_code, b"", body, hc._EMPTY_MAP,
-                                                   NO_GRPC_STATUS)
+        if (headers is _NO_HEADERS and status_code.__class__ is int and body.__class__ is bytes
+                and not details):
+            # the common local reply, without the call into hc.send_local_response (anything
+            # else, an empty list of headers or a bytes subclass too, takes that general path)
+            status = (_RAW_SEND_LOCAL_RESPONSE or _host.raw.send_local_response)(
+                status_code, b"", body, _EMPTY_MAP, NO_GRPC_STATUS)
             if status:
                 raise hc.HostError("send_local_response", status)
             return
