@@ -30,7 +30,11 @@ class Counted(Context):
 class Headers(HttpContext):
     def on_http_request_headers(self, num_headers, end_of_stream):
         seen = [self.get_http_request_header(name) for name in NAMES]
-        if self.get_http_request_header(":path") == "/read":
+        path = self.get_http_request_header(name=":path")
+        if path == "/errors":
+            self.send_http_response(200, (), "|".join(self.errors()).encode())
+            return Action.PAUSE
+        if path == "/read":
             body = "|".join("None" if value is None else value for value in seen)
             self.send_http_response(200, (), body.encode())
             return Action.PAUSE
@@ -40,6 +44,20 @@ class Headers(HttpContext):
         self.add_http_request_header("x-utf8", "second")
         self.add_http_request_header(b"x-added", b"1")
         return Action.CONTINUE
+
+    def errors(self):
+        """What the methods raise or answer where the host refuses: the same on both runtimes."""
+        out = []
+        for call in (lambda: self.add_http_response_header("x-a", "1"),
+                     lambda: self.set_http_response_header(name="x-a", value="1"),
+                     lambda: self.set_http_response_header("x-a", None),
+                     lambda: HttpContext.get_http_response_header(self, "x-a"),
+                     lambda: self.add_http_request_header("x-a")):
+            try:
+                out.append(repr(call()))
+            except Exception as error:
+                out.append(type(error).__name__ + ":" + str(getattr(error, "status", "")))
+        return out
 
     def on_http_response_headers(self, num_headers, end_of_stream):
         self.add_http_response_header("x-inits", str(getattr(self, "inits", 0)))
@@ -83,6 +101,12 @@ def test_header_values_decode_as_the_emulator_does(hosts: dict[str, Host], runti
     response = request(hosts[runtime], "/read")
     bad = b"ok\xff\xfe-\xe2\x82".decode("utf-8", "replace")
     assert response.body.decode() == f"plain|caf\u00e9 \u2603|{bad}||None|plain"
+
+
+def test_refusals_and_bad_arguments_answer_alike(hosts: dict[str, Host]):
+    answers = {runtime: request(host, "/errors").body.decode() for runtime, host in hosts.items()}
+    assert answers["micropython"] == answers["emulator"]
+    assert answers["emulator"].count("HostError") >= 2 and answers["emulator"].endswith("TypeError:")
 
 
 @pytest.mark.parametrize("runtime", ["emulator", "micropython"])

@@ -301,11 +301,13 @@ class RootContext(Context):
 # instructions per header in a compiled filter, and so would encoding a str that the C raw
 # functions take as UTF-8 themselves).
 
-# Inside a module the raw functions are fixed C builtins that take str as UTF-8: the header
-# methods there bind them once (a closure variable instead of `_host.raw.X` and the
-# `raw_takes_str` test, attribute lookups per call), and on MicroPython the getter reads through
-# the module's str-returning variant (no tuple, no `bytes.decode` call: ~2,000 instructions).
-# Under the emulator `_host.raw` is installed later and may change: the methods look it up.
+# Inside a module the raw functions are fixed C builtins that take str as UTF-8. A MicroPython
+# module implements the request/response header get/add/set methods in C itself
+# (`header_method_<op>_<map type>`: no Python frame, no tuple, no `bytes.decode` call; its rare
+# answers go through `_header_value` and `_raise_host_error` below). Elsewhere in a module the
+# methods bind the raw functions once (a closure variable instead of `_host.raw.X` and the
+# `raw_takes_str` test). Under the emulator `_host.raw` is installed later and may change: the
+# methods look it up per call.
 _FIXED_RAW = _host.raw if _host.IN_MODULE else None
 
 
@@ -316,6 +318,9 @@ _NO_HEADERS = ()  # the default `headers` of send_http_response: the one empty t
 
 def _header_getter(map_type: int, direction: str):
     doc = f"The {direction} header `name` (None when absent)."
+    in_c = getattr(_FIXED_RAW, f"header_method_get_{map_type}", None)
+    if in_c is not None:  # a MicroPython module's C method: no Python frame per call
+        return in_c
     raw_get_str = getattr(_FIXED_RAW, "get_header_map_value_str", None)
     if raw_get_str is not None:
         tuple_type = tuple
@@ -364,8 +369,16 @@ def _header_value(answer: tuple) -> str | None:
     raise hc.HostError("get_header_map_value", status)
 
 
+def _raise_host_error(call: str, status: int) -> None:
+    """The C header methods' error (they raise what the Python ones would)."""
+    raise hc.HostError(call, status)
+
+
 def _header_setter(map_type: int, direction: str):
     doc = f"Replace a {direction} header; None removes it."
+    in_c = getattr(_FIXED_RAW, f"header_method_set_{map_type}", None)
+    if in_c is not None:
+        return in_c
     if _FIXED_RAW is not None:
         raw_replace = _FIXED_RAW.replace_header_map_value
 
@@ -394,6 +407,9 @@ def _header_setter(map_type: int, direction: str):
 
 def _header_adder(map_type: int, direction: str):
     doc = f"Add a {direction} header (another value if present)."
+    in_c = getattr(_FIXED_RAW, f"header_method_add_{map_type}", None)
+    if in_c is not None:
+        return in_c
     if _FIXED_RAW is not None:
         raw_add = _FIXED_RAW.add_header_map_value
 
