@@ -1,7 +1,8 @@
-"""The per-request header methods of a MicroPython module (bound to the module's C raw
-functions, the getter through `get_header_map_value_str`) answer as the SDK does under the
+"""The per-request header methods of a MicroPython module (C methods of `_proxywasm_host`,
+the getter through `get_header_map_value_str`) answer as the SDK does under the
 emulator: text decoded with U+FFFD for invalid UTF-8, None when absent, str or bytes names,
-replace/add/remove reaching the upstream, and a cooperative __init__ run once per stream."""
+replace/add/remove reaching the upstream, and HttpContext.__init__ (C there too) taking
+keywords and running a cooperative __init__ once per stream."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ class Root(RootContext):
     def create_http_context(self, context_id):
         if context_id % 2:
             return WithInit(context_id, self)
-        return Headers(context_id, self)
+        return Headers(context_id=context_id, root=self)
 
 
 proxywasm.set_root_context(Root)

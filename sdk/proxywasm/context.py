@@ -451,6 +451,9 @@ class HttpContext(Context):
                 _cooperative_init(self, context_id, HttpContext)
             self.root = root
 
+        # a MicroPython module's C version of the above: one Python frame less per stream
+        __init__ = getattr(_FIXED_RAW, "http_context_init", None) or __init__
+
     else:
 
         def __init__(self, context_id: int, root: RootContext | None = None) -> None:
@@ -639,6 +642,9 @@ class StreamContext(Context):
             else:
                 _cooperative_init(self, context_id, StreamContext)
             self.root = root
+
+        # a MicroPython module's C version of the above: one Python frame less per stream
+        __init__ = getattr(_FIXED_RAW, "stream_context_init", None) or __init__
 
     else:
 
