@@ -329,3 +329,37 @@ def test_local_envoy_names_an_admin_port_in_use(minimal_module):
         with pytest.raises(EnvoyError) as raised:
             LocalEnvoy(module=minimal_module, admin_port=port)
     assert str(raised.value) == f"Envoy could not listen on 127.0.0.1:{port}: the port is in use."
+
+
+def test_proxywasm_run_builds_a_py_filter_with_the_runtime_asked_for(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+
+    from proxywasm_build.envoy.runner import free_port
+
+    proxywasm = Path(sys.executable).with_name("proxywasm")
+    needs_re = tmp_path / "needs_re.py"
+    needs_re.write_text("import re\nimport proxywasm\nproxywasm.set_http_context(lambda c, r: None)\n")
+    refused = subprocess.run([str(proxywasm), "run", str(needs_re), "--runtime", "micropython"],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "proxywasm: needs_re.py:1 imports `re`, which the micropython runtime lacks")
+
+    port = free_port()
+    deny = Path(__file__).resolve().parents[1] / "benchmarks" / "filters" / "deny_python.py"
+    proc = subprocess.Popen([str(proxywasm), "run", str(deny), "--port", str(port), "--runtime", "micropython"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert f"http://127.0.0.1:{port}" in proc.stdout.readline()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/", headers={"x-deny": "1"})
+        resp = conn.getresponse()
+        assert (resp.status, resp.read()) == (403, b"denied\n")
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _wait_or_kill(proc)
+        proc.stdout.read()
+        proc.stderr.read()

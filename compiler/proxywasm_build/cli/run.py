@@ -13,9 +13,9 @@ import click
 from proxywasm_build.errors import UserError
 
 
-def resolve_module(target: str, workdir: Path) -> Path:
-    """The .wasm to run for `target`: a module, a .py filter or project directory (built),
-    or an OCI reference (pulled into the cache)."""
+def resolve_module(target: str, workdir: Path, runtime: str | None = None) -> Path:
+    """The .wasm to run for `target`: a module, a .py filter or project directory (built with
+    `runtime`, default auto), or an OCI reference (pulled into the cache)."""
     path = Path(target)
     if path.exists():
         if path.is_dir():
@@ -29,7 +29,7 @@ def resolve_module(target: str, workdir: Path) -> Path:
             click.echo(f"building {path} ...", err=True)
         from proxywasm_build.hosts import built_module
 
-        return built_module(path)
+        return built_module(path, runtime=runtime)
     if target.endswith((".wasm", ".py")) or "/" not in target and ":" not in target:
         raise UserError(f"{target} does not exist.")
     from proxywasm_build.ship.oci import pull_to_cache
@@ -66,9 +66,11 @@ def check_port_free(port: int, option: str = "--port") -> None:
 @click.option("--log-level", type=click.Choice(["trace", "debug", "info", "warn", "error"]),
               default="debug", show_default=True, help="Lowest level of the module's logs shown.")
 @click.option("--plain-http", is_flag=True, help="Pull REF from a registry over plain HTTP.")
+@click.option("--runtime", type=click.Choice(["auto", "micropython", "cpython"]), default=None,
+              help="The Python a .py filter is built with (default: auto, as build).")
 def command(target: str, config: str | None, vm_config: str | None, port: int, admin_port: int,
             upstream: str | None, root_id: str, clusters: tuple[str, ...], tcp: bool, log_level: str,
-            plain_http: bool) -> None:
+            plain_http: bool, runtime: str | None) -> None:
     """Run a filter or module in a real local Envoy on 127.0.0.1 until Ctrl-C.
 
     TARGET is a .wasm module, a .py filter or project directory (built first), or an OCI
@@ -97,7 +99,7 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
 
             module = pull_to_cache(target, plain_http=True)
         else:
-            module = resolve_module(target, Path(tmp))
+            module = resolve_module(target, Path(tmp), runtime)
         click.echo("starting Envoy ...", err=True)
         envoy = LocalEnvoy(
             module=module, listener_port=port or None, admin_port=admin_port or None,
