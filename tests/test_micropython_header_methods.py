@@ -2,7 +2,8 @@
 the getter through `get_header_map_value_str`) answer as the SDK does under the
 emulator: text decoded with U+FFFD for invalid UTF-8, None when absent, str or bytes names,
 replace/add/remove reaching the upstream, and HttpContext.__init__ (C there too) taking
-keywords and running a cooperative __init__ once per stream."""
+keywords and running a cooperative __init__ once per stream, send_http_response (C for the
+common reply) answering every other form through the Python method."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ class Headers(HttpContext):
         path = self.get_http_request_header(name=":path")
         if path == "/errors":
             self.send_http_response(200, (), "|".join(self.errors()).encode())
+            return Action.PAUSE
+        if path == "/reply":  # not the common local reply: the Python method's general path
+            self.send_http_response(201, [("x-r", "1")], "caf\u00e9", details="why")
+            return Action.PAUSE
+        if path == "/reply-kw":
+            self.send_http_response(status_code=202, body=b"kw")
             return Action.PAUSE
         if path == "/read":
             body = "|".join("None" if value is None else value for value in seen)
@@ -121,3 +128,12 @@ def test_replace_add_remove_reach_the_upstream(hosts: dict[str, Host], runtime: 
         assert response.headers.get("x-upstream") is None
     inits = sorted(request(hosts[runtime], "/pass").headers["x-inits"] for _ in range(2))
     assert inits == ["0", "1"]
+
+
+@pytest.mark.parametrize("path", ["/reply", "/reply-kw"])
+def test_local_replies_other_than_the_common_one_answer_alike(hosts: dict[str, Host], path: str):
+    answers = {runtime: request(host, path) for runtime, host in hosts.items()}
+    emulator, micropython = answers["emulator"], answers["micropython"]
+    assert (micropython.status, micropython.body, micropython.headers.get("x-r")) == \
+        (emulator.status, emulator.body, emulator.headers.get("x-r"))
+    assert emulator.status == (201 if path == "/reply" else 202) and emulator.local_reply

@@ -623,6 +623,10 @@ class HttpContext(Context):
             return
         hc.send_local_response(status_code, headers, body, details)
 
+    if _MICROPYTHON:  # a MicroPython module answers the common local reply in C, else calls this
+        _send_http_response = send_http_response
+        send_http_response = getattr(_FIXED_RAW, "send_http_response_method", None) or send_http_response
+
     def send_grpc_response(self, grpc_status: GrpcStatus | int, message: Text | None = None,
                            metadata: HeaderPairs = ()) -> None:
         """Answer a gRPC client directly with a status (HTTP 200 + grpc-status)."""
