@@ -129,7 +129,7 @@ def build_micropython_filter(source: Path, output: Path | None = None, *, heap_s
     core = cbuild.build_core(reactor_variant())
     frozen = frozen_c(files, core.qstr_header)
     module = _link_filter(core, frozen, filter_source.module, heap)
-    data = module.read_bytes()
+    data = _optimized(module)
     frozen_names = sorted(module_name(f) for f in files)
     metadata = {
         "runtime": "micropython",
@@ -148,6 +148,35 @@ def build_micropython_filter(source: Path, output: Path | None = None, *, heap_s
                       filter_modules=sorted(module_name(f) for f in own),
                       seconds={"total": round(time.perf_counter() - started, 3)})
     return output
+
+
+#: binaryen's wasm-opt over the linked module: about 12% smaller (zig's -Os leaves it room), in
+#: seconds, cached by the module's bytes. The features are what the module uses (exception
+#: handling is MicroPython's NLR).
+WASM_OPT_FLAGS = ("-Oz", "--enable-exception-handling", "--enable-reference-types", "--enable-bulk-memory",
+                  "--enable-sign-ext", "--enable-mutable-globals", "--enable-nontrapping-float-to-int",
+                  "--enable-multivalue")
+
+
+def _optimized(module: Path) -> bytes:
+    """The linked module after wasm-opt (cached by its content)."""
+    import subprocess
+
+    from proxywasm_build.backends.common.toolchain import BINARYEN_VERSION, wasm_opt
+
+    data = module.read_bytes()
+    key = hashlib.sha256(data + BINARYEN_VERSION.encode() + " ".join(WASM_OPT_FLAGS).encode()).hexdigest()[:24]
+    cached = cache_dir() / "micropython-optimized" / f"{key}.wasm"
+    if not cached.exists():
+        scratch = cached.with_name(f".{cached.name}.{os.getpid()}")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([*wasm_opt(), str(module), "-o", str(scratch), *WASM_OPT_FLAGS],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UserError(f"wasm-opt failed on the MicroPython module: {tail}")
+        scratch.replace(cached)
+    return cached.read_bytes()
 
 
 def _link_filter(core: cbuild.CoreBuild, frozen: Path, filter_module: str, heap: int) -> Path:
