@@ -53,6 +53,22 @@ class Headers(HttpContext):
         self.add_http_request_header(b"x-added", b"1")
         return Action.CONTINUE
 
+    def on_http_request_body(self, body_size, end_of_stream):
+        if not end_of_stream:
+            return Action.PAUSE
+        out = []
+        for call in (lambda: self.get_http_request_body(), lambda: self.get_http_request_body(2),
+                     lambda: self.get_http_request_body(1, 3),
+                     lambda: self.get_http_request_body(start=0, max_size=2),
+                     lambda: self.get_http_request_body(50), lambda: self.get_http_response_body()):
+            try:
+                value = call()
+                out.append(b"None" if value is None else value)
+            except Exception as error:
+                out.append((type(error).__name__ + ":" + str(getattr(error, "status", ""))).encode())
+        self.send_http_response(200, (), b"|".join(out))
+        return Action.PAUSE
+
     def errors(self):
         """What the methods raise or answer where the host refuses: the same on both runtimes."""
         out = []
@@ -137,3 +153,10 @@ def test_local_replies_other_than_the_common_one_answer_alike(hosts: dict[str, H
     assert (micropython.status, micropython.body, micropython.headers.get("x-r")) == \
         (emulator.status, emulator.body, emulator.headers.get("x-r"))
     assert emulator.status == (201 if path == "/reply" else 202) and emulator.local_reply
+
+
+def test_request_body_reads_answer_alike(hosts: dict[str, Host]):
+    bodies = {runtime: host.http_request([(":path", "/pass")] + REQUEST, b"hello body").body
+              for runtime, host in hosts.items()}
+    assert bodies["micropython"] == bodies["emulator"]
+    assert bodies["emulator"] == b"hello body|llo body|ell|he|HostError:2|None"

@@ -430,6 +430,11 @@ def _header_adder(map_type: int, direction: str):
     return _named(add, f"add_http_{direction}_header", doc)
 
 
+def _buffer_getter(buffer_type: int):
+    """A MicroPython module's C version of a per-request body/data getter, else None."""
+    return getattr(_FIXED_RAW, f"buffer_method_get_{buffer_type}", None)
+
+
 def _named(method, name: str, doc: str):
     if not _MICROPYTHON:  # MicroPython's functions take no attributes
         method.__name__, method.__qualname__, method.__doc__ = name, f"HttpContext.{name}", doc
@@ -516,6 +521,9 @@ class HttpContext(Context):
     def get_http_request_body(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
         return hc.get_buffer(_BUFFER_HTTP_REQUEST_BODY, start, max_size)
 
+    if _MICROPYTHON:
+        get_http_request_body = _buffer_getter(_BUFFER_HTTP_REQUEST_BODY) or get_http_request_body
+
     def set_http_request_body(self, start: int, size: int, value: Text) -> None:
         hc.set_buffer(_BUFFER_HTTP_REQUEST_BODY, start, size, value)
 
@@ -576,6 +584,9 @@ class HttpContext(Context):
 
     def get_http_response_body(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
         return hc.get_buffer(_BUFFER_HTTP_RESPONSE_BODY, start, max_size)
+
+    if _MICROPYTHON:
+        get_http_response_body = _buffer_getter(_BUFFER_HTTP_RESPONSE_BODY) or get_http_response_body
 
     def set_http_response_body(self, start: int, size: int, value: Text) -> None:
         hc.set_buffer(_BUFFER_HTTP_RESPONSE_BODY, start, size, value)
@@ -680,11 +691,17 @@ class StreamContext(Context):
     def get_downstream_data(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
         return hc.get_buffer(_BUFFER_DOWNSTREAM_DATA, start, max_size)
 
+    if _MICROPYTHON:
+        get_downstream_data = _buffer_getter(_BUFFER_DOWNSTREAM_DATA) or get_downstream_data
+
     def set_downstream_data(self, start: int, size: int, value: Text) -> None:
         hc.set_buffer(_BUFFER_DOWNSTREAM_DATA, start, size, value)
 
     def get_upstream_data(self, start: int = 0, max_size: int = _U32_MAX) -> bytes | None:
         return hc.get_buffer(_BUFFER_UPSTREAM_DATA, start, max_size)
+
+    if _MICROPYTHON:
+        get_upstream_data = _buffer_getter(_BUFFER_UPSTREAM_DATA) or get_upstream_data
 
     def set_upstream_data(self, start: int, size: int, value: Text) -> None:
         hc.set_buffer(_BUFFER_UPSTREAM_DATA, start, size, value)
