@@ -219,6 +219,14 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     owner: "RecordingUpstream"
 
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001 - socketserver's signature
+        """Envoy resetting an upstream connection (a filter's local reply, a reset stream) is
+        expected here, not an error worth a traceback in the test output."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class RecordingUpstream:
     """A threaded HTTP server on 127.0.0.1 (free port) that records requests and answers them.
