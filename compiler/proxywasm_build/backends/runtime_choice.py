@@ -119,30 +119,34 @@ def _first_missing_name(tree: ast.Module, available: set[str],
     """The first `from M import n`, or `M.n` on an imported module M, that names something the
     runtime's M does not have: (line, M, n). The SDK and the filter's own modules are not
     checked (CPython would fail the same way)."""
-    def checked(module: str) -> bool:
-        return module in available and module.partition(".")[0] not in local | {"proxywasm"}
-
     names = runtime_module_names()
-    uses: list[tuple[int, str, str]] = []
-    aliases: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and checked(node.module):
-            uses += [(node.lineno, node.module, alias.name) for alias in node.names if alias.name != "*"
-                     and f"{node.module}.{alias.name}" not in available]
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if checked(alias.name):
-                    aliases[alias.asname or alias.name] = alias.name
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute):
-            module = _dotted(node.value)
-            if module in aliases and f"{aliases[module]}.{node.attr}" not in available:
-                uses.append((node.lineno, aliases[module], node.attr))
-    for line, module, name in sorted(uses):
+    for line, module, name in sorted(_names_taken(tree, available, local)):
         known = names.get(module)
         if known is not None and name not in known:
             return line, module, name
     return None
+
+
+def _names_taken(tree: ast.Module, available: set[str], local: set[str]) -> list[tuple[int, str, str]]:
+    """(line, module, name) for each name the file takes from a runtime module that is not
+    itself a module the runtime provides (`from urllib import parse` is a module)."""
+    def checked(module: str) -> bool:
+        return module in available and module.partition(".")[0] not in local | {"proxywasm"}
+
+    taken: list[tuple[int, str, str]] = []
+    aliases: dict[str, str] = {}   # the name a module is bound to -> the module
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and checked(node.module):
+            taken += [(node.lineno, node.module, alias.name) for alias in node.names
+                      if alias.name != "*" and f"{node.module}.{alias.name}" not in available]
+        elif isinstance(node, ast.Import):
+            aliases.update({alias.asname or alias.name: alias.name for alias in node.names if checked(alias.name)})
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            module = aliases.get(_dotted(node.value) or "")
+            if module is not None and f"{module}.{node.attr}" not in available:
+                taken.append((node.lineno, module, node.attr))
+    return taken
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -196,8 +200,8 @@ def _local_modules(filter_source: FilterSource) -> set[str]:
     names = {filter_source.module}
     root = filter_source.root
     for path in [*filter_source.files, *root.glob("*.py")]:
-        relative = path.resolve().relative_to(root.resolve()) if path.resolve().is_relative_to(root.resolve()) \
-            else Path(path.name)
+        resolved, top = path.resolve(), root.resolve()
+        relative = resolved.relative_to(top) if resolved.is_relative_to(top) else Path(path.name)
         names.add(relative.parts[0].removesuffix(".py"))
     names.update(p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").is_file())
     return names
