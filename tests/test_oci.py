@@ -335,3 +335,23 @@ def test_oras_is_imported_only_when_a_registry_is_talked_to():
             "print(before, 'oras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.build
+def test_a_micropython_module_keeps_its_runtime_through_push_and_pull(registry: LocalRegistry,
+                                                                     tmp_path: Path) -> None:
+    from proxywasm_build.hosts import built_module
+    from proxywasm_build.wasm.reader import read_module
+    from proxywasm_build.wasm.validate import python_metadata
+
+    deny = Path(__file__).resolve().parents[1] / "benchmarks" / "filters" / "deny_python.py"
+    module = built_module(deny, runtime="micropython")
+    ref = f"{registry.host}/runtimes/deny:micropython"
+    assert cli("push", str(module), ref, "--plain-http").returncode == 0
+    out = tmp_path / "pulled.wasm"
+    pulled = cli("pull", ref, "-o", str(out), "--plain-http")
+    assert pulled.returncode == 0, pulled.stderr
+    metadata = python_metadata(read_module(out.read_bytes()))
+    assert metadata["runtime"] == "micropython" and metadata["micropython"] == "1.19.0"
+    shown = cli("inspect", str(out))
+    assert "Runtime micropython 1.19.0" in shown.stdout
