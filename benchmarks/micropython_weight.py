@@ -50,6 +50,7 @@ import envoy_filters as ef  # noqa: E402
 
 from proxywasm_build.cache import atomic_write  # noqa: E402
 from proxywasm_build.wasm.reader import read_module  # noqa: E402
+from proxywasm_build.wasm.leb128 import encode_unsigned, read_unsigned  # noqa: E402
 
 ROOT = ef.ROOT
 RESULTS_JSON = ef.RESULTS / "micropython_weight.json"
@@ -206,27 +207,6 @@ def start_sample(module: Path | None, warmup: float) -> dict[str, Any]:
 # 3. Compile cost of parts of the code
 
 
-def _leb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _read_leb(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
-
-
 STUB_BODY = b"\x00\x00\x0b"  # no locals; unreachable; end — valid for any signature
 
 
@@ -236,19 +216,19 @@ def stub_functions(data: bytes, stub: set[int], imported: int) -> bytes:
     pos = 8
     while pos < len(data):
         kind = data[pos]
-        size, body_start = _read_leb(data, pos + 1)
+        size, body_start = read_unsigned(data, pos + 1)
         end = body_start + size
         if kind != 10:
             out += data[pos:end]
         else:
-            count, p = _read_leb(data, body_start)
-            section = bytearray(_leb(count))
+            count, p = read_unsigned(data, body_start)
+            section = bytearray(encode_unsigned(count))
             for i in range(count):
-                length, b = _read_leb(data, p)
+                length, b = read_unsigned(data, p)
                 body = STUB_BODY if imported + i in stub else data[b:b + length]
-                section += _leb(len(body)) + body
+                section += encode_unsigned(len(body)) + body
                 p = b + length
-            out += bytes([10]) + _leb(len(section)) + section
+            out += bytes([10]) + encode_unsigned(len(section)) + section
         pos = end
     return bytes(out)
 

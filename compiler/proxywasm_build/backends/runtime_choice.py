@@ -70,28 +70,29 @@ def choose_runtime(source: Path, requested: str = "auto") -> RuntimeChoice:
     if requested == "micropython":
         raise UserError(f"{located}, so the filter cannot be built for the micropython runtime "
                         f"(build it with --runtime cpython).")
-    return RuntimeChoice("cpython", f"{_shown(obstacle.path, filter_source.root)}:{obstacle.line} "
-                                    f"{obstacle.what}")
+    return RuntimeChoice("cpython", located)
 
 
 def first_obstacle(filter_source: FilterSource) -> Obstacle | None:
     """The first thing in the filter's files that MicroPython cannot run, or None."""
+    from proxywasm_build.backends import micropython
+
+    available, local = micropython.available_modules(), _local_modules(filter_source)
     for path in filter_source.files:
-        obstacle = _file_obstacle(path, filter_source)
+        obstacle = _file_obstacle(path, filter_source, available, local)
         if obstacle is not None:
             return obstacle
     return None
 
 
-def _file_obstacle(path: Path, filter_source: FilterSource) -> Obstacle | None:
+def _file_obstacle(path: Path, filter_source: FilterSource, available: set[str],
+                   local: set[str]) -> Obstacle | None:
     from proxywasm_build.backends import micropython
 
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except (SyntaxError, UnicodeDecodeError):
         return None  # the build's own check reports it with the same words on either runtime
-    available = micropython.available_modules()
-    local = _local_modules(filter_source)
     for name, line in sorted(sandbox.imported_names(tree), key=lambda item: item[1]):
         if _is_provided(name, available, local):
             continue
