@@ -4,7 +4,9 @@
 Proxy-Wasm module in wasmtime. Both drive the same emulated host (docs/emulator.md).
 """
 
+from .drive import HttpContextDriver, TcpContextDriver
 from .emulator import (
+    CallbackAction,
     EmulatorError,
     FilterLoadError,
     GrpcCall,
@@ -23,6 +25,7 @@ from .host import Host
 from .sandbox import FilterRefused
 
 __all__ = [
+    "CallbackAction", "HttpContextDriver", "TcpContextDriver",
     "EmulatorError", "FilterLoadError", "FilterRefused", "GrpcCall", "Headers", "Host", "HttpCall", "HttpResponse",
     "HttpStream", "LogRecord", "Plugin", "PluginStartError", "StrictModeError", "TcpConnection",
     "UpstreamRequest", "ModuleTrap",

@@ -31,6 +31,7 @@ from ..abi import (
     serialize_map,
 )
 from .headers import Headers, HeadersLike
+from .stream_views import StreamViews
 
 OK = int(Status.OK)
 NOT_FOUND = int(Status.NOT_FOUND)
@@ -62,6 +63,30 @@ class LogRecord(NamedTuple):
     level: LogLevel
     message: str
     context_id: int = 0
+
+
+class CallbackAction(NamedTuple):
+    """What one stream callback returned: `("on_http_request_headers", Action.PAUSE, 0)`.
+
+    `filter` is the index of the plugin in the chain (0 for the first or only one)."""
+
+    callback: str
+    action: Union[Action, int]
+    filter: int = 0
+
+
+#: The stream callbacks that return an Action, by their Proxy-Wasm export name.
+_ACTION_CALLBACKS = {
+    "proxy_on_request_headers": "on_http_request_headers",
+    "proxy_on_request_body": "on_http_request_body",
+    "proxy_on_request_trailers": "on_http_request_trailers",
+    "proxy_on_response_headers": "on_http_response_headers",
+    "proxy_on_response_body": "on_http_response_body",
+    "proxy_on_response_trailers": "on_http_response_trailers",
+    "proxy_on_new_connection": "on_new_connection",
+    "proxy_on_downstream_data": "on_downstream_data",
+    "proxy_on_upstream_data": "on_upstream_data",
+}
 
 
 @dataclass
@@ -253,7 +278,7 @@ _RESPONSE = _Way("response", -1, "proxy_on_response_headers", "proxy_on_response
                  "proxy_on_response_trailers")
 
 
-class HttpStream:
+class HttpStream(StreamViews):
     """One HTTP stream through the filter chain, driven step by step.
 
     Send the downstream request with `send_request_headers/body/trailers`, then the upstream's
@@ -262,9 +287,10 @@ class HttpStream:
     on_delete). `Host.http_request` does all of this for a whole request.
     """
 
-    def __init__(self, emulator: "Emulator") -> None:
+    def __init__(self, emulator: "Emulator", plugins: Optional[list["Plugin"]] = None) -> None:
         self._em = emulator
         self.filters: list[_FilterState] = []
+        self.actions: list[CallbackAction] = []
         self.request_headers: Optional[Pairs] = None
         self.request_trailers: Optional[Pairs] = None
         self.response_headers: Optional[Pairs] = None
@@ -284,7 +310,7 @@ class HttpStream:
         self.reset = False
         self.finished = False
         self.connection_id = emulator._next_connection_id()
-        for plugin in emulator.plugins:
+        for plugin in (emulator.plugins if plugins is None else plugins):
             ctx_id = emulator._new_context_id()
             emulator.contexts[ctx_id] = _ContextInfo("http", plugin, self, len(self.filters))
             self.filters.append(_FilterState(ctx_id, plugin))
@@ -594,9 +620,10 @@ class TcpConnection:
     hold the bytes the filters let through.
     """
 
-    def __init__(self, emulator: "Emulator") -> None:
+    def __init__(self, emulator: "Emulator", plugins: Optional[list["Plugin"]] = None) -> None:
         self._em = emulator
         self.filters: list[_FilterState] = []
+        self.actions: list[CallbackAction] = []
         self.to_upstream = bytearray()
         self.to_downstream = bytearray()
         self.closed = False
@@ -607,7 +634,7 @@ class TcpConnection:
         self._up_buffers: list[bytearray] = []
         self._down_paused: list[bool] = []
         self._up_paused: list[bool] = []
-        for plugin in emulator.plugins:
+        for plugin in (emulator.plugins if plugins is None else plugins):
             ctx_id = emulator._new_context_id()
             emulator.contexts[ctx_id] = _ContextInfo("tcp", plugin, self, len(self.filters))
             self.filters.append(_FilterState(ctx_id, plugin))
@@ -776,7 +803,17 @@ class Emulator:
             result = self.module.call(name, context_id, *args)
         finally:
             self.current = previous
-        return CONTINUE if result is None else int(result)
+        value = CONTINUE if result is None else int(result)
+        if name in _ACTION_CALLBACKS:
+            self._record_action(name, context_id, value)
+        return value
+
+    def _record_action(self, name: str, context_id: int, value: int) -> None:
+        """Keep what a stream callback returned on its stream, for the test to read."""
+        info = self.contexts.get(context_id)
+        if info is not None and info.stream is not None:
+            action = Action(value) if value in (0, 1) else value
+            info.stream.actions.append(CallbackAction(_ACTION_CALLBACKS[name], action, info.index))
 
     def _defer(self, action: Callable[[], None]) -> None:
         """Envoy runs stream changes asked for inside a callback after the VM call returns."""

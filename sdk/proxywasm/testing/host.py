@@ -25,6 +25,7 @@ from .emulator import (
     TcpConnection,
     UpstreamRequest,
 )
+from .drive import HttpContextDriver, TcpContextDriver, choose_plugin
 from .headers import Headers, HeadersLike
 from .sandbox import FilterRefused, RefusingHost, check_sources, filter_files, registration_refusal
 
@@ -241,10 +242,23 @@ class Host:
             raise EmulatorError(_paused_message(stream, em, "response"))
         return stream.response
 
+    def http_context(self, plugin: Union[Plugin, int, None] = None) -> HttpContextDriver:
+        """A new HTTP context of one plugin (default: the first) to drive one callback at a
+        time: `call_on_request_headers(headers, end_of_stream=False)` returns the `Action`
+        the filter returned (see `HttpContextDriver`). No other plugin takes part."""
+        driver = HttpContextDriver(self.emulator, choose_plugin(self.emulator, plugin))
+        self.emulator._after_operation()
+        return driver
+
     # --- TCP -------------------------------------------------------------------------------
     def tcp_connection(self) -> TcpConnection:
         """Open a TCP connection through the plugins (network filters)."""
         return TcpConnection(self.emulator)
+
+    def tcp_context(self, plugin: Union[Plugin, int, None] = None) -> TcpContextDriver:
+        """Open a TCP connection through one plugin (default: the first) to drive one
+        callback at a time: `call_on_downstream_data(data)` returns the filter's `Action`."""
+        return TcpContextDriver(self.emulator, choose_plugin(self.emulator, plugin))
 
     # --- logs, metrics, time -----------------------------------------------------------------
     @property
