@@ -288,6 +288,17 @@ class EnvoyHost:
         self._use_mode(False)
         return EnvoyHttpStream(self)
 
+    def http_context(self, plugin: Any = None) -> Any:
+        """Not in Envoy: it has no call that runs one callback of one filter."""
+        raise UserError("Envoy cannot run one callback of a filter alone; drive a whole stream "
+                        "with http_stream(), or mark the test @pytest.mark.emulator_only.")
+
+    def tcp_context(self, plugin: Any = None) -> Any:
+        """Not in Envoy: it has no call that runs one callback of one filter."""
+        raise UserError("Envoy cannot run one callback of a filter alone; drive a whole "
+                        "connection with tcp_connection(), or mark the test "
+                        "@pytest.mark.emulator_only.")
+
     def _activity(self) -> tuple:
         servers = [self.upstream, *self.callout_servers.values()]
         return tuple((len(s.live), sum(len(x.body) for x in s.live),

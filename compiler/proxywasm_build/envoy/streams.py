@@ -12,11 +12,12 @@ from proxywasm_build.envoy.config import LOCAL_REPLY_MARKER
 from proxywasm_build.envoy.results import (REQUEST_DEFAULTS, HeadersArg, as_bytes, comparable_headers,
                                            header_pairs, make_headers, testing_module, upstream_request_of)
 from proxywasm_build.errors import UserError
+from proxywasm_build.envoy.views import EnvoyStreamViews
 
 if TYPE_CHECKING:
     from proxywasm_build.envoy.host import EnvoyHost
 
-class EnvoyHttpStream:
+class EnvoyHttpStream(EnvoyStreamViews):
     """One real HTTP/1.1 stream through Envoy, driven step by step like the emulator's
     `HttpStream`: `send_request_headers/body/trailers` write as the client,
     `send_response_headers/body/trailers` answer as the upstream; `upstream_request` and
