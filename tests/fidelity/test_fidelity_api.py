@@ -40,7 +40,7 @@ def info_logs(host: Host) -> list[str]:
     ({"x-wasm-request": "test"}, "x-wasm-request", "set by the filter"),  # replaced
 ])
 def test_on_request_headers_alone_returns_continue_and_leaves_the_headers(sent, key, expected):
-    """Driving on_http_request_headers alone and reading its Action: emulator only."""
+    """Envoy cannot run on_http_request_headers alone, nor report the Action it returned."""
     host = load("headers")
     ctx = host.http_context()
     action = ctx.call_on_request_headers(sent, end_of_stream=False)
@@ -54,7 +54,7 @@ def test_on_request_headers_alone_returns_continue_and_leaves_the_headers(sent, 
 
 @pytest.mark.emulator_only
 def test_on_request_headers_adds_the_configured_header():
-    """Driving on_http_request_headers alone: emulator only."""
+    """Envoy cannot run on_http_request_headers alone, nor report the Action it returned."""
     host = load("headers", header="x-user-id", value="123", path="request")
     ctx = host.http_context()
     assert ctx.call_on_request_headers({}) == Action.CONTINUE
@@ -65,7 +65,7 @@ def test_on_request_headers_adds_the_configured_header():
 
 @pytest.mark.emulator_only
 def test_on_response_headers_alone_returns_continue_and_leaves_the_headers():
-    """Driving the header callbacks one at a time: emulator only."""
+    """Envoy cannot run the header callbacks one at a time, nor report their Actions."""
     host = load("headers", header="x-ingress-header", value="powered by us", path="response")
     ctx = host.http_context()
     ctx.call_on_request_headers({":path": "/"}, end_of_stream=True)
@@ -86,7 +86,7 @@ def test_on_response_headers_alone_returns_continue_and_leaves_the_headers():
 
 @pytest.mark.emulator_only
 def test_auth_pauses_the_request_headers_while_it_asks():
-    """The Action on_http_request_headers returned: emulator only."""
+    """Envoy never reports the Action on_http_request_headers returned."""
     host = load("auth")
     ctx = host.http_context()
     assert ctx.call_on_request_headers({"key": "value"}) == Action.PAUSE
@@ -98,7 +98,7 @@ def test_auth_pauses_the_request_headers_while_it_asks():
 
 @pytest.mark.emulator_only
 def test_auth_answer_grants_or_answers_403_locally():
-    """Reading the sent local reply of a context driven by hand: emulator only."""
+    """Envoy cannot run on_http_request_headers alone (the callout answer is the emulator's)."""
     host = load("auth")
     granted = host.http_context()
     granted.call_on_request_headers({":path": "/"})
@@ -122,7 +122,7 @@ def test_auth_answer_grants_or_answers_403_locally():
 
 @pytest.mark.emulator_only
 def test_calls_envoy_would_not_make_are_refused_with_the_reason():
-    """Envoy's order of callbacks for a context driven by hand: emulator only."""
+    """Envoy has no single-callback calls to refuse: it simply never makes them."""
     host = load("auth")
     ctx = host.http_context()
     with pytest.raises(EmulatorError, match="before the request body"):
@@ -143,7 +143,7 @@ def test_calls_envoy_would_not_make_are_refused_with_the_reason():
 @pytest.mark.parametrize("content_type, expected", [
     ("text/html", Action.PAUSE), ("application/json", Action.CONTINUE)])
 def test_json_request_headers_action(content_type, expected):
-    """The Action on_http_request_headers returned: emulator only."""
+    """Envoy never reports the Action on_http_request_headers returned."""
     ctx = load("json").http_context()
     assert ctx.call_on_request_headers({"content-type": content_type}) == expected
     assert (ctx.local_response is not None) == (expected == Action.PAUSE)
@@ -155,7 +155,7 @@ def test_json_request_headers_action(content_type, expected):
     (b'{"unknown_key": "unknown_value"}', Action.PAUSE),
     (b'{"my_key": "my_value"}', Action.CONTINUE)])
 def test_json_request_body_action(body, expected):
-    """The Action on_http_request_body returned: emulator only."""
+    """Envoy never reports the Action on_http_request_body returned."""
     ctx = load("json", required_keys=["my_key"]).http_context()
     assert ctx.call_on_request_headers({"content-type": "application/json"}) == Action.CONTINUE
     assert ctx.call_on_request_body(body[:4]) == Action.PAUSE  # waits for the whole body
@@ -172,7 +172,7 @@ def test_json_request_body_action(body, expected):
 
 @pytest.mark.emulator_only
 def test_a_whole_stream_records_every_callback_and_its_action():
-    """Envoy does not report what a callback returned: emulator only."""
+    """Envoy never reports the Action a callback returned."""
     host = load("json", required_keys=["a"])
     stream = host.http_stream()
     stream.send_request_headers({":method": "POST", ":path": "/", "content-type": "application/json"})
@@ -195,8 +195,11 @@ def test_request_headers_are_readable_mid_stream_before_the_request_completes():
     assert headers["x-wasm-request"] == "set by the filter" and headers["x-client"] == "1"
     stream.send_request_body(b"part", end_of_stream=True)
     assert stream.upstream_request.body == b"part"
-    stream.send_response_headers({":status": "200"}, end_of_stream=True)
-    assert stream.response.headers["x-wasm-response"] == "api"
+    stream.send_response_headers({":status": "200", "x-up": "1"})
+    headers = stream.current_response_headers  # the response has not ended either
+    assert (headers[":status"], headers["x-up"], headers["x-wasm-response"]) == ("200", "1", "api")
+    stream.send_response_body(b"done", end_of_stream=True)
+    assert stream.response.body == b"done" and stream.current_response_body == b"done"
     stream.complete()
 
 
@@ -204,7 +207,7 @@ def test_request_headers_are_readable_mid_stream_before_the_request_completes():
 
 @pytest.mark.emulator_only
 def test_tcp_callbacks_alone_return_their_actions():
-    """Driving one network-filter callback and reading its Action: emulator only."""
+    """Envoy cannot run a network filter's callback alone, nor report its Action."""
     host = load("tcp")
     conn = host.tcp_context()
     assert conn.new_connection_action == Action.CONTINUE
