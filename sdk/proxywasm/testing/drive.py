@@ -41,7 +41,9 @@ def choose_plugin(emulator: Emulator, plugin: Union[Plugin, int, None]) -> Plugi
 
 
 def _action_since(actions: list[CallbackAction], mark: int, callback: str) -> ActionValue:
-    for record in actions[mark:]:
+    """What the callback returned in the step that started at `mark` (its last call there:
+    the one that saw everything delivered in that step)."""
+    for record in reversed(actions[mark:]):
         if record.callback == callback:
             return record.action
     raise EmulatorError(f"Envoy did not call {callback} at this point")
