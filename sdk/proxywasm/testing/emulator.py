@@ -756,6 +756,8 @@ class Emulator:
         self.current = 0
         self.initializing = False
         self.now_ns = time.time_ns()
+        # one clock: the monotonic one moves with now_ns (advance), as both are real in Envoy
+        self._monotonic_offset = time.monotonic_ns() - self.now_ns
         self._ids = 0
         self._connection_ids = 0
         self._deferred: deque[Callable[[], None]] = deque()
@@ -892,21 +894,32 @@ class Emulator:
     def tick(self) -> None:
         for plugin in self.plugins:
             if plugin.tick_period_ms > 0:
-                self._call("proxy_on_tick", plugin.context_id)
-        self._after_operation()
+                self._fire_tick(plugin)
 
     def advance(self, seconds: float) -> None:
         target = self.now_ns + int(seconds * 1e9)
-        while True:
-            due = [p for p in self.plugins if p.tick_period_ms > 0 and p.next_tick_ns <= target]
-            if not due:
-                break
-            plugin = min(due, key=lambda p: p.next_tick_ns)
-            self.now_ns = max(self.now_ns, plugin.next_tick_ns)
-            plugin.next_tick_ns += plugin.tick_period_ms * 1_000_000
-            self._call("proxy_on_tick", plugin.context_id)
-            self._after_operation()
+        while self.next_tick(target):
+            pass
         self.now_ns = target
+
+    def next_tick(self, until_ns: Optional[int] = None) -> bool:
+        """Move the clock to the earliest due tick (not past `until_ns`) and fire it; False
+        when no plugin has a tick due by then."""
+        due = [p for p in self.plugins if p.tick_period_ms > 0
+               and (until_ns is None or p.next_tick_ns <= until_ns)]
+        if not due:
+            return False
+        plugin = min(due, key=lambda p: p.next_tick_ns)
+        self.now_ns = max(self.now_ns, plugin.next_tick_ns)
+        plugin.next_tick_ns += plugin.tick_period_ms * 1_000_000
+        self._fire_tick(plugin)
+        return True
+
+    def _fire_tick(self, plugin: Plugin) -> None:
+        # Envoy answers what on_tick dispatched as it answers any callout: a responder does too
+        self._call("proxy_on_tick", plugin.context_id)
+        self._after_operation()
+        self.settle()
 
     def settle(self) -> None:
         """Answer every pending callout that has a responder, until nothing changes."""
@@ -1038,6 +1051,20 @@ class Emulator:
 
     def get_current_time_nanoseconds(self) -> tuple[int, int]:
         return OK, self.now_ns
+
+    @property
+    def monotonic_ns(self) -> int:
+        """The emulated monotonic clock: it moves exactly as `now_ns` does."""
+        return self.now_ns + self._monotonic_offset
+
+    def clock_time_ns(self, clock_id: int) -> Optional[int]:
+        """WASI `clock_time_get` as Envoy answers it: the realtime clock (0) is the Proxy-Wasm
+        clock, the monotonic one (1) moves with it, the CPU-time clocks are not supported."""
+        if clock_id == 0:
+            return self.now_ns
+        if clock_id == 1:
+            return self.monotonic_ns
+        return None
 
     def set_tick_period_milliseconds(self, tick_period: int) -> int:
         self._refuse_during_start("set_tick_period_milliseconds")

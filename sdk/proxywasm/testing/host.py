@@ -25,6 +25,7 @@ from .emulator import (
     TcpConnection,
     UpstreamRequest,
 )
+from .clock import builtins_importing, emulated_time
 from .drive import HttpContextDriver, TcpContextDriver, choose_plugin
 from .headers import Headers, HeadersLike
 from .sandbox import FilterRefused, RefusingHost, check_sources, filter_files, registration_refusal
@@ -33,6 +34,8 @@ Body = Union[bytes, str, Sequence[bytes], None]
 Upstream = Union[tuple, Callable[[UpstreamRequest], tuple], None]
 
 _module_counter = itertools.count(1)
+#: How many ticks `http_request` lets pass for a stream only a tick can resume.
+_MOST_TICKS_WAITED = 1000
 
 
 def _as_bytes(value: Union[bytes, str, None]) -> bytes:
@@ -74,6 +77,8 @@ class PythonModule:
         if spec is None or spec.loader is None:
             raise FilterLoadError(f"cannot import {target}")
         module = importlib.util.module_from_spec(spec)
+        # the filter's `import time` reads the emulated clock, as a compiled module's does
+        module.__builtins__ = builtins_importing(emulated_time(self.emulator))
         sys.modules[name] = module
         em = self.emulator
         previous_vm = dispatcher.current_vm()
@@ -204,7 +209,8 @@ class Host:
         `upstream` is `(status, headers, body[, trailers])`, or a function of the
         `UpstreamRequest` returning one; its body is delivered in `response_chunks` chunks.
         Pending callouts with a responder (`on_http_call`, `on_grpc_call`) are answered as
-        soon as they are made.
+        soon as they are made. A stream that only a tick can resume (paused, nothing pending)
+        waits for it as in Envoy: the emulated clock moves to each next tick until it resumes.
         """
         em = self.emulator
         stream = HttpStream(em)
@@ -222,6 +228,9 @@ class Host:
             stream.send_request_trailers(trailer_pairs)
             em.settle()
         if not stream.finished and stream.downstream_headers is None:
+            self._wait_for_ticks(lambda: stream.upstream_complete or stream.finished
+                                 or stream.downstream_headers is not None)
+        if not stream.finished and stream.downstream_headers is None:
             if not stream.upstream_complete:
                 raise EmulatorError(_paused_message(stream, em, "request"))
             answer = upstream(stream.upstream_request) if callable(upstream) else upstream
@@ -238,9 +247,18 @@ class Host:
             if resp_trailers is not None:
                 stream.send_response_trailers(resp_trailers)
                 em.settle()
+        self._wait_for_ticks(lambda: stream.finished)
         if not stream.finished:
             raise EmulatorError(_paused_message(stream, em, "response"))
         return stream.response
+
+    def _wait_for_ticks(self, moved_on: Callable[[], bool]) -> None:
+        """Only a tick can resume a paused stream when no callout is pending: let the emulated
+        clock run to each next tick, as Envoy's real one does, until the stream moves on."""
+        em = self.emulator
+        for _ in range(_MOST_TICKS_WAITED):
+            if moved_on() or em.http_calls or em.grpc_calls or not em.next_tick():
+                return
 
     def http_context(self, plugin: Union[Plugin, int, None] = None) -> HttpContextDriver:
         """A new HTTP context of one plugin (default: the first) to drive one callback at a
@@ -294,8 +312,14 @@ class Host:
         raise KeyError(name)
 
     def tick(self) -> None:
-        """Call `on_tick` on every plugin that set a tick period."""
+        """Call `on_tick` on every plugin that set a tick period (the clock stays put)."""
         self.emulator.tick()
+
+    @property
+    def tick_period_ms(self) -> int:
+        """The tick period the (first) plugin set, in milliseconds; 0 when it set none.
+        Each plugin's is `host.plugins[i].tick_period_ms`."""
+        return self.emulator.plugins[0].tick_period_ms if self.emulator.plugins else 0
 
     def advance(self, seconds: float) -> None:
         """Move the emulated clock forward, firing ticks as their periods elapse."""
@@ -422,7 +446,11 @@ def _paused_message(stream: HttpStream, em: Emulator, direction: str) -> str:
     index = stream.request_paused_at if direction == "request" else stream.response_paused_at
     where = f"plugin {stream.filters[index].plugin.name!r}" if index is not None else "a filter"
     pending = ""
-    if em.http_calls:
+    if not em.http_calls and not em.grpc_calls:
+        ticking = [p for p in em.plugins if p.tick_period_ms > 0]
+        pending = (f"; {_MOST_TICKS_WAITED} ticks did not resume it" if ticking else
+                   "; no tick is scheduled either (no plugin set a tick period)")
+    elif em.http_calls:
         clusters = sorted({c.upstream for c in em.http_calls.values()})
         pending = (f"; HTTP callouts to {', '.join(clusters)} are pending: answer them with "
                    f"host.on_http_call(...) or host.respond_http_call(...)")

@@ -22,6 +22,7 @@ from .emulator import Emulator, FilterLoadError
 
 _VAL = {"i32": ValType.i32(), "i64": ValType.i64()}
 _WRITE_OK = int(Status.OK)
+_WASI_ENOTSUP = 58  # Envoy's answer for the CPU-time clocks
 try:
     from importlib.metadata import version as _dist_version
 
@@ -225,7 +226,9 @@ class WasmModule:
         return call
 
     def _define_wasi_overrides(self, linker: Linker) -> None:
-        """Envoy's WASI: stdout and stderr become log lines; nothing else is written."""
+        """Envoy's WASI: stdout and stderr become log lines, nothing else is written; the clocks
+        are the emulator's (`host.advance` moves them), as Envoy answers clock_time_get with
+        its own Proxy-Wasm clock."""
         em = self.emulator
         module = self
 
@@ -245,9 +248,19 @@ class WasmModule:
             em.log(int(LogLevel.INFO if fd == 1 else LogLevel.ERROR), text)
             return 0
 
+        def clock_time_get(caller: Any, clock_id: int, _precision: int, time_ptr: int) -> int:
+            now = em.clock_time_ns(clock_id)
+            if now is None:
+                return _WASI_ENOTSUP
+            module._memory(caller).write(caller, struct.pack("<Q", now), _u32(time_ptr))
+            return 0
+
         for wasi_module in ("wasi_snapshot_preview1", "wasi_unstable"):
             linker.define_func(wasi_module, "fd_write",
                                _func_type(("i32", "i32", "i32", "i32"), ("i32",)), fd_write,
+                               access_caller=True)
+            linker.define_func(wasi_module, "clock_time_get",
+                               _func_type(("i32", "i64", "i32"), ("i32",)), clock_time_get,
                                access_caller=True)
 
 
