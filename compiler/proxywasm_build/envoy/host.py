@@ -348,6 +348,11 @@ class EnvoyHost:
         raise NotImplementedError("Envoy's clock is real: use advance(seconds) to let ticks fire.")
 
     @property
+    def tick_period_ms(self) -> int:
+        raise NotImplementedError("Envoy does not report a plugin's tick period: read it in a "
+                                  "test marked emulator_only.")
+
+    @property
     def metrics(self) -> dict[str, int]:
         """Counters and gauges the module defined (`proxy_define_metric`), by the module's name.
 
