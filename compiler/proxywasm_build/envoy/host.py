@@ -349,8 +349,9 @@ class EnvoyHost:
 
     @property
     def tick_period_ms(self) -> int:
-        raise NotImplementedError("Envoy does not report a plugin's tick period: read it in a "
-                                  "test marked emulator_only.")
+        """Not in Envoy: it does not report the tick period a plugin set."""
+        raise UserError("Envoy does not report the tick period a plugin set; read it in a test "
+                        "marked @pytest.mark.emulator_only.")
 
     @property
     def metrics(self) -> dict[str, int]:
