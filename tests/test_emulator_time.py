@@ -46,3 +46,50 @@ def test_a_py_filters_time_module_follows_the_emulated_clock(tmp_path: Path) -> 
     assert int(second["x-perf"]) == int(second["x-mono"])
     assert second["x-utc"] == "True"
     assert second["x-year"] == str(__import__("time").gmtime(host.now_ns / 1e9).tm_year)
+
+
+# A hand-written module whose on_tick records WASI's clocks in gauges: realtime ("wall"),
+# monotonic ("mono") and the errno of the process CPU-time clock ("cpu").
+CLOCKS_MODULE = r'''
+(module
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "env" "proxy_define_metric" (func $define (param i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_record_metric" (func $record (param i32 i64) (result i32)))
+  (import "env" "proxy_set_tick_period_milliseconds" (func $tick_period (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "wallmonocpu")
+  (func (export "malloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_configure") (param i32 i32) (result i32)
+    (drop (call $tick_period (i32.const 1000)))
+    (i32.const 1))
+  (func $gauge (param $name i32) (param $size i32) (param $value i64)
+    (drop (call $define (i32.const 1) (local.get $name) (local.get $size) (i32.const 200)))
+    (drop (call $record (i32.load (i32.const 200)) (local.get $value))))
+  (func (export "proxy_on_tick") (param i32)
+    (drop (call $clock (i32.const 0) (i64.const 1) (i32.const 300)))
+    (call $gauge (i32.const 100) (i32.const 4) (i64.load (i32.const 300)))
+    (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 300)))
+    (call $gauge (i32.const 104) (i32.const 4) (i64.load (i32.const 300)))
+    (call $gauge (i32.const 108) (i32.const 3)
+          (i64.extend_i32_u (call $clock (i32.const 2) (i64.const 1) (i32.const 300)))))
+)
+'''
+
+
+def test_a_modules_wasi_clocks_are_the_emulated_clock(tmp_path: Path) -> None:
+    """Envoy answers clock_time_get with its Proxy-Wasm clock (realtime), its monotonic clock,
+    and ENOTSUP (58) for the CPU-time clocks."""
+    import wasmtime
+
+    path = tmp_path / "clocks.wasm"
+    path.write_bytes(wasmtime.wat2wasm(CLOCKS_MODULE))
+    host = Host.load(path)
+    host.advance(1)
+    first = dict(host.metrics)
+    assert first["wall"] == host.now_ns
+    assert first["cpu"] == 58
+    host.advance(5)
+    assert host.metrics["wall"] == host.now_ns
+    assert host.metrics["mono"] - first["mono"] == 5 * 10**9
