@@ -16,7 +16,6 @@ from types import ModuleType
 from typing import Any, Callable
 
 
-
 def emulated_time(emulator: Any) -> ModuleType:
     """A `time` module whose clocks are `emulator`'s (`now_ns`, `monotonic_ns`)."""
     module = ModuleType("time", __doc__)

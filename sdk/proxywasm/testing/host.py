@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from .. import _host, dispatcher
 from ..abi import LogLevel, MetricType, PeerType
+from .clock import builtins_importing, emulated_time
 from .emulator import (
     Emulator,
     EmulatorError,
@@ -25,7 +26,6 @@ from .emulator import (
     TcpConnection,
     UpstreamRequest,
 )
-from .clock import builtins_importing, emulated_time
 from .drive import HttpContextDriver, TcpContextDriver, choose_plugin
 from .headers import Headers, HeadersLike
 from .sandbox import FilterRefused, RefusingHost, check_sources, filter_files, registration_refusal
