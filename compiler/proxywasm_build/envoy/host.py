@@ -354,14 +354,20 @@ class EnvoyHost:
                         "marked @pytest.mark.emulator_only.")
 
     @property
-    def metrics(self) -> dict[str, int]:
-        """Counters and gauges the module defined (`proxy_define_metric`), by the module's name.
-
-        Envoy files them under `wasmcustom.`; histograms are not included.
+    def metrics(self):
+        """Counters and gauges the module defined (`proxy_define_metric`), by the module's name
+        (Envoy's `/stats` name without `wasmcustom.`; a lookup by the full name works too, and
+        `.envoy_names` is the mapping by the full names). Histograms are not included.
         """
-        prefix = "wasmcustom."
-        return {name[len(prefix):]: value for name, value in self.envoy.stats().items()
-                if name.startswith(prefix)}
+        from proxywasm.testing.metrics import ENVOY_PREFIX, MetricValues
+
+        return MetricValues((name[len(ENVOY_PREFIX):], value) for name, value in self.envoy.stats().items()
+                            if name.startswith(ENVOY_PREFIX))
+
+    def set_property(self, path: Any, value: Any) -> None:
+        """Not possible here: a running Envoy takes no properties from a test."""
+        raise UserError("a running Envoy takes no properties from a test: host.set_property is "
+                        "the emulator's (mark the test @pytest.mark.emulator_only).")
 
     def http_request(
         self,

@@ -30,10 +30,12 @@ from ..abi import (
     deserialize_map,
     serialize_map,
 )
+from .foreign_functions import NOT_EMULATED, EnvoyForeignFunctions, FilterStateObject
 from .headers import Headers, HeadersLike
 from .stream_views import StreamViews
 
 OK = int(Status.OK)
+SERIALIZATION_FAILURE = int(Status.SERIALIZATION_FAILURE)
 NOT_FOUND = int(Status.NOT_FOUND)
 BAD_ARGUMENT = int(Status.BAD_ARGUMENT)
 EMPTY = int(Status.EMPTY)
@@ -295,7 +297,8 @@ class HttpStream(StreamViews):
         self.request_trailers: Optional[Pairs] = None
         self.response_headers: Optional[Pairs] = None
         self.response_trailers: Optional[Pairs] = None
-        self.properties: dict[str, bytes] = {}
+        self.properties: dict[str, bytes] = {}  # what the test set for this stream
+        self.filter_state: dict[bytes, FilterStateObject] = {}  # Envoy's, per stream
         self.upstream_headers: Optional[Pairs] = None
         self.upstream_body = bytearray()
         self.upstream_trailers: Optional[Pairs] = None
@@ -317,6 +320,10 @@ class HttpStream(StreamViews):
             emulator._call("proxy_on_context_create", ctx_id, plugin.context_id)
 
     # --- public step API -----------------------------------------------------------------
+    def set_property(self, path: Union[str, list[str]], value: Union[bytes, str, int, bool]) -> None:
+        """Give this stream a property (as `Host.set_property`, for this stream only)."""
+        self.properties[path if isinstance(path, str) else ".".join(path)] = _encode_property(value)
+
     def send_request_headers(self, headers: HeadersLike, end_of_stream: bool = False) -> None:
         if self.request_headers is not None:
             raise EmulatorError("request headers were already sent on this stream")
@@ -628,7 +635,8 @@ class TcpConnection:
         self.to_downstream = bytearray()
         self.closed = False
         self.closed_by: Optional[str] = None
-        self.properties: dict[str, bytes] = {}
+        self.properties: dict[str, bytes] = {}  # what the test set for this stream
+        self.filter_state: dict[bytes, FilterStateObject] = {}  # Envoy's, per stream
         self.connection_id = emulator._next_connection_id()
         self._down_buffers: list[bytearray] = []
         self._up_buffers: list[bytearray] = []
@@ -651,6 +659,10 @@ class TcpConnection:
             if action != CONTINUE:
                 self._down_paused[i] = True
         emulator._after_operation()
+
+    def set_property(self, path: Union[str, list[str]], value: Union[bytes, str, int, bool]) -> None:
+        """Give this connection a property (as `Host.set_property`, for this connection only)."""
+        self.properties[path if isinstance(path, str) else ".".join(path)] = _encode_property(value)
 
     def send_downstream(self, data: bytes, end_of_stream: bool = False) -> None:
         self._arrive("down", 0, bytes(data), end_of_stream)
@@ -783,9 +795,8 @@ class Emulator:
         self.http_responders: dict[str, HttpResponder] = {}
         self.grpc_calls: dict[int, GrpcCall] = {}
         self.grpc_responders: dict[tuple[str, str, str], GrpcResponder] = {}
-        self.foreign_functions: dict[bytes, Callable[[bytes], Optional[bytes]]] = {
-            b"clear_route_cache": lambda args: b"",
-        }
+        self.foreign_functions: dict[bytes, Callable[[bytes], Optional[bytes]]] = {}
+        self.envoy_functions = EnvoyForeignFunctions(self)
         self.call_count = 0
 
     # --- ids and dispatch -----------------------------------------------------------------
@@ -1091,6 +1102,7 @@ class Emulator:
 
     # --- properties -------------------------------------------------------------------------
     def _property(self, path: str) -> Optional[bytes]:
+        """A property the test gave (`properties=`, `set_property`) or one Envoy has built in."""
         info = self._info()
         stream = info.stream if info else None
         if stream is not None and path in stream.properties:
@@ -1152,24 +1164,64 @@ class Emulator:
             return struct.pack("<q", stream.connection_id)
         return self._address_property(path)
 
+    def stream_filter_state(self) -> Optional[dict[bytes, FilterStateObject]]:
+        """The filter state of the current context's stream; None in a root context."""
+        info = self._info()
+        return None if info is None or info.stream is None else info.stream.filter_state
+
     def get_property(self, path: bytes) -> tuple[int, Optional[bytes]]:
         self._refuse_during_start("get_property")
-        dotted = ".".join(part.decode("utf-8", "replace") for part in path.split(b"\0") if part)
+        segments = _property_segments(path)
+        dotted = ".".join(s.decode("utf-8", "replace") for s in segments)
+        state = self.stream_filter_state()
+        if segments and segments[0] == b"filter_state" and dotted not in self.user_properties:
+            return self._filter_state_property(state, segments, dotted)
+        if state is not None and segments and segments[0].decode("utf-8", "replace") not in _ENVOY_ATTRIBUTES:
+            found = state.get(b"wasm." + segments[0])
+            if found is not None:
+                if len(segments) == 1:
+                    return OK, found.value
+                return self._violation(f"get_property({dotted!r}): {segments[0].decode()!r} holds "
+                                       f"{found.type}; the emulator reads no fields inside it",
+                                       NOT_FOUND), None
         value = self._property(dotted)
         if value is None:
-            return self._violation(f"get_property({dotted!r}): unknown property; pass it to "
-                                   f"Host.load(properties=...) if your Envoy has it",
-                                   NOT_FOUND), None
+            return self._violation(_unknown_property(dotted, path, state), NOT_FOUND), None
         return OK, value
 
+    def _filter_state_property(self, state: Optional[dict[bytes, FilterStateObject]],
+                               segments: list[bytes], dotted: str) -> tuple[int, Optional[bytes]]:
+        """`["filter_state", key]`: an object of the stream's filter state (a property the filter
+        set is there as `wasm.NAME`)."""
+        if len(segments) == 1 and state is not None:
+            return SERIALIZATION_FAILURE, None  # Envoy cannot serialize the whole map (measured)
+        found = state.get(segments[1]) if state is not None and len(segments) == 2 else None
+        if found is None:
+            return self._violation(f"get_property({dotted!r}): no such filter state object",
+                                   NOT_FOUND), None
+        return OK, found.value
+
     def set_property(self, path: bytes, value: bytes) -> int:
+        """Envoy keeps what a filter sets in the stream's filter state, under `wasm.` and the
+        whole path; `declare_property` in the root context can make it readonly."""
         self._refuse_during_start("set_property")
-        dotted = ".".join(part.decode("utf-8", "replace") for part in path.split(b"\0") if part)
+        shown = ".".join(part.decode("utf-8", "replace") for part in path.split(b"\0"))
         info = self._info()
         if info is None or info.stream is None:
-            self.user_properties[dotted] = value
-        else:
-            info.stream.properties[dotted] = value
+            return self._violation(f"set_property({shown!r}) outside a stream: Envoy keeps "
+                                   f"properties in a stream's filter state and answers NotFound",
+                                   NOT_FOUND)
+        key = b"wasm." + path
+        existing = info.stream.filter_state.get(key)
+        if existing is None:
+            declared = self.envoy_functions.declaration(info.plugin.context_id,
+                                                        path.decode("utf-8", "replace"))
+            info.stream.filter_state[key] = FilterStateObject(value, declared.readonly, declared.type)
+            return OK
+        if existing.readonly:
+            return self._violation(f"set_property({shown!r}): the property was declared readonly "
+                                   f"and is already set (Envoy answers BadArgument)")
+        existing.value = value
         return OK
 
     # --- buffers ----------------------------------------------------------------------------
@@ -1568,14 +1620,22 @@ class Emulator:
 
     # --- foreign functions ------------------------------------------------------------------
     def call_foreign_function(self, function_name: bytes, arguments: bytes) -> tuple[int, Optional[bytes]]:
+        """A function the test registered, else Envoy's own of that name."""
         self._refuse_during_start("call_foreign_function")
         fn = self.foreign_functions.get(function_name)
-        if fn is None:
-            return self._violation(f"call_foreign_function({function_name.decode()!r}): no such "
-                                   f"function; register it with host.register_foreign_function",
-                                   NOT_FOUND), None
-        result = fn(arguments)
-        return OK, b"" if result is None else _bytes(result)
+        if fn is not None:
+            result = fn(arguments)
+            return OK, b"" if result is None else _bytes(result)
+        answer = self.envoy_functions.call(function_name, arguments)
+        if answer is not None:
+            return answer
+        name = function_name.decode("utf-8", "replace")
+        if function_name in NOT_EMULATED:
+            return self._violation(f"call_foreign_function({name!r}): Envoy has it, but "
+                                   f"{NOT_EMULATED[function_name]}; register a stand-in with "
+                                   f"host.register_foreign_function", NOT_FOUND), None
+        return self._violation(f"call_foreign_function({name!r}): Envoy has no such function; "
+                               f"register it with host.register_foreign_function", NOT_FOUND), None
 
     # --- ABI 0.1.0 hostcalls ----------------------------------------------------------------
     def get_configuration(self) -> tuple[int, Optional[bytes]]:
@@ -1593,6 +1653,30 @@ class Emulator:
 
     def clear_route_cache(self) -> int:
         return OK
+
+
+# Top-level names Envoy resolves itself before a property the filter set (`wasm.NAME`).
+_ENVOY_ATTRIBUTES = frozenset({
+    "request", "response", "connection", "upstream", "source", "destination", "metadata",
+    "filter_state", "upstream_filter_state", "xds", "plugin_name", "plugin_root_id", "plugin_vm_id",
+})
+
+
+def _property_segments(path: bytes) -> list[bytes]:
+    """The segments of a property path as Envoy walks them: split at NUL, a trailing NUL ends it."""
+    segments = path.split(b"\0")
+    if segments and segments[-1] == b"" and len(segments) > 1:
+        segments.pop()
+    return segments if path else []
+
+
+def _unknown_property(dotted: str, path: bytes, state: Optional[dict]) -> str:
+    message = f"get_property({dotted!r}): unknown property"
+    if state is not None and b"\0" in path and b"wasm." + path in state:
+        return (f"{message}: the filter set it with several segments, and Envoy reads a set "
+                f"property by its first segment only; set and get it as one segment, "
+                f"e.g. [{dotted!r}]")
+    return f"{message}; pass it to Host.load(properties=...) if your Envoy has it"
 
 
 def _enum_name(enum: Any, value: int) -> str:

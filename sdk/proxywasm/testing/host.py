@@ -25,9 +25,11 @@ from .emulator import (
     Plugin,
     TcpConnection,
     UpstreamRequest,
+    _encode_property,
 )
 from .drive import HttpContextDriver, TcpContextDriver, choose_plugin
 from .headers import Headers, HeadersLike
+from .metrics import MetricValues
 from .sandbox import FilterRefused, RefusingHost, check_sources, filter_files, registration_refusal
 
 Body = Union[bytes, str, Sequence[bytes], None]
@@ -298,12 +300,14 @@ class Host:
         self.emulator.log_level = LogLevel(level)
 
     @property
-    def metrics(self) -> dict[str, int]:
-        """Counter and gauge values by name (histograms: their last recorded value)."""
+    def metrics(self) -> MetricValues:
+        """Counter and gauge values by the filter's names (histograms: their last recorded
+        value). A lookup by the name Envoy's /stats shows (`"wasmcustom." + name`) works too;
+        `host.metrics.envoy_names` is the whole mapping by those names."""
         out = {}
         for metric_type, name, value, *samples in self.emulator.metrics.values():
             out[name] = samples[-1] if metric_type == MetricType.HISTOGRAM and samples else value
-        return out
+        return MetricValues(out.items())
 
     def histogram(self, name: str) -> list[int]:
         for metric_type, metric_name, _value, *samples in self.emulator.metrics.values():
@@ -415,6 +419,15 @@ class Host:
         self.emulator.call_plugin_foreign_function(plugin or self.emulator.plugins[0], function_id,
                                                    _as_bytes(arguments))
 
+    # --- properties -----------------------------------------------------------------------
+    def set_property(self, path: Union[str, Sequence[str]], value: Union[bytes, str, int, bool]) -> None:
+        """Give the emulated Envoy a property from now on, for every context and stream:
+        `get_property(path)` in the filter answers `value` (str and bytes as they are, int as
+        Envoy's 8-byte little-endian, bool as one byte). `path` is "a.b" or ["a", "b"].
+        For one stream only, use `HttpStream.set_property`. Emulator only: a running Envoy
+        takes no properties from outside."""
+        self.emulator.user_properties[_dotted(path)] = _encode_property(value)
+
     @property
     def strict(self) -> bool:
         return self.emulator.strict
@@ -422,6 +435,10 @@ class Host:
     @strict.setter
     def strict(self, value: bool) -> None:
         self.emulator.strict = value
+
+
+def _dotted(path: Union[str, Sequence[str]]) -> str:
+    return path if isinstance(path, str) else ".".join(path)
 
 
 def _chunks(body: Body) -> list[bytes]:
