@@ -353,8 +353,8 @@ class P(HttpContext):
         self.set_http_request_header("x-plugin", self.get_property_str(["plugin_name"]))
         self.set_http_request_header("x-port", str(self.get_property_int("source.port")))
         self.set_http_request_header("x-region", self.get_property_str("node.metadata.region") or "none")
-        self.set_property("wasm.seen", b"1")
-        self.set_http_request_header("x-seen", self.get_property_str("wasm.seen"))
+        self.set_property(["seen"], b"1")  # Envoy reads a set property by its first segment
+        self.set_http_request_header("x-seen", self.get_property_str("seen"))
         self.set_http_request_header("x-ff", self.call_foreign_function("reverse", b"abc").decode())
         log.warning("warned %s", 1)
         return Action.CONTINUE

@@ -56,9 +56,9 @@ def test_uncompress_refuses_anything_but_a_whole_zlib_stream(host):
                    "SERIALIZATION_FAILURE"]
 
 
-def test_clear_route_cache_is_there_and_unknown_functions_are_not_found(host):
-    now, _ = run(host, "clear_route_cache: | call:no_such_function")
-    assert now == ["ok", "NOT_FOUND"]
+def test_compress_and_clear_route_cache_answer_in_a_stream_unknown_names_do_not(host):
+    now, _ = run(host, "clear_route_cache: | roundtrip:abc | call:no_such_function")
+    assert now == ["ok", "ok:abc", "NOT_FOUND"]
 
 
 # --- declare_property and set_property ------------------------------------------------------
@@ -84,10 +84,10 @@ def test_a_declaration_in_a_stream_context_changes_nothing(host):
     assert now == ["ok", "ok", "ok", "ok:2"]
 
 
-def test_properties_end_with_their_stream(host):
+def test_properties_end_with_their_stream_and_a_new_one_may_set_them_again(host):
     run(host, "set:ro=a | set:free=a")
-    now, _ = run(host, "get:ro | get:free")
-    assert now == ["none", "none"]
+    now, _ = run(host, "get:ro | get:free | set:ro=b | set:ro=c")
+    assert now == ["none", "none", "ok", "BAD_ARGUMENT"]
 
 
 def test_a_property_is_read_back_by_its_first_segment_only(host):
@@ -147,7 +147,10 @@ def test_a_test_sets_properties_for_the_host_or_for_one_stream(host):
 def test_a_registered_function_overrides_envoys(host):
     """Registering a stand-in is the emulator's."""
     host.register_foreign_function("compress", lambda args: b"\x01\x02")
-    assert run(host, "compress:hello")[0] == ["ok:0102"]
+    host.register_foreign_function("mine", lambda args: b"\x03")
+    packed = zlib.compress(b"hi").hex()
+    assert run(host, f"compress:hello | call:mine | uncompress:{packed}")[0] == [
+        "ok:0102", "ok:03", "ok:" + b"hi".hex()]
 
 
 @pytest.mark.emulator_only
