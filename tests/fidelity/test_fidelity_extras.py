@@ -108,6 +108,23 @@ def test_envoy_filter_state_takes_registered_keys_and_shows_under_filter_state(h
     assert now == ["ok", "ok:x", "NOT_FOUND", "ok", "ok:q", "SERIALIZATION_FAILURE"]
 
 
+def test_argument_messages_are_read_as_protobuf_reads_them(host):
+    """Both argument messages are serialized protobufs: malformed ones (a length past the end,
+    a group, a string that is not UTF-8) are BAD_ARGUMENT; unknown fields and fields of another
+    wire type are skipped; an empty message is all defaults; Envoy checks no value it stores
+    under envoy.bool."""
+    cases = {
+        "declare_property": ["0a056162", "", "0a02fffe", "0a01714805", "0a0172120178", "0b"],
+        "set_envoy_filter_state": ["0a0c656e766f792e737472696e671201ff",
+                                   "0a0c656e766f792e737472696e6712026f6b1807",
+                                   "0a0a656e766f792e626f6f6c1203796573"],
+    }
+    ops = " | ".join(f"raw:{name}={data}" for name, datas in cases.items() for data in datas)
+    now, _ = run(host, ops)
+    assert now == ["BAD_ARGUMENT", "ok", "BAD_ARGUMENT", "ok", "ok", "BAD_ARGUMENT",
+                   "BAD_ARGUMENT", "ok", "ok"]
+
+
 # --- metric names -----------------------------------------------------------------------------
 
 def test_metrics_answer_to_the_filter_names_and_to_envoy_names(host):

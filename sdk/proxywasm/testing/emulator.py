@@ -1174,20 +1174,27 @@ class Emulator:
         segments = _property_segments(path)
         dotted = ".".join(s.decode("utf-8", "replace") for s in segments)
         state = self.stream_filter_state()
-        if segments and segments[0] == b"filter_state" and dotted not in self.user_properties:
+        first = segments[0].decode("utf-8", "replace") if segments else ""
+        if first == "filter_state" and self._property(dotted) is None:
             return self._filter_state_property(state, segments, dotted)
-        if state is not None and segments and segments[0].decode("utf-8", "replace") not in _ENVOY_ATTRIBUTES:
+        if state is not None and first and first not in _ENVOY_ATTRIBUTES:
             found = state.get(b"wasm." + segments[0])
             if found is not None:
-                if len(segments) == 1:
-                    return OK, found.value
-                return self._violation(f"get_property({dotted!r}): {segments[0].decode()!r} holds "
-                                       f"{found.type}; the emulator reads no fields inside it",
-                                       NOT_FOUND), None
+                return self._set_property_value(found, segments, dotted)
         value = self._property(dotted)
         if value is None:
             return self._violation(_unknown_property(dotted, path, state), NOT_FOUND), None
         return OK, value
+
+    def _set_property_value(self, found: FilterStateObject, segments: list[bytes],
+                            dotted: str) -> tuple[int, Optional[bytes]]:
+        """A property the filter set: its bytes; a field inside it is not there for bytes and
+        strings (Envoy) and not emulated for Protobuf and FlatBuffers."""
+        if len(segments) == 1:
+            return OK, found.value
+        return self._violation(f"get_property({dotted!r}): {segments[0].decode()!r} holds "
+                               f"{found.type}; the emulator reads no fields inside it",
+                               NOT_FOUND), None
 
     def _filter_state_property(self, state: Optional[dict[bytes, FilterStateObject]],
                                segments: list[bytes], dotted: str) -> tuple[int, Optional[bytes]]:

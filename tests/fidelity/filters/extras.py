@@ -16,6 +16,7 @@ Each step is `verb:argument`:
   state:KEY=VALUE      set_envoy_filter_state (SetEnvoyFilterStateArguments)
   clear_route_cache:   clear_route_cache
   call:NAME            call_foreign_function(NAME) with no arguments
+  raw:NAME=HEX         call_foreign_function(NAME, bytes of HEX)
 The transcripts come back in the response headers `x-transcript` and `x-transcript-later`, one
 `verb:argument=>result` per step, result "ok", "ok:VALUE", "none" (property absent) or the
 status name of a failed hostcall.
@@ -103,8 +104,9 @@ def _step(verb, argument):
     if verb == "clear_route_cache":
         result = proxywasm.call_foreign_function("clear_route_cache")
         return "ok" if not result else "ok:" + _hex(result)
-    if verb == "call":
-        result = proxywasm.call_foreign_function(argument)
+    if verb in ("call", "raw"):
+        name, _, data = argument.partition("=")
+        result = proxywasm.call_foreign_function(name, _unhex(data))
         return "ok" if not result else "ok:" + _hex(result)
     return "unknown verb"
 
