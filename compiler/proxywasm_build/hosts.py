@@ -80,7 +80,9 @@ def wasm_host(path: Path | str, **kwargs: Any):
     """The emulator driving the compiled module in wasmtime (builds a `.py` filter first)."""
     from proxywasm.testing import Host
 
-    return Host.load(built_module(path), **kwargs)
+    host = Host.load(built_module(path), **kwargs)
+    host.prepare_module = built_module  # add_plugin("other.py") loads that filter's build too
+    return host
 
 
 def envoy_host(path: Path | str, **kwargs: Any):

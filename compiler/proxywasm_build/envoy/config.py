@@ -25,7 +25,7 @@ import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Optional, Sequence
 
 import jinja2
 
@@ -53,6 +53,19 @@ class Cluster:
             return "STATIC"
         except ValueError:
             return "STRICT_DNS"
+
+
+class ExtraPlugin(NamedTuple):
+    """One more plugin after the first. Left at None, `vm_id`, `module` and `vm_config` are the
+    first plugin's: Envoy then runs it in the same VM. Another `vm_id` (or module, or VM
+    configuration) gives it a VM of its own."""
+
+    name: str
+    root_id: str
+    plugin_config: bytes | str
+    vm_id: Optional[str] = None
+    module: Optional[Path | str] = None
+    vm_config: Optional[bytes | str] = None
 
 
 def _environment() -> jinja2.Environment:
@@ -99,7 +112,7 @@ def render_bootstrap(
     environment_variables: Mapping[str, str] | None = None,
     node_metadata: Mapping[str, str] | None = None,
     mark_local_replies: bool = False,
-    extra_plugins: Sequence[tuple[str, str, bytes | str]] = (),
+    extra_plugins: Sequence[ExtraPlugin | tuple] = (),
 ) -> str:
     """Return an Envoy bootstrap YAML running one Proxy-Wasm module on 127.0.0.1.
 
@@ -107,8 +120,9 @@ def render_bootstrap(
     Envoy at start) names the code. With `upstream=(host, port)` requests are forwarded to it;
     otherwise Envoy answers with `direct_response` (default `(200, "hello from upstream\\n")`).
     `clusters` adds named clusters for the filter's HTTP callouts. `extra_plugins` adds more
-    plugins of the same module after the first, as `(plugin_name, root_id, plugin_config)`:
-    more filters in the chain sharing one VM (same VM configuration). `mark_local_replies`
+    plugins after the first, as `ExtraPlugin`s (or `(plugin_name, root_id, plugin_config)`):
+    more filters in the chain, in the first plugin's VM unless they name another `vm_id`,
+    `module` or `vm_config`. `mark_local_replies`
     adds the header `LOCAL_REPLY_MARKER` to responses Envoy makes itself (local replies).
     """
     if (module is None) == (remote is None):
@@ -143,11 +157,8 @@ def render_bootstrap(
         remote_uri=remote_uri,
         remote_sha256=remote_sha256.lower(),
         remote_cluster=REMOTE_CODE_CLUSTER,
-        plugins=[{"name": plugin_name, "root_id": root_id, "configuration": _any_value(plugin_config)}]
-        + [{"name": name, "root_id": rid, "configuration": _any_value(config)}
-           for name, rid, config in extra_plugins],
-        vm_configuration=_any_value(vm_config) if vm_config else "",
-        vm_id=vm_id,
+        plugins=[_plugin(ExtraPlugin(plugin_name, root_id, plugin_config), vm_id, module_path, vm_config)]
+        + [_plugin(ExtraPlugin(*extra), vm_id, module_path, vm_config) for extra in extra_plugins],
         listener_port=int(listener_port),
         admin_port=int(admin_port),
         upstream=upstream is not None,
@@ -162,6 +173,19 @@ def render_bootstrap(
         mark_local_replies=mark_local_replies,
         local_reply_marker=LOCAL_REPLY_MARKER,
     )
+
+
+def _plugin(plugin: ExtraPlugin, vm_id: str, module_path: str, vm_config: bytes | str) -> dict:
+    """What the template needs of one plugin, the first plugin's VM filling what it leaves out."""
+    own_config = plugin.vm_config if plugin.vm_config is not None else vm_config
+    return {
+        "name": plugin.name,
+        "root_id": plugin.root_id,
+        "configuration": _any_value(plugin.plugin_config),
+        "vm_id": plugin.vm_id if plugin.vm_id is not None else vm_id,
+        "module_path": str(Path(plugin.module).resolve()) if plugin.module is not None else module_path,
+        "vm_configuration": _any_value(own_config) if own_config else "",
+    }
 
 
 def envoy_binary() -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from proxywasm_build.hosts import built_module
+from proxywasm_build.envoy.config import ExtraPlugin
 from proxywasm_build.envoy.runner import EnvoyError, LocalEnvoy
 from proxywasm_build.errors import UserError
 from proxywasm_build.envoy.upstream import RecordingUpstream, TcpUpstream
@@ -188,11 +189,17 @@ class EnvoyHost:
             self.tcp_upstream = self._envoy_kwargs["tcp_upstream"] = TcpUpstream()
         self._restart()
 
-    def add_plugin(self, *, root_id: str = "", plugin_config: bytes | str = b"", name: str = "") -> None:
-        """Add another plugin of the same module after the existing ones (another wasm filter
-        entry sharing the VM), as the emulator's `add_plugin` does. Restarts Envoy."""
+    def add_plugin(self, path: Path | str | None = None, *, vm_id: str | None = None, root_id: str = "",
+                   plugin_config: bytes | str = b"", name: str = "",
+                   vm_config: bytes | str | None = None) -> None:
+        """Add another plugin after the existing ones (another wasm filter entry), as the
+        emulator's `add_plugin` does. With neither `path` nor `vm_id` it shares the first
+        plugin's VM; another `vm_id`, or the module built from `path`, gives it a VM of its
+        own. Restarts Envoy."""
+        module = built_module(path) if path is not None else None
         extra = list(self._envoy_kwargs.get("extra_plugins", ()))
-        extra.append((name or f"proxywasm-{len(extra) + 2}", root_id, plugin_config))
+        extra.append(ExtraPlugin(name or f"proxywasm-{len(extra) + 2}", root_id, plugin_config,
+                                 vm_id=vm_id, module=module, vm_config=vm_config))
         self._envoy_kwargs["extra_plugins"] = extra
         self._restart()
 

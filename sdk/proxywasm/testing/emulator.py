@@ -65,6 +65,7 @@ class LogRecord(NamedTuple):
     level: LogLevel
     message: str
     context_id: int = 0
+    vm_id: str = ""
 
 
 class CallbackAction(NamedTuple):
@@ -209,9 +210,47 @@ def _map_remove(pairs: Pairs, key: bytes) -> None:
 # Plugins, contexts, streams
 
 
+# Each VM numbers its contexts (and callout tokens) from 1, as Envoy does. The emulator tells
+# them apart by putting the VM's index above the 32 bits the module sees: the first VM's ids
+# are the module's own, and `id & _LOCAL` is what a module is given.
+_VM_SHIFT = 32
+_LOCAL = (1 << _VM_SHIFT) - 1
+# Callbacks whose first argument after the context id is a context id or a callout token.
+_ID_ARGUMENT = frozenset({
+    "proxy_on_context_create", "proxy_on_http_call_response", "proxy_on_grpc_receive",
+    "proxy_on_grpc_receive_initial_metadata", "proxy_on_grpc_receive_trailing_metadata",
+    "proxy_on_grpc_close",
+})
+
+
+class VM:
+    """One Wasm VM: its own module instance (globals), context ids and configuration.
+
+    Envoy shares a VM between plugins whose `vm_id`, VM configuration and code all match;
+    `code` is what identifies the module (its path or digest)."""
+
+    def __init__(self, index: int, vm_id: str, vm_config: bytes, code: Any = None) -> None:
+        self.index = index
+        self.vm_id = vm_id
+        self.vm_config = vm_config
+        self.code = code
+        self.module: Any = None
+        self._ids = 0
+
+    def new_id(self) -> int:
+        self._ids += 1
+        return (self.index << _VM_SHIFT) + self._ids
+
+    def matches(self, vm_id: str, vm_config: bytes, code: Any) -> bool:
+        return (self.vm_id, self.vm_config, self.code) == (vm_id, vm_config, code)
+
+    def __repr__(self) -> str:
+        return f"VM(vm_id={self.vm_id!r}, index={self.index})"
+
+
 @dataclass
 class Plugin:
-    """One plugin (root context) loaded in the VM: a filter in the chain."""
+    """One plugin (root context) loaded in a VM: a filter in the chain."""
 
     root_id: str
     plugin_config: bytes
@@ -219,6 +258,11 @@ class Plugin:
     name: str = "proxywasm"
     tick_period_ms: int = 0
     next_tick_ns: int = 0
+    vm: Optional[VM] = field(default=None, repr=False)
+
+    @property
+    def vm_id(self) -> str:
+        return self.vm.vm_id if self.vm is not None else ""
 
 
 class _Direction:
@@ -314,7 +358,7 @@ class HttpStream(StreamViews):
         self.finished = False
         self.connection_id = emulator._next_connection_id()
         for plugin in (emulator.plugins if plugins is None else plugins):
-            ctx_id = emulator._new_context_id()
+            ctx_id = emulator._new_context_id(plugin.vm)
             emulator.contexts[ctx_id] = _ContextInfo("http", plugin, self, len(self.filters))
             self.filters.append(_FilterState(ctx_id, plugin))
             emulator._call("proxy_on_context_create", ctx_id, plugin.context_id)
@@ -643,7 +687,7 @@ class TcpConnection:
         self._down_paused: list[bool] = []
         self._up_paused: list[bool] = []
         for plugin in (emulator.plugins if plugins is None else plugins):
-            ctx_id = emulator._new_context_id()
+            ctx_id = emulator._new_context_id(plugin.vm)
             emulator.contexts[ctx_id] = _ContextInfo("tcp", plugin, self, len(self.filters))
             self.filters.append(_FilterState(ctx_id, plugin))
             self._down_buffers.append(bytearray())
@@ -752,13 +796,14 @@ class TcpConnection:
 
 
 class Emulator:
-    """Envoy's side of the Proxy-Wasm ABI for one VM and the plugins loaded in it."""
+    """Envoy's side of the Proxy-Wasm ABI for its VMs and the plugins loaded in them.
+
+    Shared data and queues belong to the Envoy, not to a VM: shared data is keyed by
+    `(vm_id, key)` and queues by `(vm_id, name)`, so VMs with one `vm_id` share them."""
 
     def __init__(self, *, vm_config: bytes = b"", vm_id: str = "", properties: Optional[dict] = None,
                  strict: bool = False, log_level: LogLevel = LogLevel.TRACE) -> None:
-        self.module: Any = None
-        self.vm_config = vm_config
-        self.vm_id = vm_id
+        self.vms: list[VM] = [VM(0, vm_id, vm_config)]
         self.user_properties = {k: _encode_property(v) for k, v in (properties or {}).items()}
         self.strict = strict
         self.log_level = LogLevel(log_level)
@@ -770,7 +815,6 @@ class Emulator:
         self.now_ns = time.time_ns()
         # one clock: the monotonic one moves with now_ns (advance), as both are real in Envoy
         self._monotonic_offset = time.monotonic_ns() - self.now_ns
-        self._ids = 0
         self._connection_ids = 0
         self._deferred: deque[Callable[[], None]] = deque()
         self._events: deque[Callable[[], None]] = deque()
@@ -783,8 +827,9 @@ class Emulator:
         self._grpc_metadata: dict[int, Pairs] = {}
         self._grpc_status: tuple[int, bytes] = (0, b"")
         self._foreign_args: Optional[bytes] = None
-        # shared state
-        self.shared_data: dict[bytes, tuple[bytes, int]] = {}
+        # shared state: Envoy-wide, keyed by vm_id as Envoy keys it
+        self.shared_data: dict[tuple[str, bytes], tuple[bytes, int]] = {}
+        self._last_cas = 0  # one counter for every key of every vm_id (measured)
         self.queues: dict[int, deque[bytes]] = {}
         self.queue_names: dict[tuple[str, bytes], int] = {}
         self.queue_owner: dict[int, int] = {}
@@ -799,10 +844,50 @@ class Emulator:
         self.envoy_functions = EnvoyForeignFunctions(self)
         self.call_count = 0
 
+    # --- VMs --------------------------------------------------------------------------------
+    @property
+    def vm(self) -> VM:
+        """The VM of the context being called (the first VM outside any call)."""
+        return self.vms[self.current >> _VM_SHIFT]
+
+    @property
+    def vm_id(self) -> str:
+        return self.vm.vm_id
+
+    @property
+    def vm_config(self) -> bytes:
+        return self.vm.vm_config
+
+    @property
+    def module(self) -> Any:
+        """The first VM's module."""
+        return self.vms[0].module
+
+    @module.setter
+    def module(self, module: Any) -> None:
+        self.vms[0].module = module
+
+    def vm_for(self, vm_id: str, vm_config: bytes, code: Any) -> tuple[VM, bool]:
+        """The VM Envoy would run a plugin in: an existing one when `vm_id`, VM configuration
+        and code all match, else a new one (returned with True)."""
+        for vm in self.vms:
+            if vm.matches(vm_id, vm_config, code):
+                return vm, False
+        vm = VM(len(self.vms), vm_id, vm_config, code)
+        self.vms.append(vm)
+        return vm, True
+
+    def starting(self, vm: VM) -> "_Starting":
+        """Run a module's start-up code as `vm`'s (its logs are attributed to it)."""
+        return _Starting(self, vm)
+
+    def _from_module(self, local_id: int) -> int:
+        """A context id or token the current module passed in, as the emulator knows it."""
+        return (self.vm.index << _VM_SHIFT) + local_id
+
     # --- ids and dispatch -----------------------------------------------------------------
-    def _new_context_id(self) -> int:
-        self._ids += 1
-        return self._ids
+    def _new_context_id(self, vm: Optional[VM] = None) -> int:
+        return (vm or self.vm).new_id()
 
     def _next_connection_id(self) -> int:
         self._connection_ids += 1
@@ -812,8 +897,10 @@ class Emulator:
         previous = self.current
         self.current = context_id
         self.call_count += 1
+        if args and name in _ID_ARGUMENT:
+            args = (args[0] & _LOCAL, *args[1:])
         try:
-            result = self.module.call(name, context_id, *args)
+            result = self.vm.module.call(name, context_id & _LOCAL, *args)
         finally:
             self.current = previous
         value = CONTINUE if result is None else int(result)
@@ -862,15 +949,17 @@ class Emulator:
         return None
 
     # --- plugin lifecycle -----------------------------------------------------------------
-    def start_plugin(self, *, root_id: str = "", plugin_config: bytes = b"", name: str = "") -> Plugin:
-        ctx_id = self._new_context_id()
+    def start_plugin(self, *, root_id: str = "", plugin_config: bytes = b"", name: str = "",
+                     vm: Optional[VM] = None) -> Plugin:
+        vm = vm or self.vms[0]
+        ctx_id = self._new_context_id(vm)
         plugin = Plugin(root_id=root_id, plugin_config=plugin_config, context_id=ctx_id,
-                        name=name or root_id or "proxywasm")
+                        name=name or root_id or "proxywasm", vm=vm)
         self.contexts[ctx_id] = _ContextInfo("root", plugin, None, -1)
         self._call("proxy_on_context_create", ctx_id, 0)
         self._vm_config_visible = True
         try:
-            ok = self._call("proxy_on_vm_start", ctx_id, len(self.vm_config))
+            ok = self._call("proxy_on_vm_start", ctx_id, len(vm.vm_config))
         finally:
             self._vm_config_visible = False
         if not ok:
@@ -1054,7 +1143,7 @@ class Emulator:
     def log(self, log_level: int, message: bytes) -> int:
         if log_level >= self.log_level:
             self.logs.append(LogRecord(LogLevel(log_level), message.decode("utf-8", "replace"),
-                                       self.current))
+                                       self.current & _LOCAL, self.vm.vm_id))
         return OK
 
     def get_log_level(self) -> tuple[int, int]:
@@ -1088,9 +1177,9 @@ class Emulator:
 
     def set_effective_context(self, context_id: int) -> int:
         self._refuse_during_start("set_effective_context")
-        if context_id not in self.contexts:
+        if self._from_module(context_id) not in self.contexts:
             return self._violation(f"set_effective_context({context_id}): no such context")
-        self.current = context_id
+        self.current = self._from_module(context_id)
         return OK
 
     def done(self) -> int:
@@ -1116,7 +1205,7 @@ class Emulator:
             if path == "plugin_root_id":
                 return plugin.root_id.encode()
         if path == "plugin_vm_id":
-            return self.vm_id.encode()
+            return self.vm.vm_id.encode()
         if isinstance(stream, HttpStream):
             return self._http_property(stream, path)
         if isinstance(stream, TcpConnection):
@@ -1471,7 +1560,7 @@ class Emulator:
         self.http_calls[token] = HttpCall(token, self.current, cluster, Headers.from_bytes_pairs(pairs),
                                           body, Headers.from_bytes_pairs(deserialize_map(trailers)),
                                           timeout_milliseconds)
-        return OK, token
+        return OK, token & _LOCAL
 
     def grpc_call(self, service: bytes, service_name: bytes, method_name: bytes,
                   initial_metadata: bytes, message: bytes, timeout_milliseconds: int) -> tuple[int, int]:
@@ -1494,10 +1583,10 @@ class Emulator:
         self.grpc_calls[token] = GrpcCall(token, self.current, cluster, service_name.decode(),
                                           method.decode(), Headers.from_bytes_pairs(deserialize_map(metadata)),
                                           message, timeout, is_stream)
-        return OK, token
+        return OK, token & _LOCAL
 
     def grpc_send(self, stream_id: int, message: bytes, end_of_stream: int) -> int:
-        call = self.grpc_calls.get(stream_id)
+        call = self.grpc_calls.get(self._from_module(stream_id))
         if call is None or not call.is_stream:
             return self._violation(f"grpc_send: no open gRPC stream {stream_id}", NOT_FOUND)
         call.sent.append(message)
@@ -1505,46 +1594,51 @@ class Emulator:
         return OK
 
     def grpc_cancel(self, call_id: int) -> int:
-        if self.grpc_calls.pop(call_id, None) is None:
+        if self.grpc_calls.pop(self._from_module(call_id), None) is None:
             return NOT_FOUND
         return OK
 
     def grpc_close(self, call_id: int) -> int:
-        call = self.grpc_calls.get(call_id)
+        call = self.grpc_calls.get(self._from_module(call_id))
         if call is None:
             return NOT_FOUND
         if call.is_stream:
             call.local_closed = True
         else:
-            self.grpc_calls.pop(call_id, None)
+            self.grpc_calls.pop(call.token, None)
         return OK
 
     # --- shared data and queues -------------------------------------------------------------
     def get_shared_data(self, key: bytes) -> tuple[int, Optional[bytes], int]:
         self._refuse_during_start("get_shared_data")
-        entry = self.shared_data.get(key)
+        entry = self.shared_data.get((self.vm.vm_id, key))
         if entry is None:
             return NOT_FOUND, None, 0
         return OK, entry[0], entry[1]
 
     def set_shared_data(self, key: bytes, value: bytes, cas: int) -> int:
         self._refuse_during_start("set_shared_data")
-        entry = self.shared_data.get(key)
-        if cas and entry is not None and entry[1] != cas:
+        return self.store_shared_data(self.vm.vm_id, key, value, cas)
+
+    def store_shared_data(self, vm_id: str, key: bytes, value: bytes, cas: int = 0) -> int:
+        """Envoy's shared-data write: every write takes the next value of one Envoy-wide cas
+        counter, whatever the key or vm_id."""
+        entry = self.shared_data.get((vm_id, key))
+        if cas and (entry is None or entry[1] != cas):
             return CAS_MISMATCH
-        if cas and entry is None:
-            return CAS_MISMATCH
-        self.shared_data[key] = (value, (entry[1] + 1) if entry else 1)
+        self._last_cas += 1
+        self.shared_data[(vm_id, key)] = (value, self._last_cas)
         return OK
 
     def register_shared_queue(self, name: bytes) -> tuple[int, int]:
         self._refuse_during_start("register_shared_queue")
-        key = (self.vm_id, name)
+        key = (self.vm.vm_id, name)
         queue_id = self.queue_names.get(key)
         if queue_id is None:
             queue_id = len(self.queue_names) + 1
             self.queue_names[key] = queue_id
             self.queues[queue_id] = deque()
+        # the last root context to register a name gets its on_queue_ready (measured)
         info = self._info()
         self.queue_owner[queue_id] = info.plugin.context_id if info else self.current
         return OK, queue_id
@@ -1684,6 +1778,20 @@ def _unknown_property(dotted: str, path: bytes, state: Optional[dict]) -> str:
                 f"property by its first segment only; set and get it as one segment, "
                 f"e.g. [{dotted!r}]")
     return f"{message}; pass it to Host.load(properties=...) if your Envoy has it"
+
+
+class _Starting:
+    """While a module starts, hostcalls (logs) belong to the VM it starts in."""
+
+    def __init__(self, emulator: Emulator, vm: VM) -> None:
+        self.emulator, self.vm = emulator, vm
+
+    def __enter__(self) -> None:
+        self.previous = self.emulator.current
+        self.emulator.current = self.vm.index << _VM_SHIFT
+
+    def __exit__(self, *exc: object) -> None:
+        self.emulator.current = self.previous
 
 
 def _enum_name(enum: Any, value: int) -> str:

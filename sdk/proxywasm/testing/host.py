@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import itertools
 import logging
@@ -25,6 +26,7 @@ from .emulator import (
     Plugin,
     TcpConnection,
     UpstreamRequest,
+    VM,
     _encode_property,
 )
 from .drive import HttpContextDriver, TcpContextDriver, choose_plugin
@@ -141,6 +143,10 @@ class Host:
         self.emulator = emulator
         self.module = module
         self.path = path
+        #: How `add_plugin` turns a path into the module it loads; a host that runs compiled
+        #: modules (the "wasm" test host) sets it to build `.py` filters.
+        self.prepare_module: Callable[[Path], Path] = lambda source: source
+        self._module_limits: dict[str, Any] = {}
 
     # --- loading ----------------------------------------------------------------------------
     @classmethod
@@ -157,34 +163,45 @@ class Host:
         `fuel` and `max_memory_bytes` limit a `.wasm` module.
         """
         path = Path(path)
-        if not path.exists():
-            raise FilterLoadError(f"{path}: no such file")
         emulator = Emulator(vm_config=_as_bytes(vm_config), vm_id=vm_id, properties=properties,
                             strict=strict, log_level=log_level)
         emulator.clusters.update(clusters)
-        module: Any
-        if path.suffix == ".wasm":
-            from .wasm import WasmModule
-
-            module = WasmModule.from_file(path, emulator, fuel=fuel, max_memory_bytes=max_memory_bytes)
-        elif path.suffix == ".py" or path.is_dir():
-            _ensure_root_logger_passes_debug()
-            module = PythonModule(path, emulator)
-        else:
-            raise FilterLoadError(f"{path}: expected a .py filter, a filter package directory or a .wasm module")
-        emulator.module = module
+        limits = {"fuel": fuel, "max_memory_bytes": max_memory_bytes}
+        vm = emulator.vms[0]
+        vm.code = _code_identity(path)
+        module = _start_module(path, emulator, vm, limits)
         host = cls(emulator, module, path)
-        if hasattr(module, "start"):
-            module.start()
-        emulator.start_plugin(root_id=root_id, plugin_config=_as_bytes(plugin_config))
+        host._module_limits = limits
+        emulator.start_plugin(root_id=root_id, plugin_config=_as_bytes(plugin_config), vm=vm)
         return host
 
-    def add_plugin(self, *, root_id: str = "", plugin_config: Union[bytes, str] = b"",
-                   name: str = "") -> Plugin:
-        """Configure another plugin (root context) in the same VM; it joins the filter chain
-        after the existing ones, as a second `envoy.filters.http.wasm` entry would."""
+    def add_plugin(self, path: Union[str, Path, None] = None, *, vm_id: Optional[str] = None,
+                   root_id: str = "", plugin_config: Union[bytes, str] = b"", name: str = "",
+                   vm_config: Union[bytes, str, None] = None) -> Plugin:
+        """Configure another plugin; it joins the filter chain after the existing ones, as a
+        second `envoy.filters.http.wasm` entry would.
+
+        As in Envoy, the plugin runs in an existing VM when its `vm_id`, VM configuration and
+        module all match that VM's (left out, they are the first plugin's), else in a VM of
+        its own: a fresh import of a `.py` filter (its module globals are its own) or a new
+        wasmtime instance, with its own context ids. Shared data and queues are the Envoy's:
+        VMs with the same `vm_id` share shared data; any VM reaches another's queue with
+        `resolve_shared_queue(vm_id, name)`.
+        """
+        first = self.emulator.vms[0]
+        source = self.path if path is None else self.prepare_module(Path(path))
+        vm, is_new = self.emulator.vm_for(
+            first.vm_id if vm_id is None else vm_id,
+            first.vm_config if vm_config is None else _as_bytes(vm_config),
+            _code_identity(source))
+        if is_new:
+            try:
+                _start_module(source, self.emulator, vm, self._module_limits)
+            except BaseException:
+                self.emulator.vms.remove(vm)  # nothing half-made stays behind
+                raise
         return self.emulator.start_plugin(root_id=root_id, plugin_config=_as_bytes(plugin_config),
-                                          name=name)
+                                          name=name, vm=vm)
 
     @property
     def plugins(self) -> list[Plugin]:
@@ -283,10 +300,13 @@ class Host:
     # --- logs, metrics, time -----------------------------------------------------------------
     @property
     def logs(self) -> list[LogRecord]:
+        """Every VM's log records; each names its `vm_id` and its context id in that VM."""
         return self.emulator.logs
 
-    def log_messages(self, min_level: LogLevel = LogLevel.TRACE) -> list[str]:
-        return [r.message for r in self.emulator.logs if r.level >= min_level]
+    def log_messages(self, min_level: LogLevel = LogLevel.TRACE, vm_id: Optional[str] = None) -> list[str]:
+        """The messages at `min_level` or above, of the VMs with `vm_id` if given."""
+        return [r.message for r in self.emulator.logs
+                if r.level >= min_level and (vm_id is None or r.vm_id == vm_id)]
 
     def clear_logs(self) -> None:
         self.emulator.logs.clear()
@@ -388,26 +408,36 @@ class Host:
     # --- shared data, queues, foreign functions ---------------------------------------------
     @property
     def shared_data(self) -> dict[str, bytes]:
-        return {k.decode("utf-8", "replace"): v for k, (v, _cas) in self.emulator.shared_data.items()}
+        """The shared data the first plugin's VM sees (see `shared_data_for`)."""
+        return self.shared_data_for(self.emulator.vms[0].vm_id)
 
-    def set_shared_data(self, key: str, value: Union[bytes, str]) -> None:
-        self.emulator.set_shared_data(key.encode(), _as_bytes(value), 0)
+    def shared_data_for(self, vm_id: str) -> dict[str, bytes]:
+        """The shared data of the VMs with this `vm_id`: Envoy keeps one set per `vm_id`."""
+        return {key.decode("utf-8", "replace"): value
+                for (owner, key), (value, _cas) in self.emulator.shared_data.items() if owner == vm_id}
 
-    def queue(self, name: str, vm_id: str = "") -> list[bytes]:
-        """The items waiting in a shared queue."""
-        queue_id = self.emulator.queue_names.get((vm_id, name.encode()))
-        if queue_id is None:
-            raise KeyError(f"no shared queue {name!r} was registered")
-        return list(self.emulator.queues[queue_id])
+    def set_shared_data(self, key: str, value: Union[bytes, str], vm_id: Optional[str] = None) -> None:
+        """Store shared data as a VM with `vm_id` (default: the first plugin's) would."""
+        owner = self.emulator.vms[0].vm_id if vm_id is None else vm_id
+        self.emulator.store_shared_data(owner, key.encode(), _as_bytes(value))
 
-    def enqueue(self, name: str, value: Union[bytes, str], vm_id: str = "") -> None:
+    def queue(self, name: str, vm_id: Optional[str] = None) -> list[bytes]:
+        """The items waiting in the shared queue `name` registered by a VM with `vm_id`
+        (default: the first plugin's)."""
+        return list(self.emulator.queues[self._queue_id(name, vm_id)])
+
+    def enqueue(self, name: str, value: Union[bytes, str], vm_id: Optional[str] = None) -> None:
         """Put an item on a shared queue from outside, as another VM would; the owner
         gets `on_queue_ready`."""
-        queue_id = self.emulator.queue_names.get((vm_id, name.encode()))
-        if queue_id is None:
-            raise KeyError(f"no shared queue {name!r} was registered")
-        self.emulator.enqueue_shared_queue(queue_id, _as_bytes(value))
+        self.emulator.enqueue_shared_queue(self._queue_id(name, vm_id), _as_bytes(value))
         self.emulator._after_operation()
+
+    def _queue_id(self, name: str, vm_id: Optional[str]) -> int:
+        owner = self.emulator.vms[0].vm_id if vm_id is None else vm_id
+        queue_id = self.emulator.queue_names.get((owner, name.encode()))
+        if queue_id is None:
+            raise KeyError(f"no shared queue {name!r} was registered by a VM with vm_id {owner!r}")
+        return queue_id
 
     def register_foreign_function(self, name: str, fn: Callable[[bytes], Optional[bytes]]) -> None:
         """Make `call_foreign_function(name, args)` in the filter call `fn(args)`."""
@@ -439,6 +469,35 @@ class Host:
 
 def _dotted(path: Union[str, Sequence[str]]) -> str:
     return path if isinstance(path, str) else ".".join(path)
+
+
+def _code_identity(path: Path) -> tuple[str, str]:
+    """What tells two modules apart, as Envoy compares code when it decides whether plugins
+    share a VM: a `.wasm` by its bytes, a `.py` filter by where it is."""
+    if path.suffix == ".wasm" and path.is_file():
+        return "wasm", hashlib.sha256(path.read_bytes()).hexdigest()
+    return "python", str(path.resolve())
+
+
+def _start_module(path: Path, emulator: Emulator, vm: VM, limits: dict[str, Any]) -> Any:
+    """Load `path` as `vm`'s module and run its start-up code (logs count as that VM's)."""
+    if not path.exists():
+        raise FilterLoadError(f"{path}: no such file")
+    module: Any
+    with emulator.starting(vm):
+        if path.suffix == ".wasm":
+            from .wasm import WasmModule
+
+            module = WasmModule.from_file(path, emulator, **limits)
+        elif path.suffix == ".py" or path.is_dir():
+            _ensure_root_logger_passes_debug()
+            module = PythonModule(path, emulator)
+        else:
+            raise FilterLoadError(f"{path}: expected a .py filter, a filter package directory or a .wasm module")
+        vm.module = module
+        if hasattr(module, "start"):
+            module.start()
+    return module
 
 
 def _chunks(body: Body) -> list[bytes]:
