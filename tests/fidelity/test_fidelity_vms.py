@@ -56,6 +56,10 @@ def test_a_queue_carries_messages_from_a_sender_vm_to_a_receiver_vm():
     later = report(host, x_a_send="ping")
     assert later["x-a-received"] == "hello"
     assert report(host)["x-b-received"] == "ping"
+    # each VM's logs carry its vm_id
+    assert "a received hello" in host.log_messages(vm_id="vm_a")
+    assert "b received ping" in host.log_messages(vm_id="vm_b")
+    assert not any("received" in message for message in host.log_messages(vm_id=""))
 
 
 def test_shared_data_is_kept_per_vm_id():

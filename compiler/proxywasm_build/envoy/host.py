@@ -57,7 +57,7 @@ class EnvoyHost:
         self._closed = False
         self._pool_key = pool_key
         self._envoy_kwargs = envoy_kwargs or {}
-        self._startup_logs = envoy.wasm_logs(worker_only=True)
+        self._startup_logs = envoy.wasm_logs(worker_only=True, vm_ids=True)
         self._log_mark = len(self._startup_logs)
         self.tcp_upstream: TcpUpstream | None = (envoy_kwargs or {}).get("tcp_upstream")
         self._calls: list = []
@@ -73,7 +73,7 @@ class EnvoyHost:
             server.clear()
             server.handler = None
             server.hold = True
-        self._log_mark = len(self.envoy.wasm_logs(worker_only=True))
+        self._log_mark = len(self.envoy.wasm_logs(worker_only=True, vm_ids=True))
         return self
 
     @classmethod
@@ -177,7 +177,7 @@ class EnvoyHost:
         self._pool_key = None  # no longer what its load arguments describe
         self.envoy.stop()
         self.envoy = _start_envoy(self._envoy_kwargs, self.upstream, self.callout_servers)
-        self._startup_logs = self.envoy.wasm_logs(worker_only=True)
+        self._startup_logs = self.envoy.wasm_logs(worker_only=True, vm_ids=True)
         self._log_mark = len(self._startup_logs)
 
     def _use_mode(self, tcp: bool) -> None:
@@ -333,19 +333,21 @@ class EnvoyHost:
     @property
     def logs(self) -> list:
         """The module's log messages from the VM serving requests, as `LogRecord`s."""
-        messages = self.envoy.wasm_logs(worker_only=True)
+        messages = self.envoy.wasm_logs(worker_only=True, vm_ids=True)
         if self._log_mark > len(self._startup_logs):  # reused, or logs cleared
             messages = self._startup_logs + messages[self._log_mark:] \
                 if self._startup_logs is not None else messages[self._log_mark:]
-        return [log_record(level, message) for level, message in messages]
+        return [log_record(level, message, vm_id) for level, message, vm_id in messages]
 
-    def log_messages(self, min_level: int = 0) -> list[str]:
-        return [record.message for record in self.logs if record.level >= min_level]
+    def log_messages(self, min_level: int = 0, vm_id: str | None = None) -> list[str]:
+        """The messages at `min_level` or above, of the VMs with `vm_id` if given."""
+        return [record.message for record in self.logs
+                if record.level >= min_level and (vm_id is None or record.vm_id == vm_id)]
 
     def clear_logs(self) -> None:
         """Forget the messages so far (start-up ones included)."""
         self._startup_logs = None
-        self._log_mark = len(self.envoy.wasm_logs(worker_only=True))
+        self._log_mark = len(self.envoy.wasm_logs(worker_only=True, vm_ids=True))
 
     def advance(self, seconds: float) -> None:
         """Time in Envoy is real: wait `seconds` (ticks fire as their periods elapse)."""

@@ -50,10 +50,10 @@ def make_headers(pairs: list[tuple[str, str]]):
     return testing_module().Headers(pairs)
 
 
-def log_record(level: str, message: str):
+def log_record(level: str, message: str, vm_id: str = ""):
     from proxywasm.abi import LogLevel
 
-    return testing_module().LogRecord(LogLevel[level.upper()], message)
+    return testing_module().LogRecord(LogLevel[level.upper()], message, vm_id=vm_id)
 
 
 def header_pairs(headers: HeadersArg) -> list[tuple[str, str]]:

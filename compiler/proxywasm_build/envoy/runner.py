@@ -41,7 +41,7 @@ from proxywasm_build.errors import UserError
 LOG_FORMAT = "[%Y-%m-%d %T.%e][%t][%l][%n] %v"
 _LOG_LINE = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\]\[(\d+)\]\[(\w+)\]\[([\w.]+)\] (.*)$")
 # Envoy prefixes each module log with "wasm log <plugin_name> <root_id> <vm_id>: ".
-_WASM_LOG = re.compile(r"^wasm log(?: [^:]*)?: (.*)$", re.S)
+_WASM_LOG = re.compile(r"^wasm log(?: ([^:]*))?: (.*)$", re.S)
 _LEVELS = {"trace": "trace", "debug": "debug", "info": "info", "warning": "warn", "warn": "warn",
            "error": "error", "critical": "critical"}
 
@@ -346,8 +346,9 @@ class LocalEnvoy:
                 return thread
         return None
 
-    def wasm_logs(self, *, worker_only: bool = False) -> list[tuple[str, str]]:
-        """The module's own log messages (`proxy_log`, stdout/stderr) as (level, message).
+    def wasm_logs(self, *, worker_only: bool = False, vm_ids: bool = False) -> list[tuple[str, ...]]:
+        """The module's own log messages (`proxy_log`, stdout/stderr) as (level, message), or
+        (level, message, vm_id) with `vm_ids=True`.
 
         Levels are the ABI's names in lower case: trace, debug, info, warn, error, critical.
         Envoy starts the VM several times (a base VM and one per thread, each calling
@@ -361,7 +362,9 @@ class LocalEnvoy:
                 continue
             match = _WASM_LOG.match(message)
             if match:
-                out.append((level, match.group(1)))
+                prefix, text = match.groups()
+                # the prefix is "<plugin name> <root id> <vm id>"; any of them may be empty
+                out.append((level, text, (prefix or "").rsplit(" ", 1)[-1]) if vm_ids else (level, text))
         return out
 
     def admin(self, path: str, *, method: str = "GET", timeout: float = 5.0) -> str:
