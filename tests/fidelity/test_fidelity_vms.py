@@ -79,6 +79,9 @@ def test_one_cas_counter_counts_every_write_of_every_vm_id():
     seen = report(host, x_a_cas="k=again=1", x_b_cas="k=again=1")
     assert (seen["x-a-cas-result"], seen["x-b-cas-result"]) == ("mismatch", "ok")
     assert report(host, x_b_get="k")["x-b-value-cas"] == "4"
+    # a cas is checked only against a key that exists
+    assert report(host, x_a_cas="fresh=v=7")["x-a-cas-result"] == "ok"
+    assert report(host, x_a_get="fresh")["x-a-value-cas"] == "5"
 
 
 def test_plugins_with_the_same_vm_id_and_code_share_one_vm():

@@ -1622,9 +1622,10 @@ class Emulator:
 
     def store_shared_data(self, vm_id: str, key: bytes, value: bytes, cas: int = 0) -> int:
         """Envoy's shared-data write: every write takes the next value of one Envoy-wide cas
-        counter, whatever the key or vm_id."""
+        counter, whatever the key or vm_id. A cas is checked only against an existing key: a
+        new key is stored whatever cas came with it (measured)."""
         entry = self.shared_data.get((vm_id, key))
-        if cas and (entry is None or entry[1] != cas):
+        if cas and entry is not None and entry[1] != cas:
             return CAS_MISMATCH
         self._last_cas += 1
         self.shared_data[(vm_id, key)] = (value, self._last_cas)
