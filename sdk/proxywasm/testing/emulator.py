@@ -206,6 +206,35 @@ def _map_remove(pairs: Pairs, key: bytes) -> None:
     pairs[:] = [p for p in pairs if p[0] != key]
 
 
+def _is_grpc_request(headers: Optional[Pairs]) -> bool:
+    """Envoy's Grpc::Common::isGrpcRequestHeaders, as Envoy 1.40 answers (measured): the
+    content-type is exactly `application/grpc` or `application/grpc+<subtype>` (no parameters,
+    case-sensitive), whatever the method."""
+    content_type = _map_get(headers or [], b"content-type")
+    return content_type is not None and (content_type == b"application/grpc"
+                                         or content_type.startswith(b"application/grpc+"))
+
+
+#: A body the filter no longer holds: Envoy reads it as empty and refuses writes.
+_NO_BODY = bytearray()
+
+
+def _held_body(d: "_Direction") -> bytearray:
+    return d.buffer if d.body_held or d.buffering else _NO_BODY
+
+
+def _logged_map(stream: "HttpStream", map_type: int) -> Optional[Pairs]:
+    """What on_log reads: the stream's request headers, response headers and response
+    trailers as they ended; never the request trailers (Envoy 1.40)."""
+    if map_type == MapType.HTTP_REQUEST_HEADERS:
+        return stream.request_headers
+    if map_type == MapType.HTTP_RESPONSE_HEADERS:
+        return stream.response_headers
+    if map_type == MapType.HTTP_RESPONSE_TRAILERS:
+        return stream.response_trailers
+    return None
+
+
 # ---------------------------------------------------------------------------
 # Plugins, contexts, streams
 
@@ -266,10 +295,17 @@ class Plugin:
 
 
 class _Direction:
-    """One filter's view of one direction (request or response) of a stream."""
+    """One filter's view of one direction (request or response) of a stream.
+
+    `*_held` say which of this direction's headers, body and trailers the filter can still
+    reach, as Envoy's wasm Context keeps them: from their callback until the callback returns
+    CONTINUE (or, for the request's, until the filter calls continue_stream). `buffering`:
+    the last body callback returned PAUSE, so the body buffered at this filter stays reachable.
+    """
 
     __slots__ = ("headers_arrived", "headers_eos", "headers_passed", "buffer", "eos", "eos_passed",
-                 "trailers_arrived", "trailers_passed", "stopped", "stopped_all")
+                 "trailers_arrived", "trailers_passed", "stopped", "stopped_all",
+                 "headers_held", "body_held", "trailers_held", "buffering")
 
     def __init__(self) -> None:
         self.headers_arrived = self.headers_eos = self.headers_passed = False
@@ -277,16 +313,23 @@ class _Direction:
         self.eos = self.eos_passed = False
         self.trailers_arrived = self.trailers_passed = False
         self.stopped = self.stopped_all = False
+        self.headers_held = self.body_held = self.trailers_held = self.buffering = False
+
+    def let_go(self) -> None:
+        self.headers_held = self.body_held = self.trailers_held = False
 
 
 class _FilterState:
-    __slots__ = ("context_id", "plugin", "req", "resp")
+    __slots__ = ("context_id", "plugin", "req", "resp", "last_end_of_stream")
 
     def __init__(self, context_id: int, plugin: "Plugin") -> None:
         self.context_id = context_id
         self.plugin = plugin
         self.req = _Direction()
         self.resp = _Direction()
+        # Envoy's Context keeps one end_of_stream for both directions: the last headers or
+        # body callback's. A body callback with it set may create the trailers by writing them.
+        self.last_end_of_stream = False
 
 
 class _ContextInfo(NamedTuple):
@@ -356,6 +399,7 @@ class HttpStream(StreamViews):
         self.local_reply_details = b""
         self.reset = False
         self.finished = False
+        self.logging = False  # on_log is running: Envoy hands it the stream's final headers
         self.connection_id = emulator._next_connection_id()
         for plugin in (emulator.plugins if plugins is None else plugins):
             ctx_id = emulator._new_context_id(plugin.vm)
@@ -417,8 +461,12 @@ class HttpStream(StreamViews):
             return
         self.finished = True
         em = self._em
-        for f in self.filters:
-            em._call("proxy_on_log", f.context_id)
+        self.logging = True
+        try:
+            for f in self.filters:
+                em._call("proxy_on_log", f.context_id)
+        finally:
+            self.logging = False
         for f in self.filters:
             em._call("proxy_on_done", f.context_id)
         for f in self.filters:
@@ -504,8 +552,7 @@ class HttpStream(StreamViews):
         if kind == "headers":
             d.headers_arrived = True
             d.headers_eos = d.eos = eos
-            headers = self.request_headers if request else self.response_headers
-            action = self._em._call(way.on_headers, f.context_id, len(headers or ()), int(eos))
+            action = self._filter_callback(way, f, "headers", eos)
             held_all = True
         elif d.stopped_all:
             if kind == "data":
@@ -517,11 +564,11 @@ class HttpStream(StreamViews):
         elif kind == "data":
             d.buffer += data
             d.eos = eos
-            action = self._em._call(way.on_body, f.context_id, len(d.buffer), int(eos))
+            action = self._filter_callback(way, f, "data", eos)
             held_all = False
         else:
             d.trailers_arrived = d.eos = True
-            action = self._em._call(way.on_trailers, f.context_id, len(way.trailers(self) or ()))
+            action = self._filter_callback(way, f, "trailers")
             held_all = False
         if not self._closed_for(way) and not (way is _RESPONSE and self.downstream_complete):
             if action == CONTINUE:
@@ -530,6 +577,28 @@ class HttpStream(StreamViews):
                 d.stopped = True
                 d.stopped_all = held_all
         self._em._run_deferred()
+
+    def _filter_callback(self, way: "_Way", f: _FilterState, kind: str, eos: bool = False) -> int:
+        """Call filter f's headers, body or trailers callback of `way`; what it hands the filter
+        stays reachable after the callback only when the callback did not return CONTINUE."""
+        d = way.state(f)
+        em = self._em
+        if kind == "headers":
+            d.headers_held = True
+            f.last_end_of_stream = eos
+            action = em._call(way.on_headers, f.context_id, len(way.headers(self) or ()), int(eos))
+            d.headers_held = d.headers_held and action != CONTINUE
+        elif kind == "data":
+            d.body_held = True
+            f.last_end_of_stream = eos
+            action = em._call(way.on_body, f.context_id, len(d.buffer), int(eos))
+            d.buffering = action != CONTINUE
+            d.body_held = d.body_held and action != CONTINUE
+        else:
+            d.trailers_held = True
+            action = em._call(way.on_trailers, f.context_id, len(way.trailers(self) or ()))
+            d.trailers_held = d.trailers_held and action != CONTINUE
+        return action
 
     def _resume(self, way: "_Way", i: int) -> None:
         """`continue_stream` from filter i: what it held goes on (after its own callbacks, when
@@ -542,17 +611,16 @@ class HttpStream(StreamViews):
         if d.stopped_all:
             d.stopped_all = False
             self._pass_headers(way, i)
-            em = self._em
             if d.buffer or (d.eos and not d.eos_passed and not d.trailers_arrived and not d.headers_eos):
                 end = d.eos and not d.trailers_arrived
-                action = em._call(way.on_body, f.context_id, len(d.buffer), int(end))
+                action = self._filter_callback(way, f, "data", end)
                 if self._closed_for(way):
                     return
                 if action != CONTINUE:
                     d.stopped = True
                     return
             if d.trailers_arrived and not d.trailers_passed:
-                action = em._call(way.on_trailers, f.context_id, len(way.trailers(self) or ()))
+                action = self._filter_callback(way, f, "trailers")
                 if self._closed_for(way):
                     return
                 if action != CONTINUE:
@@ -616,7 +684,9 @@ class HttpStream(StreamViews):
             # Envoy cannot replace a response already on its way: it resets the stream.
             self._reset()
             return
-        in_response_path = self.response_headers is not None and not self.local_reply
+        # A reply sent while a response (the upstream's or an earlier local reply) is being
+        # encoded replaces it without running the encoder filters again, as Envoy does.
+        in_response_path = self.response_headers is not None
         self.request_aborted = True
         self.local_reply = True
         self.local_reply_details = details
@@ -624,12 +694,13 @@ class HttpStream(StreamViews):
             f.req.stopped = False
         pairs: Pairs = [(b":status", str(status_code).encode())]
         pairs += [(k.lower(), v) for k, v in headers]
-        if grpc_status != NO_GRPC_STATUS and grpc_status >= 0:
+        if grpc_status != NO_GRPC_STATUS and grpc_status >= 0 and _is_grpc_request(self.request_headers):
             pairs = [(b":status", b"200"), (b"content-type", b"application/grpc")]
             pairs += [(k.lower(), v) for k, v in headers]
             pairs.append((b"grpc-status", str(grpc_status).encode()))
             if body:
                 pairs.append((b"grpc-message", body))
+            pairs.append((b"content-length", b"0"))
             body = b""
         elif body and _map_get(pairs, b"content-type") is None:
             pairs.append((b"content-type", b"text/plain"))
@@ -1340,9 +1411,9 @@ class Emulator:
         if isinstance(stream, HttpStream):
             f = stream.filters[info.index]
             if buffer_type == BufferType.HTTP_REQUEST_BODY:
-                return f.req.buffer
+                return _held_body(f.req)
             if buffer_type == BufferType.HTTP_RESPONSE_BODY:
-                return f.resp.buffer
+                return _held_body(f.resp)
         elif isinstance(stream, TcpConnection):
             if buffer_type == BufferType.DOWNSTREAM_DATA:
                 return stream._down_buffers[info.index]
@@ -1353,6 +1424,8 @@ class Emulator:
     def get_buffer_bytes(self, buffer_type: int, start: int, max_size: int) -> tuple[int, Optional[bytes]]:
         self._refuse_during_start("get_buffer_bytes")
         buf = self._buffer(buffer_type)
+        if buf is _NO_BODY:
+            return OK, b""
         if buf is None:
             return self._violation(f"get_buffer_bytes({_enum_name(BufferType, buffer_type)}): "
                                    f"no such buffer in this callback", NOT_FOUND), None
@@ -1365,7 +1438,7 @@ class Emulator:
         buf = self._buffer(buffer_type)
         if buf is None:
             return NOT_FOUND, 0, 0
-        return OK, len(buf), 0
+        return OK, len(buf or b""), 0
 
     def set_buffer_bytes(self, buffer_type: int, start: int, size: int, buffer: bytes) -> int:
         self._refuse_during_start("set_buffer_bytes")
@@ -1374,9 +1447,10 @@ class Emulator:
             return self._violation(f"set_buffer_bytes({_enum_name(BufferType, buffer_type)}): "
                                    f"Envoy only lets filters write body and data buffers")
         buf = self._buffer(buffer_type)
-        if buf is None:
+        if buf is None or buf is _NO_BODY:
             return self._violation(f"set_buffer_bytes({_enum_name(BufferType, buffer_type)}): "
-                                   f"no such buffer in this callback", NOT_FOUND)
+                                   f"the filter no longer holds that body (Envoy answers BadArgument "
+                                   f"once the body callback returned CONTINUE)")
         # Envoy's Buffer::copyFrom: prepend, replace everything, or append; nothing else.
         if start == 0:
             if size == 0:
@@ -1394,7 +1468,8 @@ class Emulator:
         return OK
 
     # --- header maps ------------------------------------------------------------------------
-    def _map(self, map_type: int, create: bool = False) -> Optional[Pairs]:
+    def _map(self, map_type: int, write: bool = False) -> Optional[Pairs]:
+        """The header map the current context reaches: None when Envoy has none for it now."""
         if map_type == MapType.HTTP_CALL_RESPONSE_HEADERS:
             return None if self._call_response is None else self._call_response[0]
         if map_type == MapType.HTTP_CALL_RESPONSE_TRAILERS:
@@ -1405,36 +1480,52 @@ class Emulator:
         if info is None or not isinstance(info.stream, HttpStream):
             return None
         stream = info.stream
+        if stream.logging and not write:
+            return _logged_map(stream, map_type)
+        f = stream.filters[info.index]
         if map_type == MapType.HTTP_REQUEST_HEADERS:
-            return stream.request_headers
+            return stream.request_headers if f.req.headers_held else None
         if map_type == MapType.HTTP_RESPONSE_HEADERS:
-            return stream.response_headers
+            return stream.response_headers if f.resp.headers_held else None
         if map_type == MapType.HTTP_REQUEST_TRAILERS:
-            if stream.request_trailers is None and create:
-                stream.request_trailers = []
-            return stream.request_trailers
+            return self._trailers(stream, f, f.req, "request_trailers", write)
         if map_type == MapType.HTTP_RESPONSE_TRAILERS:
-            if stream.response_trailers is None and create:
-                stream.response_trailers = []
-            return stream.response_trailers
+            return self._trailers(stream, f, f.resp, "response_trailers", write)
+        return None
+
+    def _trailers(self, stream: HttpStream, f: _FilterState, d: _Direction, name: str,
+                  write: bool) -> Optional[Pairs]:
+        if d.trailers_held:
+            return getattr(stream, name)
+        if write and d.body_held and f.last_end_of_stream:
+            # Envoy adds trailers when a filter writes them from the last body callback.
+            if getattr(stream, name) is None:
+                setattr(stream, name, [])
+            d.trailers_held = True
+            return getattr(stream, name)
         return None
 
     def _missing_map(self, call: str, map_type: int) -> int:
-        return self._violation(f"{call}({_enum_name(MapType, map_type)}): that header map does not "
-                               f"exist in this callback")
+        """What Envoy answers for a map the filter cannot reach now: NotFound in on_log (for
+        reads), else BadArgument (an SDK raises: the stream fails)."""
+        info = self._info()
+        if call == "get_header_map_value" and info is not None and \
+                isinstance(info.stream, HttpStream) and info.stream.logging:
+            return NOT_FOUND
+        return self._violation(f"{call}({_enum_name(MapType, map_type)}): the filter cannot reach "
+                               f"that header map now (Envoy answers BadArgument: request headers "
+                               f"once on_http_request_headers returned CONTINUE or the filter "
+                               f"resumed, any map once its callback returned CONTINUE)")
 
     def get_header_map_pairs(self, map_type: int) -> tuple[int, Optional[bytes]]:
         self._refuse_during_start("get_header_map_pairs")
         pairs = self._map(map_type)
-        if pairs is None:
-            if map_type in (MapType.HTTP_REQUEST_TRAILERS, MapType.HTTP_RESPONSE_TRAILERS):
-                return OK, serialize_map([])
-            return self._missing_map("get_header_map_pairs", map_type), None
-        return OK, serialize_map(pairs)
+        # Envoy answers a map the filter cannot reach as an empty one.
+        return OK, serialize_map(pairs or [])
 
     def set_header_map_pairs(self, map_type: int, map: bytes) -> int:
         self._refuse_during_start("set_header_map_pairs")
-        pairs = self._map(map_type, create=True)
+        pairs = self._map(map_type, write=True)
         if pairs is None:
             return self._missing_map("set_header_map_pairs", map_type)
         pairs[:] = [(k.lower(), v) for k, v in deserialize_map(map)]
@@ -1442,7 +1533,7 @@ class Emulator:
 
     def get_header_map_size(self, map_type: int) -> tuple[int, int]:
         self._refuse_during_start("get_header_map_size")
-        pairs = self._map(map_type)
+        pairs = self._map(map_type, write=True)
         if pairs is None:
             return self._missing_map("get_header_map_size", map_type), 0
         return OK, len(serialize_map(pairs))
@@ -1451,8 +1542,6 @@ class Emulator:
         self._refuse_during_start("get_header_map_value")
         pairs = self._map(map_type)
         if pairs is None:
-            if map_type in (MapType.HTTP_REQUEST_TRAILERS, MapType.HTTP_RESPONSE_TRAILERS):
-                return NOT_FOUND, None
             return self._missing_map("get_header_map_value", map_type), None
         value = _map_get(pairs, key.lower())
         if value is None:
@@ -1461,7 +1550,7 @@ class Emulator:
 
     def add_header_map_value(self, map_type: int, key: bytes, value: bytes) -> int:
         self._refuse_during_start("add_header_map_value")
-        pairs = self._map(map_type, create=True)
+        pairs = self._map(map_type, write=True)
         if pairs is None:
             return self._missing_map("add_header_map_value", map_type)
         pairs.append((key.lower(), value))
@@ -1469,7 +1558,7 @@ class Emulator:
 
     def replace_header_map_value(self, map_type: int, key: bytes, value: bytes) -> int:
         self._refuse_during_start("replace_header_map_value")
-        pairs = self._map(map_type, create=True)
+        pairs = self._map(map_type, write=True)
         if pairs is None:
             return self._missing_map("replace_header_map_value", map_type)
         _map_replace(pairs, key.lower(), value)
@@ -1477,10 +1566,8 @@ class Emulator:
 
     def remove_header_map_value(self, map_type: int, key: bytes) -> int:
         self._refuse_during_start("remove_header_map_value")
-        pairs = self._map(map_type)
+        pairs = self._map(map_type, write=True)
         if pairs is None:
-            if map_type in (MapType.HTTP_REQUEST_TRAILERS, MapType.HTTP_RESPONSE_TRAILERS):
-                return OK
             return self._missing_map("remove_header_map_value", map_type)
         _map_remove(pairs, key.lower())
         return OK
@@ -1494,6 +1581,10 @@ class Emulator:
                                    f"root context: only stream contexts can resume", NOT_FOUND)
         stream, index = info.stream, info.index
         if isinstance(stream, HttpStream):
+            if stream_type in (StreamType.HTTP_REQUEST, StreamType.HTTP_RESPONSE):
+                # Envoy 1.40 (measured): resuming either direction lets go of the request's
+                # headers, body and trailers at once, even within the resuming callback.
+                stream.filters[index].req.let_go()
             if stream_type == StreamType.HTTP_REQUEST:
                 self._defer(lambda: stream.filters[index].req.stopped and stream._req_flush(index))
             elif stream_type == StreamType.HTTP_RESPONSE:
