@@ -12,6 +12,7 @@ The plugin configuration is a list of words:
 - `pause-request`, `pause-body`, `pause-response`: the request headers, the request's last body
   chunk, or the response headers wait for a callout to the cluster `auth`; its answer is
   probed before (`callout-held`) and after (`callout-resumed`) the filter resumes the stream.
+- `late-read`: on_http_response_headers reads the request header `:path` through the SDK.
 - `grpc-reply`: on_http_request_headers answers 401 "nope" with gRPC status 16.
 - `reply-then-raise`: on_http_request_headers answers 403 "denied"; on_http_response_headers
   raises.
@@ -134,6 +135,8 @@ class Probe(HttpContext):
         if "reply-then-raise" in self.root.words:
             proxywasm.log_info("response_headers " + str(self.get_http_response_header(":status")))
             raise RuntimeError("response headers refused")
+        if "late-read" in self.root.words:
+            proxywasm.log_info("late :path " + str(self.get_http_request_header(":path")))
         self.probe("response_headers")
         if "pause-response" in self.root.words:
             return self.hold("response")
