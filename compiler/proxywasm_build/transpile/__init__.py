@@ -133,6 +133,7 @@ def generate_skeleton(filter_path: Path, language: str, output_dir: Path, *, nam
         "header_names": model.header_names,
         "touched_headers": model.touched_headers,
         "header_values": model.header_values,
+        "tcp": model.tcp,
         "translated": [m["python_name"] for m in root_methods + http_methods if m["body"] is not None],
         "kept": [(m["python_name"], m["reason"]) for m in root_methods + http_methods if m["body"] is None],
     }

@@ -87,6 +87,8 @@ class FilterModel:
     header_names: list[str]
     touched_headers: list[str] = field(default_factory=list)
     header_values: list[tuple[str, str]] = field(default_factory=list)
+    #: a network (TCP) filter: its root makes StreamContexts, and no HttpContext exists
+    tcp: bool = False
 
 
 def _base_names(node: ast.ClassDef) -> set[str]:
@@ -187,7 +189,17 @@ def read_filter(source_path: Path) -> FilterModel:
         and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
     })
     return FilterModel(source_path, root, http, root_id, config_fields, leftovers, header_names,
-                       _touched_headers(tree), _compared_header_values(tree))
+                       _touched_headers(tree), _compared_header_values(tree),
+                       tcp=http is None and _makes_stream_contexts(tree, classes))
+
+
+def _makes_stream_contexts(tree: ast.Module, classes: dict[str, ast.ClassDef]) -> bool:
+    """A StreamContext subclass, a `set_stream_context(...)` call or a `create_stream_context`."""
+    if any("StreamContext" in _base_names(node) for node in classes.values()):
+        return True
+    return any((isinstance(node, ast.Call) and call_name(node) == "set_stream_context")
+               or (isinstance(node, ast.FunctionDef) and node.name == "create_stream_context")
+               for node in ast.walk(tree))
 
 
 def _request_header_name(node: ast.AST) -> str | None:
