@@ -26,6 +26,8 @@ FILTER = textwrap.dedent('''
 
     class Plain(HttpContext):
         def on_http_request_headers(self, num_headers, end_of_stream):
+            # read now: Envoy lets go of the request headers once this callback continues
+            self.path = self.get_http_request_header(b":path")
             if self.get_http_request_header("x-boom") is not None:
                 raise RuntimeError("boom in request headers")
             if self.get_http_request_header("x-none") is not None:
@@ -41,7 +43,7 @@ FILTER = textwrap.dedent('''
             self.add_http_response_header(b"x-bytes", b"b")
             self.add_http_response_header(bytearray(b"x-bytearray"), memoryview(b"m"))
             self.set_http_response_header("x-set", "s")
-            self.add_http_response_header("x-path", self.get_http_request_header(b":path"))
+            self.add_http_response_header("x-path", self.path)
             self.set_http_response_header("x-raw", b"\\xff")  # not UTF-8: read back as U+FFFD
             self.add_http_response_header("x-raw-ok", str(self.get_http_response_header("x-raw") == "\\ufffd"))
             return Action.CONTINUE
