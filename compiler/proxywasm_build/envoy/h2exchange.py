@@ -61,17 +61,22 @@ def exchange_over_h2(port: int, request: OutgoingRequest, timeout: float) -> Rec
         raise UserError("HTTP/2 through Envoy needs the h2 package: "
                         "pip install 'proxywasm-python[test]' (or h2==4.4.1).") from None
 
+    import h2.exceptions
+
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
     trailers = request.trailers
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         conn.initiate_connection()
         stream_id = conn.get_next_available_stream_id()
         chunks = list(request.chunks)
-        conn.send_headers(stream_id, h2_headers(request), end_stream=not chunks and trailers is None)
-        for i, chunk in enumerate(chunks):
-            conn.send_data(stream_id, chunk, end_stream=i == len(chunks) - 1 and trailers is None)
-        if trailers is not None:
-            conn.send_headers(stream_id, trailers, end_stream=True)
+        try:
+            conn.send_headers(stream_id, h2_headers(request), end_stream=not chunks and trailers is None)
+            for i, chunk in enumerate(chunks):
+                conn.send_data(stream_id, chunk, end_stream=i == len(chunks) - 1 and trailers is None)
+            if trailers is not None:
+                conn.send_headers(stream_id, trailers, end_stream=True)
+        except h2.exceptions.ProtocolError as err:
+            raise UserError(f"the request is not valid HTTP/2: {err}.") from None
         sock.sendall(conn.data_to_send())
         return _read_answer(sock, conn, stream_id, time.monotonic() + timeout)
 

@@ -119,20 +119,6 @@ class EnvoyHost:
         Envoy would generate: the client sends it (and `x-forwarded-proto: http`) last, which
         Envoy keeps where it would have put its own. Envoy always adds these headers, so
         `envoy_headers=False` is the emulator's alone.
-        """
-        listener = _client_listener(protocol, upstream_protocol, request_id, envoy_headers)
-        return cls._load(path, plugin_config=plugin_config, vm_config=vm_config, properties=properties,
-                         root_id=root_id, vm_id=vm_id, log_level=log_level, clusters=clusters,
-                         callouts=callouts, fail_open=fail_open, reuse=reuse,
-                         wasm_log_level=wasm_log_level, tcp=tcp)._listen(listener)
-
-    @classmethod
-    def _load(cls, path: Path | str, *, plugin_config: bytes | str, vm_config: bytes | str,
-              properties: Mapping[Any, Any] | None, root_id: str, vm_id: str,
-              log_level: int | str | None, clusters: Iterable[str] | Mapping[str, tuple[str, int]],
-              callouts: Iterable[str], fail_open: bool, reuse: bool | None,
-              wasm_log_level: str | None, tcp: bool) -> "EnvoyHost":
-        """Start (or reuse) the Envoy `load` describes.
 
         `reuse=True` (default: the environment variable `PROXYWASM_ENVOY_REUSE=1`) keeps the
         Envoy running after `close()` and hands it to the next `load` with the same arguments,
@@ -140,6 +126,7 @@ class EnvoyHost:
         shared data, metrics) then carries over; `logs` still start with the start-up messages
         followed by this user's messages only.
         """
+        listener = _client_listener(protocol, upstream_protocol, request_id, envoy_headers)
         module = built_module(path)
         render: dict[str, Any] = {"plugin_config": plugin_config, "vm_config": vm_config,
                                   "root_id": root_id, "fail_open": fail_open}
@@ -161,7 +148,7 @@ class EnvoyHost:
                 pooled = _POOL[pool_key].pop()
                 _IDLE.remove(pooled)
                 if pooled.envoy.running:
-                    return pooled._checkout()
+                    return pooled._checkout()._listen(listener)
                 pooled._shutdown()
         envoy_kwargs = {"module": module, "wasm_log_level": level, "mark_local_replies": True,
                         "real_clusters": real_clusters, "tcp": tcp, **render}
@@ -185,7 +172,7 @@ class EnvoyHost:
             if tcp:
                 envoy_kwargs["tcp_upstream"].close()
             raise
-        return cls(envoy, upstream, servers, module, pool_key, envoy_kwargs)
+        return cls(envoy, upstream, servers, module, pool_key, envoy_kwargs)._listen(listener)
 
     # -- callouts ---------------------------------------------------------------------------
 
