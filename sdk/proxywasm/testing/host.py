@@ -235,7 +235,8 @@ class Host:
         """Drive one whole HTTP stream through the filter chain as Envoy would and return what
         the downstream client saw.
 
-        `body` is bytes or a list of chunks (each one `on_http_request_body` call).
+        `body` is bytes or a list of chunks (each one `on_http_request_body` call; on HTTP/1.1
+        the end of stream then comes in a call of its own, as Envoy makes it).
         `upstream` is `(status, headers, body[, trailers])`, or a function of the
         `UpstreamRequest` returning one; its body is delivered in `response_chunks` chunks.
         Pending callouts with a responder (`on_http_call`, `on_grpc_call`) are answered as
