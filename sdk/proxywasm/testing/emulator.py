@@ -359,6 +359,9 @@ class HttpStream(StreamViews):
         self.finished = False
         self.connection_id = emulator._next_connection_id()
         self.protocol = emulator.listener.protocol
+        # False: each body step is exactly one callback call (a driven context's), no HTTP/1.1
+        # end-of-stream call of its own
+        self.framing = True
         for plugin in (emulator.plugins if plugins is None else plugins):
             ctx_id = emulator._new_context_id(plugin.vm)
             emulator.contexts[ctx_id] = _ContextInfo("http", plugin, self, len(self.filters))
@@ -492,7 +495,7 @@ class HttpStream(StreamViews):
         """Body data from the client or the upstream. On HTTP/1.1 the end of stream comes in
         its own empty call after the data, as Envoy's HTTP/1 codec delivers it."""
         first = 0 if way is _REQUEST else len(self.filters) - 1
-        if eos and data and self._em.listener.ends_body_apart(way.name):
+        if eos and data and self.framing and self._em.listener.ends_body_apart(way.name):
             self._arrive(way, first, "data", data, False)
             data = b""
             if self._closed_for(way):
