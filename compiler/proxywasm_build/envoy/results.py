@@ -24,9 +24,10 @@ def comparable_headers(pairs: Iterable[tuple[str, str]], *, sent: Iterable[str] 
 
     Dropped: hop-by-hop headers (`connection`, `keep-alive`, `transfer-encoding`, ...), `date`
     (Envoy dates every response), `content-length` (HTTP/1.1 needs one for any body; the body
-    is compared instead) and every `x-envoy-*` header. The `x-forwarded-proto` and `x-request-id`
-    Envoy adds to requests stay: the emulator adds them too, and the upstream really gets them. A name listed in `sent` (headers the test itself gave: the
-    request's for the upstream request, the upstream answer's for the response) is kept.
+    is compared instead) and every `x-envoy-*` header. The `x-forwarded-proto` and
+    `x-request-id` Envoy adds to requests stay: the upstream really gets them, and the emulator
+    adds them too. A name listed in `sent` (headers the test itself gave: the request's for the
+    upstream request, the upstream answer's for the response) is kept.
     Names are lower-cased, order kept. (`server` passes: the bootstrap tells Envoy to leave it.)
     """
     keep = {name.lower() for name in sent}

@@ -32,8 +32,8 @@ from ..abi import (
 )
 from .foreign_functions import NOT_EMULATED, EnvoyForeignFunctions, FilterStateObject
 from .headers import Headers, HeadersLike
-from .stream_views import StreamViews
 from .listener import Listener, upstream_view
+from .stream_views import StreamViews
 
 OK = int(Status.OK)
 SERIALIZATION_FAILURE = int(Status.SERIALIZATION_FAILURE)
