@@ -15,11 +15,13 @@ from proxywasm_build.envoy.results import comparable_headers
 from test_envoy_runner import MINIMAL_WAT
 
 
-def test_comparable_headers_drops_only_what_envoy_adds():
+def test_comparable_headers_drops_only_what_the_emulator_cannot_have():
     pairs = [("Date", "x"), ("server", "envoy"), ("content-length", "3"), ("connection", "close"),
              ("x-envoy-upstream-service-time", "1"), ("x-request-id", "abc"), ("X-Filter", "yes"),
              ("transfer-encoding", "chunked"), ("content-type", "text/plain")]
-    assert comparable_headers(pairs) == [("server", "envoy"), ("x-filter", "yes"), ("content-type", "text/plain")]
+    # the emulator adds x-request-id and x-forwarded-proto as Envoy does: they stay
+    assert comparable_headers(pairs) == [("server", "envoy"), ("x-request-id", "abc"), ("x-filter", "yes"),
+                                         ("content-type", "text/plain")]
     assert ("content-length", "3") in comparable_headers(pairs, sent=["Content-Length"])
     assert ("x-request-id", "mine") in comparable_headers([("x-request-id", "mine")], sent=["X-Request-Id"])
 
@@ -69,7 +71,8 @@ def test_envoy_host_forwards_and_records_the_upstream_request(envoy_minimal):
     assert up is not None and up.body == b"payload"
     assert up.headers.get(":method") == "POST" and up.headers.get(":path") == "/a?b=1"
     assert up.headers.get(":authority") == "example.com"
-    assert up.headers.get("x-wat") == "1" and up.headers.get("x-request-id") is None
+    assert up.headers.get("x-wat") == "1" and up.headers.get("x-forwarded-proto") == "http"
+    assert len(up.headers.get("x-request-id")) == 36  # Envoy's UUID4, as the upstream got it
     assert [(rec.level.name, rec.message) for rec in envoy_minimal.logs] == [("INFO", "configured")]
 
 
@@ -305,10 +308,11 @@ def test_a_second_plugin_joins_the_chain_in_envoy(minimal_module):
 @pytest.mark.envoy
 def test_pseudo_headers_the_test_never_sent_are_not_invented(envoy_minimal):
     testing = emulator()
-    emulated = testing.Host.load(envoy_minimal.module)
+    emulated = testing.Host.load(envoy_minimal.module, request_id="r1")
     a = emulated.http_request({"x-pass": "1"})
-    b = envoy_minimal.http_request({"x-pass": "1"})
-    assert a.upstream_request.headers == b.upstream_request.headers == {"x-pass": "1", "x-wat": "1"}
+    b = envoy_minimal.http_request({"x-pass": "1", "x-forwarded-proto": "http", "x-request-id": "r1"})
+    assert a.upstream_request.headers == b.upstream_request.headers == {
+        "x-pass": "1", "x-forwarded-proto": "http", "x-request-id": "r1", "x-wat": "1"}
 
 
 @pytest.mark.envoy

@@ -52,9 +52,10 @@ FILTER = textwrap.dedent('''
         fail_open = True
 
         def on_http_response_body(self, body_size, end_of_stream):
-            if end_of_stream:
-                body = self.get_http_response_body(0, body_size) or b""
-                self.set_http_response_body(0, body_size, body.upper())
+            if not end_of_stream:
+                return Action.PAUSE  # buffer: on HTTP/1.1 the end comes in its own call
+            body = self.get_http_response_body(0, body_size) or b""
+            self.set_http_response_body(0, body_size, body.upper())
             return Action.CONTINUE
 
         def on_log(self):

@@ -62,7 +62,8 @@ def load_both(filter_path: Path, config: dict) -> dict[str, Host]:
     for runtime in ("cpython", "micropython"):
         module = built_module(filter_path, runtime=runtime)
         assert python_metadata(read_module(module.read_bytes()))["runtime"] == runtime
-        hosts[runtime] = Host.load(module, plugin_config=json.dumps(config).encode())
+        # Envoy's x-request-id is random: fixed, so both runtimes' upstream requests compare
+        hosts[runtime] = Host.load(module, plugin_config=json.dumps(config).encode(), request_id="req-1")
     return hosts
 
 

@@ -22,6 +22,8 @@ class OutgoingRequest:
     payload: bytes
     trailers: list[tuple[str, str]] | None   # not None: the body is sent chunked
     sent_names: list[str]               # every header name the test gave (kept when compared)
+    chunks: tuple[bytes, ...] = ()      # the body as the test split it (HTTP/2: one DATA frame each)
+    scheme: str = "http"                # HTTP/2's :scheme (HTTP/1.1 has none on the wire)
 
 
 def outgoing_request(headers: HeadersArg, body: bytes | str | list,
@@ -31,13 +33,15 @@ def outgoing_request(headers: HeadersArg, body: bytes | str | list,
     regular = [(k, v) for k, v in pairs if not k.startswith(":")]
     authority = pseudo.get(":authority") or next((v for k, v in regular if k.lower() == "host"),
                                                  REQUEST_DEFAULTS[":authority"])
-    payload = b"".join(as_bytes(c) for c in body) if isinstance(body, list) else as_bytes(body)
+    chunks = tuple(as_bytes(c) for c in body) if isinstance(body, list) else (as_bytes(body),)
+    payload = b"".join(chunks)
     return OutgoingRequest(
         method=pseudo.get(":method", REQUEST_DEFAULTS[":method"]),
         target=pseudo.get(":path", REQUEST_DEFAULTS[":path"]),
         authority=authority, headers=regular, payload=payload,
         trailers=header_pairs(trailers) if trailers is not None else None,
         sent_names=[k for k, _ in pairs],
+        chunks=tuple(c for c in chunks if c), scheme=pseudo.get(":scheme", "http"),
     )
 
 

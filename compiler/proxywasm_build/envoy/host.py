@@ -29,6 +29,7 @@ from proxywasm_build.envoy.results import (HeadersArg, as_bytes, comparable_head
                                            log_record, make_headers, normalise_answer, recorded_pairs,
                                            testing_module, upstream_request_of)
 from proxywasm_build.envoy.streams import EnvoyHttpStream, EnvoyTcpConnection
+from proxywasm_build.envoy.h2exchange import HTTP1, HTTP2, ClientListener, exchange_over_h2
 
 
 
@@ -60,6 +61,7 @@ class EnvoyHost:
         self._startup_logs = envoy.wasm_logs(worker_only=True, vm_ids=True)
         self._log_mark = len(self._startup_logs)
         self.tcp_upstream: TcpUpstream | None = (envoy_kwargs or {}).get("tcp_upstream")
+        self.listener = ClientListener()
         self._calls: list = []
 
     def _checkout(self) -> "EnvoyHost":
@@ -96,6 +98,10 @@ class EnvoyHost:
         max_memory_bytes: int | None = None,
         wasm_log_level: str | None = None,
         tcp: bool = False,
+        protocol: str = "HTTP/1.1",
+        upstream_protocol: str = "HTTP/1.1",
+        request_id: Any = None,
+        envoy_headers: bool = True,
     ) -> "EnvoyHost":
         """Start Envoy with the module (building a `.py` filter first) and a recording upstream.
 
@@ -108,12 +114,19 @@ class EnvoyHost:
         `tcp=True` starts Envoy with a TCP listener (network filter + tcp_proxy) for
         `tcp_connection()`; switching between HTTP and TCP later restarts Envoy.
 
+        `protocol` is the client's: "HTTP/1.1" or "HTTP/2" (cleartext, prior knowledge; whole
+        requests only). The upstream speaks HTTP/1.1. `request_id` fixes the `x-request-id`
+        Envoy would generate: the client sends it (and `x-forwarded-proto: http`) last, which
+        Envoy keeps where it would have put its own. Envoy always adds these headers, so
+        `envoy_headers=False` is the emulator's alone.
+
         `reuse=True` (default: the environment variable `PROXYWASM_ENVOY_REUSE=1`) keeps the
         Envoy running after `close()` and hands it to the next `load` with the same arguments,
         which saves V8's compile of a large module. The filter's own state (root context,
         shared data, metrics) then carries over; `logs` still start with the start-up messages
         followed by this user's messages only.
         """
+        listener = _client_listener(protocol, upstream_protocol, request_id, envoy_headers)
         module = built_module(path)
         render: dict[str, Any] = {"plugin_config": plugin_config, "vm_config": vm_config,
                                   "root_id": root_id, "fail_open": fail_open}
@@ -135,7 +148,7 @@ class EnvoyHost:
                 pooled = _POOL[pool_key].pop()
                 _IDLE.remove(pooled)
                 if pooled.envoy.running:
-                    return pooled._checkout()
+                    return pooled._checkout()._listen(listener)
                 pooled._shutdown()
         envoy_kwargs = {"module": module, "wasm_log_level": level, "mark_local_replies": True,
                         "real_clusters": real_clusters, "tcp": tcp, **render}
@@ -159,9 +172,13 @@ class EnvoyHost:
             if tcp:
                 envoy_kwargs["tcp_upstream"].close()
             raise
-        return cls(envoy, upstream, servers, module, pool_key, envoy_kwargs)
+        return cls(envoy, upstream, servers, module, pool_key, envoy_kwargs)._listen(listener)
 
     # -- callouts ---------------------------------------------------------------------------
+
+    def _listen(self, listener: Any) -> "EnvoyHost":
+        self.listener = listener
+        return self
 
     def add_cluster(self, *names: str) -> None:
         """Declare clusters for callouts; each gets a recording server. Envoy cannot add
@@ -293,6 +310,9 @@ class EnvoyHost:
         """A real HTTP/1.1 stream to drive step by step, with the emulator's `HttpStream` API:
         the test writes the request and, from the upstream's side, the response."""
         self._use_mode(False)
+        if self.listener.protocol != HTTP1:
+            raise UserError("the envoy host drives HTTP/2 whole requests only (http_request); "
+                            "step-by-step streams speak HTTP/1.1.")
         return EnvoyHttpStream(self)
 
     def http_context(self, plugin: Any = None) -> Any:
@@ -398,7 +418,7 @@ class EnvoyHost:
         nothing reached the upstream. `response_chunks` is accepted for the emulator's sake.
         """
         self._use_mode(False)
-        request = outgoing_request(headers, body, trailers)
+        request = outgoing_request(self.listener.client_headers(header_pairs(headers)), body, trailers)
         answered_names = self._answer_upstream_with(upstream, request.sent_names)
         received = self._exchange_over_http(request, timeout)
         if self.upstream.errors:  # the test's upstream function raised
@@ -430,6 +450,8 @@ class EnvoyHost:
         conn = http.client.HTTPConnection("127.0.0.1", self.envoy.port, timeout=timeout)
         conn.response_class = TrailerKeepingResponse
         try:
+            if self.listener.protocol == HTTP2:
+                return exchange_over_h2(self.envoy.port, request, timeout)
             send_request(conn, request)
             return read_response(conn)
         except TimeoutError:
@@ -475,6 +497,19 @@ class EnvoyHost:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _client_listener(protocol: str, upstream_protocol: str, request_id: Any,
+                     envoy_headers: bool) -> ClientListener:
+    if protocol not in (HTTP1, HTTP2):
+        raise UserError(f"protocol must be {HTTP1!r} or {HTTP2!r}, not {protocol!r}.")
+    if upstream_protocol != HTTP1:
+        raise UserError("the envoy host's upstream speaks HTTP/1.1 only; "
+                        "upstream_protocol='HTTP/2' is the emulator's.")
+    if not envoy_headers:
+        raise UserError("Envoy always adds :scheme, x-forwarded-proto and x-request-id; "
+                        "envoy_headers=False is the emulator's.")
+    return ClientListener(protocol, request_id)
 
 
 def _held_server() -> RecordingUpstream:

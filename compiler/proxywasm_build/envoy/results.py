@@ -1,7 +1,7 @@
 """What Envoy's answers look like to a test: the emulator's result types, minus what differs.
 
-What naturally differs between Envoy and the emulator (hop-by-hop headers, `date`, the headers
-Envoy adds to requests) is removed in one place, :func:`comparable_headers`; the helpers below
+What naturally differs between Envoy and the emulator (hop-by-hop headers, `date`, HTTP/1.1's
+`content-length`) is removed in one place, :func:`comparable_headers`; the helpers below
 turn what the network delivered into `proxywasm.testing`'s own types.
 """
 
@@ -16,7 +16,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "t
                         "transfer-encoding", "upgrade"})
 
 
-ENVOY_ADDED = frozenset({"date", "content-length", "x-request-id", "x-forwarded-proto"})
+ENVOY_ADDED = frozenset({"date", "content-length"})
 
 
 def comparable_headers(pairs: Iterable[tuple[str, str]], *, sent: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -24,9 +24,10 @@ def comparable_headers(pairs: Iterable[tuple[str, str]], *, sent: Iterable[str] 
 
     Dropped: hop-by-hop headers (`connection`, `keep-alive`, `transfer-encoding`, ...), `date`
     (Envoy dates every response), `content-length` (HTTP/1.1 needs one for any body; the body
-    is compared instead), `x-request-id` and `x-forwarded-proto` (Envoy adds them to requests),
-    and every `x-envoy-*` header. A name listed in `sent` (headers the test itself gave: the
-    request's for the upstream request, the upstream answer's for the response) is kept.
+    is compared instead) and every `x-envoy-*` header. The `x-forwarded-proto` and
+    `x-request-id` Envoy adds to requests stay: the upstream really gets them, and the emulator
+    adds them too. A name listed in `sent` (headers the test itself gave: the request's for the
+    upstream request, the upstream answer's for the response) is kept.
     Names are lower-cased, order kept. (`server` passes: the bootstrap tells Envoy to leave it.)
     """
     keep = {name.lower() for name in sent}

@@ -60,7 +60,7 @@ class EnvoyHttpStream(EnvoyStreamViews):
         self._host._settle([self])
 
     def send_request_headers(self, headers: HeadersArg, end_of_stream: bool = False) -> None:
-        pairs = header_pairs(headers)
+        pairs = self._host.listener.client_headers(header_pairs(headers))
         pseudo = {k.lower(): v for k, v in pairs if k.startswith(":")}
         regular = [(k, v) for k, v in pairs if not k.startswith(":") and k.lower() not in ("host", "transfer-encoding")]
         self._sent_names = [k for k, _ in pairs]

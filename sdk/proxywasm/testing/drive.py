@@ -72,6 +72,7 @@ class HttpContextDriver(StreamViews):
 
     def __init__(self, emulator: Emulator, plugin: Plugin) -> None:
         self.stream = HttpStream(emulator, [plugin])
+        self.stream.framing = False  # call_on_request_body(data, True) is one call, as asked
         self.plugin = plugin
         self.context_id = self.stream.filters[0].context_id
 

@@ -32,6 +32,7 @@ from ..abi import (
 )
 from .foreign_functions import NOT_EMULATED, EnvoyForeignFunctions, FilterStateObject
 from .headers import Headers, HeadersLike
+from .listener import Listener, upstream_view
 from .stream_views import StreamViews
 
 OK = int(Status.OK)
@@ -401,6 +402,10 @@ class HttpStream(StreamViews):
         self.finished = False
         self.logging = False  # on_log is running: Envoy hands it the stream's final headers
         self.connection_id = emulator._next_connection_id()
+        self.protocol = emulator.listener.protocol
+        # False: each body step is exactly one callback call (a driven context's), no HTTP/1.1
+        # end-of-stream call of its own
+        self.framing = True
         for plugin in (emulator.plugins if plugins is None else plugins):
             ctx_id = emulator._new_context_id(plugin.vm)
             emulator.contexts[ctx_id] = _ContextInfo("http", plugin, self, len(self.filters))
@@ -415,14 +420,14 @@ class HttpStream(StreamViews):
     def send_request_headers(self, headers: HeadersLike, end_of_stream: bool = False) -> None:
         if self.request_headers is not None:
             raise EmulatorError("request headers were already sent on this stream")
-        self.request_headers = _pairs_from(headers)
+        self.request_headers = self._em.listener.request_headers(_pairs_from(headers), self.protocol)
         self._req_arrive(0, "headers", eos=end_of_stream)
         self._em._after_operation()
 
     def send_request_body(self, data: bytes, end_of_stream: bool = False) -> None:
         self._need(self.request_headers is not None, "send request headers before the body")
         if not self.request_aborted:
-            self._req_arrive(0, "data", bytes(data), end_of_stream)
+            self._body_arrives(_REQUEST, bytes(data), end_of_stream)
         self._em._after_operation()
 
     def send_request_trailers(self, trailers: HeadersLike) -> None:
@@ -445,7 +450,7 @@ class HttpStream(StreamViews):
     def send_response_body(self, data: bytes, end_of_stream: bool = False) -> None:
         if self.request_aborted or self.finished:
             return
-        self._resp_arrive(len(self.filters) - 1, "data", bytes(data), end_of_stream)
+        self._body_arrives(_RESPONSE, bytes(data), end_of_stream)
         self._em._after_operation()
 
     def send_response_trailers(self, trailers: HeadersLike) -> None:
@@ -493,7 +498,7 @@ class HttpStream(StreamViews):
     def upstream_request(self) -> Optional[UpstreamRequest]:
         if self.upstream_headers is None:
             return None
-        return UpstreamRequest(Headers.from_bytes_pairs(self.upstream_headers),
+        return UpstreamRequest(Headers.from_bytes_pairs(upstream_view(self.upstream_headers)),
                                bytes(self.upstream_body),
                                Headers.from_bytes_pairs(self.upstream_trailers or []))
 
@@ -533,6 +538,17 @@ class HttpStream(StreamViews):
 
     def _resp_flush(self, k: int) -> None:
         self._resume(_RESPONSE, k)
+
+    def _body_arrives(self, way: "_Way", data: bytes, eos: bool) -> None:
+        """Body data from the client or the upstream. On HTTP/1.1 the end of stream comes in
+        its own empty call after the data, as Envoy's HTTP/1 codec delivers it."""
+        first = 0 if way is _REQUEST else len(self.filters) - 1
+        if eos and data and self.framing and self._em.listener.ends_body_apart(way.name):
+            self._arrive(way, first, "data", data, False)
+            data = b""
+            if self._closed_for(way):
+                return
+        self._arrive(way, first, "data", data, eos)
 
     def _closed_for(self, way: "_Way") -> bool:
         return self.finished or (way is _REQUEST and self.request_aborted)
@@ -914,6 +930,7 @@ class Emulator:
         self.foreign_functions: dict[bytes, Callable[[bytes], Optional[bytes]]] = {}
         self.envoy_functions = EnvoyForeignFunctions(self)
         self.call_count = 0
+        self.listener = Listener()
 
     # --- VMs --------------------------------------------------------------------------------
     @property
@@ -1312,7 +1329,7 @@ class Emulator:
         if path == "request.referer":
             return _map_get(req, b"referer")
         if path == "request.protocol":
-            return b"HTTP/1.1"
+            return stream.protocol.encode()
         if path == "request.headers":
             return serialize_map(req)
         if path == "response.code":

@@ -31,6 +31,7 @@ from .emulator import (
 )
 from .drive import HttpContextDriver, TcpContextDriver, choose_plugin
 from .headers import Headers, HeadersLike
+from .listener import HTTP1, Listener, RequestId, check_protocol
 from .metrics import MetricValues
 from .sandbox import FilterRefused, RefusingHost, check_sources, filter_files, registration_refusal
 
@@ -154,17 +155,27 @@ class Host:
              vm_config: Union[bytes, str] = b"", properties: Optional[dict] = None,
              root_id: str = "", vm_id: str = "", strict: bool = False,
              log_level: LogLevel = LogLevel.TRACE, clusters: Iterable[str] = (),
-             fuel: Optional[int] = None, max_memory_bytes: Optional[int] = None) -> "Host":
+             fuel: Optional[int] = None, max_memory_bytes: Optional[int] = None,
+             protocol: str = HTTP1, upstream_protocol: str = HTTP1, request_id: RequestId = None,
+             envoy_headers: bool = True) -> "Host":
         """Load a `.py` filter (imported in-process) or any `.wasm` Proxy-Wasm module (wasmtime),
         start its VM and configure one plugin.
 
         `strict=True` turns hostcalls Envoy would refuse, and unknown properties, into a
         `StrictModeError`. `clusters` names the upstream clusters callouts may target.
         `fuel` and `max_memory_bytes` limit a `.wasm` module.
+
+        The listener, as Envoy's: `protocol` is the client's, "HTTP/1.1" (default) or "HTTP/2"
+        (body framing, header order, `request.protocol`); `upstream_protocol` the upstream's
+        (response body framing). Envoy adds `:scheme`, `x-forwarded-proto` and `x-request-id`
+        to each request the client sent without them; `request_id` fixes the generated id (a
+        string, or a function called per request), `envoy_headers=False` adds none of them.
         """
         path = Path(path)
+        listener = _listener(protocol, upstream_protocol, request_id, envoy_headers)
         emulator = Emulator(vm_config=_as_bytes(vm_config), vm_id=vm_id, properties=properties,
                             strict=strict, log_level=log_level)
+        emulator.listener = listener
         emulator.clusters.update(clusters)
         limits = {"fuel": fuel, "max_memory_bytes": max_memory_bytes}
         vm = emulator.vms[0]
@@ -224,7 +235,8 @@ class Host:
         """Drive one whole HTTP stream through the filter chain as Envoy would and return what
         the downstream client saw.
 
-        `body` is bytes or a list of chunks (each one `on_http_request_body` call).
+        `body` is bytes or a list of chunks (each one `on_http_request_body` call; on HTTP/1.1
+        the end of stream then comes in a call of its own, as Envoy makes it).
         `upstream` is `(status, headers, body[, trailers])`, or a function of the
         `UpstreamRequest` returning one; its body is delivered in `response_chunks` chunks.
         Pending callouts with a responder (`on_http_call`, `on_grpc_call`) are answered as
@@ -498,6 +510,16 @@ def _start_module(path: Path, emulator: Emulator, vm: VM, limits: dict[str, Any]
         if hasattr(module, "start"):
             module.start()
     return module
+
+
+def _listener(protocol: str, upstream_protocol: str, request_id: RequestId,
+              envoy_headers: bool) -> Listener:
+    try:
+        check_protocol(protocol)
+        check_protocol(upstream_protocol, "upstream_protocol")
+    except ValueError as err:
+        raise EmulatorError(str(err)) from None
+    return Listener(protocol, upstream_protocol, request_id, bool(envoy_headers))
 
 
 def _chunks(body: Body) -> list[bytes]:
