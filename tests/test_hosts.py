@@ -174,6 +174,18 @@ def test_reused_envoy_host_is_handed_over_with_fresh_logs_and_upstream(minimal_m
         second._shutdown()
 
 
+@pytest.mark.envoy
+def test_envoy_host_clear_logs_forgets_the_start_up_messages(minimal_module):
+    emulator()
+    host = EnvoyHost.load(minimal_module)
+    try:
+        assert [r.message for r in host.logs] == ["configured"]
+        host.clear_logs()
+        assert host.logs == [] and host.log_messages() == []
+    finally:
+        host.close()
+
+
 @pytest.fixture(scope="module")
 def callout_module(tmp_path_factory) -> Path:
     from proxywasm_build.languages.c import compile_c_module

@@ -355,8 +355,7 @@ class EnvoyHost:
         """The module's log messages from the VM serving requests, as `LogRecord`s."""
         messages = self.envoy.wasm_logs(worker_only=True, vm_ids=True)
         if self._log_mark > len(self._startup_logs):  # reused, or logs cleared
-            messages = self._startup_logs + messages[self._log_mark:] \
-                if self._startup_logs is not None else messages[self._log_mark:]
+            messages = self._startup_logs + messages[self._log_mark:]
         return [log_record(level, message, vm_id) for level, message, vm_id in messages]
 
     def log_messages(self, min_level: int = 0, vm_id: str | None = None) -> list[str]:
@@ -366,7 +365,7 @@ class EnvoyHost:
 
     def clear_logs(self) -> None:
         """Forget the messages so far (start-up ones included)."""
-        self._startup_logs = None
+        self._startup_logs = []
         self._log_mark = len(self.envoy.wasm_logs(worker_only=True, vm_ids=True))
 
     def advance(self, seconds: float) -> None:
