@@ -27,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tag": ("oci", "Tag a module image in a registry."),
     "images": ("oci", "List a repository's module images."),
     "login": ("oci", "Store credentials for a registry."),
+    "keygen": ("sign", "Write a signing key pair (cosign's format)."),
+    "sign": ("sign", "Sign a module image in a registry (cosign's layout)."),
+    "verify": ("sign", "Check a module image's signature against public keys."),
     "deploy": ("deploy", "Print or write Envoy or Istio config that deploys a module."),
     "demo": ("demo", "Build the example filter and show it working."),
 }

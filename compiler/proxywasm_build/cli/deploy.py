@@ -12,6 +12,10 @@ from proxywasm_build.ship import deploy
 out_option = click.option("--out", default=None, type=click.Path(dir_okay=False), callback=output_file_option_check,
                           help="Write to FILE (in an existing directory) instead of stdout.")
 port_range = click.IntRange(1, 65535)
+verify_key_option = click.option(
+    "--verify-key", "verify_keys", multiple=True, type=click.Path(dir_okay=False), metavar="NAME.pub",
+    help="Refuse the image unless one of these public keys signed it (repeatable); nothing is written then.",
+)
 
 
 def _emit(text: str, out: str | None) -> None:
@@ -43,14 +47,16 @@ def command() -> None:
 @click.option("--upstream", default=None, metavar="URL",
               help="http://HOST:PORT (or HOST:PORT) to forward to (default: a direct 200 response).")
 @click.option("--plain-http", is_flag=True, help="The registry talks HTTP, not HTTPS.")
+@verify_key_option
 def envoy_command(module_or_ref: str, plugin_config: str | None, out: str | None, snippet: bool,
                   code: str | None, remote_url: str | None, root_id: str | None, port: int, admin_port: int,
-                  upstream: str | None, plain_http: bool) -> None:
+                  upstream: str | None, plain_http: bool, verify_keys: tuple[str, ...]) -> None:
     """An Envoy bootstrap running MODULE.wasm or an image REF (local or remote code)."""
     config_text = deploy.read_config_option(plugin_config)
     deploy.parse_json_config(config_text)
     upstream_address = deploy.parse_upstream(upstream) if upstream else None
-    source = deploy.resolve_code_source(module_or_ref, code=code, remote_url=remote_url, plain_http=plain_http)
+    source = deploy.resolve_code_source(module_or_ref, code=code, remote_url=remote_url, plain_http=plain_http,
+                                        verify_keys=verify_keys)
     text = deploy.envoy_bootstrap(source, plugin_config=config_text or "", root_id=root_id,
                                   listener_port=port, admin_port=admin_port, upstream=upstream_address)
     _emit(deploy.envoy_snippet(text) if snippet else text, out)
@@ -73,14 +79,16 @@ def envoy_command(module_or_ref: str, plugin_config: str | None, out: str | None
 @click.option("--type", "plugin_type", type=click.Choice(deploy.PLUGIN_TYPES), default="HTTP", show_default=True)
 @out_option
 @click.option("--plain-http", is_flag=True, help="The registry talks HTTP, not HTTPS.")
+@verify_key_option
 def istio_command(ref: str, name: str, namespace: str | None, selector: tuple[str, ...], phase: str | None,
                   priority: int | None, plugin_config: str | None, fail_strategy: str | None,
                   pull_policy: str | None, pull_secret: str | None, env: tuple[str, ...], root_id: str | None,
-                  plugin_type: str, out: str | None, plain_http: bool) -> None:
+                  plugin_type: str, out: str | None, plain_http: bool, verify_keys: tuple[str, ...]) -> None:
     """An Istio WasmPlugin for image REF, its sha256 pinned from the registry."""
     text = deploy.istio_wasmplugin(
         ref, name=name, namespace=namespace, selectors=selector, phase=phase, priority=priority,
         plugin_config=deploy.read_config_option(plugin_config), fail_strategy=fail_strategy, pull_policy=pull_policy,
         pull_secret=pull_secret, env=env, root_id=root_id, plugin_type=plugin_type, plain_http=plain_http,
+        verify_keys=verify_keys,
     )
     _emit(text, out)

@@ -14,6 +14,10 @@ plain_http_option = click.option(
     "--plain-http", is_flag=True,
     help="Talk HTTP, not HTTPS, to the registry (a local registry without TLS).",
 )
+verify_key_option = click.option(
+    "--verify-key", "verify_keys", multiple=True, type=click.Path(dir_okay=False), metavar="NAME.pub",
+    help="Refuse the image unless one of these public keys signed it (repeatable; see `proxywasm verify`).",
+)
 
 
 @click.command("push")
@@ -44,10 +48,12 @@ def push_command(module: str, ref: str, layout: str, root_id: str | None, as_jso
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Where to write the module (default: REPOSITORY-NAME.wasm).")
 @click.option("--json", "as_json", is_flag=True, help="Print the pulled module as JSON.")
+@verify_key_option
 @plain_http_option
-def pull_command(ref: str, output: str | None, as_json: bool, plain_http: bool) -> None:
-    """Pull a module image (compat or wasme layout), checking every digest."""
-    path, pulled = oci.pull(ref, output, plain_http=plain_http)
+def pull_command(ref: str, output: str | None, as_json: bool, verify_keys: tuple[str, ...], plain_http: bool) -> None:
+    """Pull a module image (compat or wasme layout), checking every digest (and the signature
+    with --verify-key); nothing is written unless all of it holds."""
+    path, pulled = oci.pull(ref, output, plain_http=plain_http, verify_keys=verify_keys)
     if as_json:
         click.echo(json.dumps({
             "module": str(path), "reference": str(pulled.reference), "digest": pulled.digest,

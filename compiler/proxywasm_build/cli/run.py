@@ -13,10 +13,15 @@ import click
 from proxywasm_build.errors import UserError
 
 
-def resolve_module(target: str, workdir: Path, runtime: str | None = None) -> Path:
+def resolve_module(target: str, workdir: Path, runtime: str | None = None, *, plain_http: bool = False,
+                   verify_keys: tuple[str, ...] = ()) -> Path:
     """The .wasm to run for `target`: a module, a .py filter or project directory (built with
-    `runtime`, default auto), or an OCI reference (pulled into the cache)."""
+    `runtime`, default auto), or an OCI reference (pulled into the cache; with `verify_keys`
+    only when one of them signed it)."""
     path = Path(target)
+    if path.exists() and verify_keys:
+        raise UserError("--verify-key checks images in a registry; it does not apply to the local file "
+                        f"{target}.")
     if path.exists():
         if path.is_dir():
             from proxywasm_build.languages import build_project, detect_project_language
@@ -35,7 +40,7 @@ def resolve_module(target: str, workdir: Path, runtime: str | None = None) -> Pa
     from proxywasm_build.ship.oci import pull_to_cache
 
     click.echo(f"pulling {target} ...", err=True)
-    return pull_to_cache(target)
+    return pull_to_cache(target, plain_http=plain_http, verify_keys=verify_keys)
 
 
 def check_port_free(port: int, option: str = "--port") -> None:
@@ -66,11 +71,13 @@ def check_port_free(port: int, option: str = "--port") -> None:
 @click.option("--log-level", type=click.Choice(["trace", "debug", "info", "warn", "error"]),
               default="debug", show_default=True, help="Lowest level of the module's logs shown.")
 @click.option("--plain-http", is_flag=True, help="Pull REF from a registry over plain HTTP.")
+@click.option("--verify-key", "verify_keys", multiple=True, type=click.Path(dir_okay=False), metavar="NAME.pub",
+              help="Run REF only if one of these public keys signed it (repeatable).")
 @click.option("--runtime", type=click.Choice(["auto", "micropython", "cpython"]), default=None,
               help="The Python a .py filter is built with (default: auto, as build).")
 def command(target: str, config: str | None, vm_config: str | None, port: int, admin_port: int,
             upstream: str | None, root_id: str, clusters: tuple[str, ...], tcp: bool, log_level: str,
-            plain_http: bool, runtime: str | None) -> None:
+            plain_http: bool, verify_keys: tuple[str, ...], runtime: str | None) -> None:
     """Run a filter or module in a real local Envoy on 127.0.0.1 until Ctrl-C.
 
     TARGET is a .wasm module, a .py filter or project directory (built first), or an OCI
@@ -94,12 +101,7 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
             check_port_free(number, option)
 
     with tempfile.TemporaryDirectory(prefix="proxywasm-run-") as tmp:
-        if plain_http and not Path(target).exists():
-            from proxywasm_build.ship.oci import pull_to_cache
-
-            module = pull_to_cache(target, plain_http=True)
-        else:
-            module = resolve_module(target, Path(tmp), runtime)
+        module = resolve_module(target, Path(tmp), runtime, plain_http=plain_http, verify_keys=verify_keys)
         click.echo("starting Envoy ...", err=True)
         envoy = LocalEnvoy(
             module=module, listener_port=port or None, admin_port=admin_port or None,

@@ -66,7 +66,7 @@ class CodeSource:
 
 
 def resolve_code_source(module_or_ref: str, *, code: str | None = None, remote_url: str | None = None,
-                        plain_http: bool = False) -> CodeSource:
+                        plain_http: bool = False, verify_keys: Sequence[Any] = ()) -> CodeSource:
     """Decide how a bootstrap names the code for a local file or an image reference.
 
     - a file: local `filename` by default; `--code remote --remote-url URL` serves it from URL,
@@ -75,10 +75,14 @@ def resolve_code_source(module_or_ref: str, *, code: str | None = None, remote_u
       by Envoy straight from the registry (its layer is the raw module; anonymous pull needed),
       so it defaults to remote with the blob URL; a `compat` image is a tar+gzip, so it defaults
       to the module unpacked into the cache, or remote with `--remote-url`.
+    - `verify_keys`: the image must be signed by one of them (`proxywasm verify`); a local file
+      has no signature to check, so that is an error.
     """
     if code is not None and code not in CODE_CHOICES:
         raise UserError(f"--code must be local or remote, not {code!r}.")
     path = Path(module_or_ref)
+    if path.is_file() and verify_keys:
+        raise UserError(f"--verify-key checks images in a registry; {module_or_ref} is a local file.")
     if path.is_file():
         wasm = path.read_bytes()
         meta = oci.module_metadata(wasm, name=str(path))
@@ -90,7 +94,7 @@ def resolve_code_source(module_or_ref: str, *, code: str | None = None, remote_u
         return CodeSource(local_path=path.resolve(), root_ids=tuple(meta.root_ids))
     if module_or_ref.endswith((".wasm", ".py")):
         raise UserError(f"{module_or_ref} does not exist.")
-    pulled = oci.fetch(module_or_ref, plain_http=plain_http)
+    pulled = oci.fetch(module_or_ref, plain_http=plain_http, verify_keys=verify_keys)
     root_ids = tuple(pulled.metadata.root_ids)
     wants_remote = code == "remote" or (code is None and (remote_url is not None or pulled.layout == "wasme"))
     if wants_remote:
@@ -161,12 +165,13 @@ def istio_wasmplugin(ref: str, *, name: str, namespace: str | None = None, selec
                      phase: str | None = None, priority: int | None = None, plugin_config: bytes | str | None = None,
                      fail_strategy: str | None = None, pull_policy: str | None = None,
                      pull_secret: str | None = None, env: Sequence[str] = (), root_id: str | None = None,
-                     plugin_type: str = "HTTP", plain_http: bool = False) -> str:
+                     plugin_type: str = "HTTP", plain_http: bool = False, verify_keys: Sequence[Any] = ()) -> str:
     """An `extensions.istio.io/v1alpha1` WasmPlugin for an image, its digest pinned.
 
     The image is read from the registry first (every digest checked, and it must be a Wasm
     module image); `spec.sha256` is its manifest digest, which Istio's fetcher compares.
-    `env` items are `K=V` (inline) or `K` (taken from the host).
+    `env` items are `K=V` (inline) or `K` (taken from the host). With `verify_keys` the image
+    must be signed by one of them, and `spec.sha256` is the digest the signature covers.
     """
     if Path(ref).is_file():
         raise UserError("Istio pulls modules from a registry: push the module first and give its reference.")
@@ -177,7 +182,7 @@ def istio_wasmplugin(ref: str, *, name: str, namespace: str | None = None, selec
         if value is not None and value not in allowed:
             raise UserError(f"{label} must be one of {', '.join(allowed)}, not {value!r}.")
     config = parse_json_config(plugin_config, require_object=True)
-    pulled = oci.fetch(ref, plain_http=plain_http)
+    pulled = oci.fetch(ref, plain_http=plain_http, verify_keys=verify_keys)
     reference = pulled.reference
     url_ref = f"{reference.registry}/{reference.repository}:{reference.tag}" if reference.tag else \
         f"{reference.registry}/{reference.repository}@{pulled.digest}"

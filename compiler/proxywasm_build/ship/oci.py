@@ -27,7 +27,7 @@ import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from proxywasm_build.wasm.metadata_section import METADATA_SECTION
 from proxywasm_build.cache import atomic_write, cache_dir
@@ -60,6 +60,8 @@ MAX_BLOB_BYTES = 256 * 1024 * 1024
 
 _ACCEPT = ", ".join((OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_MANIFEST_LIST))
 _SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
+#: Tags cosign keeps signatures, attestations and SBOMs under; not images of their own.
+_ATTACHMENT_TAG = re.compile(r"^sha256-[0-9a-f]{64}\.(sig|att|sbom)$")
 
 logging.getLogger("oras.logger").setLevel(logging.CRITICAL)  # we report errors ourselves
 
@@ -422,7 +424,7 @@ class PulledModule:
         return hashlib.sha256(self.wasm).hexdigest()
 
 
-def _get_manifest(client: Any, ref: Reference) -> tuple[bytes, dict[str, Any], str]:
+def _get_manifest(client: Any, ref: Reference, *, follow_index: bool = True) -> tuple[bytes, dict[str, Any], str]:
     """GET the manifest, check its digest, follow a one-entry index; return (bytes, json, digest)."""
     url = f"{client.prefix}://{ref.registry}/v2/{ref.repository}/manifests/{ref.target}"
     response = client.do_request(url, "GET", headers={"Accept": _ACCEPT})
@@ -444,6 +446,8 @@ def _get_manifest(client: Any, ref: Reference) -> tuple[bytes, dict[str, Any], s
     except ValueError:
         raise UserError(f"the manifest of {ref} is not JSON.") from None
     media_type = manifest.get("mediaType") or response.headers.get("Content-Type", "")
+    if not follow_index:
+        return body, manifest, digest
     if media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST) or "manifests" in manifest:
         entries = manifest.get("manifests") or []
         if len(entries) != 1:
@@ -511,9 +515,24 @@ def _unpack_plugin_layer(ref: Reference, layer: bytes, diff_ids: list[str] | Non
     return wasm, runtime
 
 
-def fetch(ref: str | Reference, *, plain_http: bool = False) -> PulledModule:
-    """Read a module image of either layout into memory, verifying every digest; write nothing."""
+def _verified(reference: Reference, verify_keys: Sequence[Any], plain_http: bool) -> Reference:
+    """`reference` pinned to the digest it names now, once one of `verify_keys` (public key files
+    or signing.PublicKey) is found to have signed it; otherwise one sentence."""
+    from proxywasm_build.ship import signing
+
+    keys = signing.load_public_keys(verify_keys)
+    return signing.require_signed(reference, keys, plain_http=plain_http).reference
+
+
+def fetch(ref: str | Reference, *, plain_http: bool = False, verify_keys: Sequence[Any] = ()) -> PulledModule:
+    """Read a module image of either layout into memory, verifying every digest; write nothing.
+
+    With `verify_keys`, the image must first be signed by one of them (cosign's layout), and what
+    is read is the manifest digest that signature covers.
+    """
     reference = ref if isinstance(ref, Reference) else Reference.parse(ref)
+    if verify_keys:
+        reference = _verified(reference, verify_keys, plain_http)
     client = registry_client(reference.registry, plain_http=plain_http)
     _, manifest, digest = _get_manifest(client, reference)
     config_desc = manifest.get("config") or {}
@@ -552,26 +571,31 @@ def fetch(ref: str | Reference, *, plain_http: bool = False) -> PulledModule:
     return PulledModule(reference, digest, layout, wasm, meta, manifest)
 
 
-def pull(ref: str, output: Path | str | None = None, *, plain_http: bool = False) -> tuple[Path, PulledModule]:
-    """Pull a module to `output` (default `<repository name>.wasm`), written only once verified.
+def pull(ref: str, output: Path | str | None = None, *, plain_http: bool = False,
+         verify_keys: Sequence[Any] = ()) -> tuple[Path, PulledModule]:
+    """Pull a module to `output` (default `<repository name>.wasm`), written only once verified
+    (every digest, and with `verify_keys` the signature too).
 
     The output location is checked before anything is fetched; its directory must exist.
     """
     reference = Reference.parse(ref)
     path = Path(output) if output else Path(reference.repository.rsplit("/", 1)[-1] + ".wasm")
     check_output_file(path)
-    pulled = fetch(reference, plain_http=plain_http)
+    pulled = fetch(reference, plain_http=plain_http, verify_keys=verify_keys)
     write_output(path, pulled.wasm)
     return path, pulled
 
 
-def pull_to_cache(ref: str, *, plain_http: bool = False) -> Path:
+def pull_to_cache(ref: str, *, plain_http: bool = False, verify_keys: Sequence[Any] = ()) -> Path:
     """Pull into the cache (content-addressed by manifest digest) and return the module's path.
 
     This is what `proxywasm run REF` calls when its argument is not an existing file. A
-    digest-pinned reference already in the cache is returned without asking the registry.
+    digest-pinned reference already in the cache is returned without asking the registry
+    (with `verify_keys`, only once the registry shows a signature by one of them).
     """
     reference = Reference.parse(ref)
+    if verify_keys:
+        reference = _verified(reference, verify_keys, plain_http)
     root = cache_dir() / "oci"
     if reference.digest:
         cached = root / reference.digest.split(":", 1)[1] / PLUGIN_FILE
@@ -627,7 +651,10 @@ class ImageSummary:
 
 
 def list_images(repository: str, *, plain_http: bool = False) -> list[ImageSummary]:
-    """Tags of a repository with manifest digest, total size (manifest + blobs), layout and ABI."""
+    """Tags of a repository with manifest digest, total size (manifest + blobs), layout and ABI.
+
+    cosign's attachment tags (`sha256-HEX.sig` and the like) are left out: they are not images.
+    """
     ref = Reference.parse(repository, allow_bare=True)
     client = registry_client(ref.registry, plain_http=plain_http)
     try:
@@ -637,7 +664,7 @@ def list_images(repository: str, *, plain_http: bool = False) -> list[ImageSumma
             raise UserError(f"repository {ref.registry}/{ref.repository} does not exist.") from None
         raise UserError(f"registry {ref.registry} refused to list {ref.repository} ({err}).") from None
     summaries = []
-    for name in tags:
+    for name in (t for t in tags if not _ATTACHMENT_TAG.match(t)):
         body, manifest, digest = _get_manifest(client, ref.with_tag(name))
         descriptors = [manifest.get("config") or {}, *(manifest.get("layers") or [])]
         size = len(body) + sum(int(d.get("size", 0)) for d in descriptors)
