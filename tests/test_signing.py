@@ -10,9 +10,12 @@ import base64
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -376,6 +379,37 @@ def test_signed_images_are_pulled_and_deployed_pinned_to_the_signed_digest(
     assert envoy.returncode == 0 and (tmp_path / "envoy.yaml").exists(), envoy.stderr
     cached = oci.pull_to_cache(ref, plain_http=True, verify_keys=[keys / "alice.pub"])
     assert cached.parent.name == digest.split(":")[1]
+
+
+@pytest.mark.envoy
+def test_run_serves_a_signed_image_it_verified(registry: LocalRegistry, module_path: Path, keys: Path,
+                                              tmp_path: Path) -> None:
+    from proxywasm_build.envoy.runner import free_port
+
+    ref, _ = push(registry, module_path, tmp_path, "run-signed/reply")
+    sign(ref, keys / "alice.key")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "proxywasm_build", "run", ref, "--plain-http", "--port", str(port),
+                             "--verify-key", str(keys / "alice.pub")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy())
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+            except urllib.error.HTTPError as err:
+                answer = (err.code, err.read())
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert answer == (418, b"hello from wat\n"), proc.stdout.read() if proc.poll() is not None else answer
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 # -- registry auth ----------------------------------------------------------------------------
