@@ -167,6 +167,37 @@ def test_keygen_passphrases_as_cosign_users_expect(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("asked*"))
 
 
+#: A key file `cosign generate-key-pair` wrote with an empty passphrase (cosign 2: the SIGSTORE
+#: label, scrypt N=65536), from sigstore-rs's test data (tests/data/keys, Apache-2.0).
+COSIGN_GENERATED_KEY = """\
+-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----
+eyJrZGYiOnsibmFtZSI6InNjcnlwdCIsInBhcmFtcyI6eyJOIjo2NTUzNiwiciI6
+OCwicCI6MX0sInNhbHQiOiJFY3pJR3Z0bnpFcCsxaEpudERnbGI1UnoxN3gwQVMy
+YklvWGRNcDQrU1NJPSJ9LCJjaXBoZXIiOnsibmFtZSI6Im5hY2wvc2VjcmV0Ym94
+Iiwibm9uY2UiOiJtSVVKbG1OMzNINExvZ0dhaG5MamdmK3R4SmJwci93MCJ9LCJj
+aXBoZXJ0ZXh0IjoiM3FtS2FidXRuYm1WT1IvTkZGM2NDaUErTXp1WWQ5L0VERDVI
+MVlUSGhQVzZsSzAvdjVqdDZCQzlsME12NGV5am9qZkl0d3B6a2JJOXQrZGx5VXZ3
+VUgvMWZjbkFZT2dEdXRLQzkvSkNiOE02SVY2VHpVaDF5c0ZFWDFzeG9xb1FzeUpL
+bjM0UVlldFNlaVdDaGtmUHUyZXByQjFEV0pwekdzTGZIakxNVTkzOEdmNk1xM1A0
+N0ZSd2syZzY1cFZnSGMwVWV1L1N1OUs0Zmc9PSJ9
+-----END ENCRYPTED SIGSTORE PRIVATE KEY-----
+"""
+
+
+def test_a_key_cosign_generated_opens_signs_and_verifies(registry: LocalRegistry, module_path: Path,
+                                                         tmp_path: Path) -> None:
+    (tmp_path / "cosign.key").write_text(COSIGN_GENERATED_KEY)
+    key = signing.load_private_key(tmp_path / "cosign.key")
+    assert key.curve.name == "secp256r1"
+    (tmp_path / "cosign.pub").write_bytes(signing.public_pem(key))
+    ref, _ = push(registry, module_path, tmp_path, "cosign-key/reply")
+    sign(ref, tmp_path / "cosign.key")
+    proc = cli("verify", ref, "--key", str(tmp_path / "cosign.pub"), "--plain-http")
+    assert proc.returncode == 0 and "signed by cosign" in proc.stdout, proc.stderr
+    with pytest.raises(UserError, match="passphrase does not open"):
+        signing.load_private_key(tmp_path / "cosign.key", b"not empty")
+
+
 # -- sign: the layout -------------------------------------------------------------------------
 
 

@@ -45,8 +45,10 @@ SIMPLE_SIGNING_TYPE = "cosign container image signature"
 #: What cosign (before 2.0) and skopeo read; cosign 2 writes the SIGSTORE label and reads both.
 COSIGN_KEY_LABEL = "ENCRYPTED COSIGN PRIVATE KEY"
 ENCRYPTED_KEY_LABELS = (COSIGN_KEY_LABEL, "ENCRYPTED SIGSTORE PRIVATE KEY")
-#: cosign's fixed scrypt parameters; cosign refuses a key file with other ones.
+#: The scrypt parameters every cosign and containers/image version opens (cosign 2 writes N=65536).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 32768, 8, 1
+#: N values read; bounded because N sets scrypt's memory (128 * r * N bytes: 128 MiB at 2**17).
+SCRYPT_N_READ = (2**15, 2**16, 2**17)
 #: A simple signing payload is a few hundred bytes; refuse anything absurd before reading it.
 MAX_PAYLOAD_BYTES = 1 << 20
 
@@ -112,8 +114,8 @@ def _reading(path: Path) -> Any:
     return writing(path, "read")
 
 
-def _scrypt_key(passphrase: bytes, salt: bytes) -> bytes:
-    return Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P).derive(passphrase)
+def _scrypt_key(passphrase: bytes, salt: bytes, n: int = SCRYPT_N) -> bytes:
+    return Scrypt(salt=salt, length=32, n=n, r=SCRYPT_R, p=SCRYPT_P).derive(passphrase)
 
 
 def encrypt_private_key(key: ec.EllipticCurvePrivateKey, passphrase: bytes) -> bytes:
@@ -179,11 +181,11 @@ def _open_cosign_envelope(data: bytes, passphrase: bytes, name: str) -> Any:
         sealed = base64.b64decode(envelope["ciphertext"])
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{name} is not a readable cosign private key.") from None
-    if kdf.get("name") != "scrypt" or cipher.get("name") != "nacl/secretbox" or \
-            (params.get("N"), params.get("r"), params.get("p")) != (SCRYPT_N, SCRYPT_R, SCRYPT_P):
+    if kdf.get("name") != "scrypt" or cipher.get("name") != "nacl/secretbox" or params.get("N") not in SCRYPT_N_READ \
+            or (params.get("r"), params.get("p")) != (SCRYPT_R, SCRYPT_P):
         raise UserError(f"{name} uses a key encryption cosign does not write (expected scrypt and nacl/secretbox).")
     try:
-        der = nacl.secret.SecretBox(_scrypt_key(passphrase, salt)).decrypt(sealed, nonce)
+        der = nacl.secret.SecretBox(_scrypt_key(passphrase, salt, params["N"])).decrypt(sealed, nonce)
     except nacl.exceptions.CryptoError:
         raise WrongPassphrase(f"the passphrase does not open {name}.") from None
     return serialization.load_der_private_key(der, password=None)
