@@ -234,11 +234,19 @@ def write_key_pair(name: Path | str, passphrase: bytes, *, force: bool = False) 
             raise UserError(f"{path} already exists; choose another NAME or give --force to replace it.")
     key = ec.generate_private_key(ec.SECP256R1())
     encrypted = encrypt_private_key(key, passphrase)
-    with writing(private_path):
-        oci._write_private(private_path, encrypted)
     from proxywasm_build.cache import atomic_write
 
+    old_public = public_path.read_bytes() if public_path.is_file() else None
     atomic_write(public_path, public_pem(key))
+    try:
+        with writing(private_path):
+            oci._write_private(private_path, encrypted)
+    except UserError:  # leave the pair as it was: a public key without its private key is of no use
+        if old_public is None:
+            public_path.unlink(missing_ok=True)
+        else:
+            atomic_write(public_path, old_public)
+        raise
     return KeyPair(private_path, public_path, PublicKey(public_path.stem, key.public_key()))
 
 
@@ -363,7 +371,8 @@ def _signature_layers(client: Any, reference: oci.Reference, manifest: dict[str,
         if not isinstance(descriptor, dict) or descriptor.get("mediaType") != SIMPLE_SIGNING_LAYER:
             continue
         payload = None
-        if 0 <= int(descriptor.get("size", 0) or 0) <= MAX_PAYLOAD_BYTES:
+        size = descriptor.get("size")
+        if isinstance(size, int) and 0 <= size <= MAX_PAYLOAD_BYTES:
             try:
                 payload = oci._get_blob(client, reference, descriptor)
             except UserError:  # a corrupt payload is a signature that does not verify
