@@ -410,6 +410,12 @@ def test_signed_images_are_pulled_and_deployed_pinned_to_the_signed_digest(
     assert envoy.returncode == 0 and (tmp_path / "envoy.yaml").exists(), envoy.stderr
     cached = oci.pull_to_cache(ref, plain_http=True, verify_keys=[keys / "alice.pub"])
     assert cached.parent.name == digest.split(":")[1]
+    pinned = f"{registry.host}/accepted/reply@{digest}"
+    assert cli("verify", pinned, "--key", key, "--plain-http").returncode == 0
+    sign(pinned, keys / "bob.key", "--passphrase-env", "BOB_PASS", env={"BOB_PASS": "bob's secret"})
+    _, payloads = signature_of(registry, "accepted/reply", digest)
+    identities = {json.loads(p)["critical"]["identity"]["docker-reference"] for p in payloads}
+    assert identities == {f"{registry.host}/accepted/reply:v1", f"{registry.host}/accepted/reply"}
 
 
 @pytest.mark.envoy
