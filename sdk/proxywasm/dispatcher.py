@@ -3,7 +3,9 @@
 A compiled module's C exports call these functions with the callback's integer arguments;
 the emulator calls them directly for a `.py` filter. Nothing raised by author code escapes:
 it is logged with its traceback through `proxy_log`, and an HTTP stream fails closed with a
-500 local reply unless the context (or its root) is `fail_open`.
+500 local reply unless the context (or its root) is `fail_open`. The one exception is
+MemoryError: an exhausted interpreter cannot be trusted to serve on, so it escapes and the
+module traps (the host fails the VM; Envoy's FAIL_RELOAD policy replaces it).
 
 In a compiled module (CPython's bridge, MicroPython's reactor) the C side skips this module
 where it can say what it would do: a callback whose method a context's class does not override
@@ -113,12 +115,28 @@ def register_grpc_stream(token: int, context_id: int) -> None:
 # --- failure handling -------------------------------------------------------------------
 
 def _log_exception(where: str, context_id: int, exc: BaseException | None = None) -> None:
-    """Log the exception being handled (MicroPython may lack sys.exc_info: pass it as `exc`)."""
+    """Log the exception being handled (MicroPython may lack sys.exc_info: pass it as `exc`).
+
+    A MemoryError is raised again instead: the interpreter is exhausted (a leak fills it
+    request after request), so it escapes the dispatcher and the module traps. The host sees
+    the VM fail and applies its failure policy (Envoy's FAIL_RELOAD starts a fresh VM).
+    """
+    if _is_exhausted(exc):
+        raise exc if exc is not None else _handled_exception()
     text = _traceback.format_exc() if exc is None else _traceback.format_exception(exc)
     try:
         hc.log(LogLevel.ERROR, f"python exception in {where} (context {context_id}):\n{text}")
     except _CAUGHT:  # the host refused even the log line: nothing more we can do
         pass
+
+
+def _handled_exception() -> BaseException | None:
+    exc_info = getattr(sys, "exc_info", None)
+    return exc_info()[1] if exc_info is not None else None
+
+
+def _is_exhausted(exc: BaseException | None) -> bool:
+    return isinstance(exc if exc is not None else _handled_exception(), MemoryError)
 
 
 def _is_fail_open(ctx: Context | None) -> bool:

@@ -55,7 +55,20 @@ __attribute__((export_name("proxy_on_memory_allocate")))
 void *pw_on_memory_allocate(size_t size) { return malloc(size); }
 
 /* PyErr_PrintEx would turn a SystemExit into Py_Exit() and exit(): a filter cannot exit. */
+/* Python is out of memory (the linear memory at its maximum): the VM cannot be trusted to serve
+ * on. Trap, so the host fails the VM and applies its failure policy (Envoy's FAIL_RELOAD starts
+ * a fresh VM). The message needs no allocation. */
+static void pw_fail_exhausted_vm(void) {
+    static const char message[] = "python: out of memory (MemoryError): failing the VM";
+    pw_host_log(4 /* error */, message, sizeof message - 1);
+    __builtin_trap();
+}
+
 static void pw_print_error(void) {
+    if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
+        PyErr_PrintEx(0);
+        pw_fail_exhausted_vm();
+    }
     if (PyErr_ExceptionMatches(PyExc_SystemExit)) {
         PyErr_Clear();
         fputs("proxywasm: SystemExit ignored: a filter cannot exit its host\n", stderr);
@@ -179,6 +192,7 @@ static void pw_reseed_after_restore(void) {
 /* An exception escaped the dispatcher: its traceback goes to Envoy's log as ONE error record
  * (stderr would split it into one record per write). Falls back to PyErr_PrintEx. */
 static void pw_report_exception(const char *name) {
+    int exhausted = PyErr_ExceptionMatches(PyExc_MemoryError);
     PyObject *type, *value, *traceback;
     PyErr_Fetch(&type, &value, &traceback);
     PyErr_NormalizeException(&type, &value, &traceback);
@@ -200,6 +214,7 @@ static void pw_report_exception(const char *name) {
     Py_ssize_t size = 0;
     const char *utf8 = message ? PyUnicode_AsUTF8AndSize(message, &size) : NULL;
     if (utf8 != NULL && pw_host_log(4 /* error */, utf8, (size_t)size) == 0) {
+        if (exhausted) pw_fail_exhausted_vm();
         Py_DECREF(message);
         Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(traceback);
         PyErr_Clear();

@@ -38,6 +38,16 @@ UPSTREAM_CLUSTER = "upstream"
 REMOTE_CODE_CLUSTER = "proxywasm_module_source"
 #: Response header `mark_local_replies=True` adds to every reply Envoy makes itself.
 LOCAL_REPLY_MARKER = "x-proxywasm-local-reply"
+#: `--failure-policy` choices and Envoy's `PluginConfig.failure_policy` for each: what happens to
+#: requests once the VM failed (trapped, e.g. its Python heap exhausted).
+FAILURE_POLICIES = {
+    "fail-reload": "FAIL_RELOAD",  # a fresh VM after the reload backoff; fail closed meanwhile
+    "fail-closed": "FAIL_CLOSED",  # every later request gets 503 until Envoy restarts
+    "fail-open": "FAIL_OPEN",      # later requests bypass the filter
+}
+DEFAULT_FAILURE_POLICY = "fail-reload"
+#: Envoy's own default base interval between reloads of a failed VM.
+DEFAULT_RELOAD_BACKOFF = 1.0
 
 @dataclass(frozen=True)
 class Cluster:
@@ -113,6 +123,11 @@ def render_bootstrap(
     node_metadata: Mapping[str, str] | None = None,
     mark_local_replies: bool = False,
     extra_plugins: Sequence[ExtraPlugin | tuple] = (),
+    failure_policy: str = DEFAULT_FAILURE_POLICY,
+    reload_backoff: float = DEFAULT_RELOAD_BACKOFF,
+    buffer_limit_bytes: int | None = None,
+    max_request_headers_kb: int | None = None,
+    max_headers_count: int | None = None,
 ) -> str:
     """Return an Envoy bootstrap YAML running one Proxy-Wasm module on 127.0.0.1.
 
@@ -124,6 +139,14 @@ def render_bootstrap(
     more filters in the chain, in the first plugin's VM unless they name another `vm_id`,
     `module` or `vm_config`. `mark_local_replies`
     adds the header `LOCAL_REPLY_MARKER` to responses Envoy makes itself (local replies).
+
+    `failure_policy` (a key of `FAILURE_POLICIES`) says what Envoy does once the VM failed;
+    `fail_open=True` is `"fail-open"`. With `"fail-reload"`, `reload_backoff` is the base
+    interval in seconds between reloads (backing off up to ten times that on repeated failures).
+    `buffer_limit_bytes` sets `per_connection_buffer_limit_bytes` on the listener and the
+    clusters (Envoy's default 1 MiB also caps a body a filter buffers whole);
+    `max_request_headers_kb` and `max_headers_count` raise the HTTP connection manager's request
+    header limits (Envoy's defaults: 60 KiB and 100 headers).
     """
     if (module is None) == (remote is None):
         raise UserError("give exactly one of a local module path or a remote (uri, sha256).")
@@ -150,6 +173,8 @@ def render_bootstrap(
             Cluster(REMOTE_CODE_CLUSTER, parsed.hostname, port, tls=parsed.scheme == "https")
         )
 
+    policy = "FAIL_OPEN" if fail_open else _failure_policy(failure_policy)
+    _check_limits(buffer_limit_bytes, max_request_headers_kb, max_headers_count)
     status, body = direct_response or (200, "hello from upstream\n")
     template = _environment().get_template("envoy/bootstrap.yaml.j2")
     return template.render(
@@ -166,7 +191,12 @@ def render_bootstrap(
         direct_body=body,
         clusters=all_clusters,
         tcp=tcp,
-        fail_open=fail_open,
+        failure_policy=policy,
+        reload_backoff=_duration(reload_backoff),
+        reload_backoff_max=_duration(reload_backoff * 10),
+        buffer_limit_bytes=buffer_limit_bytes,
+        max_request_headers_kb=max_request_headers_kb,
+        max_headers_count=max_headers_count,
         route_timeout=route_timeout,
         environment_variables=dict(environment_variables or {}),
         node_metadata=dict(node_metadata or {}),
@@ -186,6 +216,32 @@ def _plugin(plugin: ExtraPlugin, vm_id: str, module_path: str, vm_config: bytes 
         "module_path": str(Path(plugin.module).resolve()) if plugin.module is not None else module_path,
         "vm_configuration": _any_value(own_config) if own_config else "",
     }
+
+
+def _failure_policy(name: str) -> str:
+    if name not in FAILURE_POLICIES:
+        raise UserError(f"the failure policy must be one of {', '.join(FAILURE_POLICIES)}, not {name!r}.")
+    return FAILURE_POLICIES[name]
+
+
+def _duration(seconds: float) -> str:
+    if not 0.001 < seconds <= 3600:
+        raise UserError(f"the reload backoff must be between 1 ms and 1 hour, not {seconds} s.")
+    return f"{seconds:.3f}s"
+
+
+# Envoy's own bounds (HttpConnectionManager.max_request_headers_kb: at most 8192; max_headers_count
+# at least 1; per_connection_buffer_limit_bytes a uint32).
+_LIMIT_RANGES = {"the buffer limit": (1, 2**32 - 1), "max_request_headers_kb": (1, 8192),
+                 "max_headers_count": (1, 2**32 - 1)}
+
+
+def _check_limits(buffer_limit_bytes: int | None, max_request_headers_kb: int | None,
+                  max_headers_count: int | None) -> None:
+    values = (buffer_limit_bytes, max_request_headers_kb, max_headers_count)
+    for (name, (low, high)), value in zip(_LIMIT_RANGES.items(), values):
+        if value is not None and not low <= int(value) <= high:
+            raise UserError(f"{name} must be from {low} to {high}, not {value}.")
 
 
 def envoy_binary() -> str:

@@ -127,8 +127,21 @@ class PythonModule:
         _host.forward_logging = True
         try:
             return fn(context_id, *args)
+        except MemoryError as exhausted:
+            raise _vm_failure(self.path, name, exhausted) from None
         finally:
             _host.forward_logging = False
+
+
+def _vm_failure(path: Path, callback: str, exhausted: MemoryError) -> Exception:
+    """What a compiled module does when the filter runs out of memory: the dispatcher lets the
+    MemoryError escape and the module traps, so the VM fails (Envoy's FAIL_RELOAD policy then
+    starts a fresh one). Here that is a `ModuleTrap` from the call, as on the wasm host."""
+    from .wasm import ModuleTrap
+
+    return ModuleTrap(f"{path}: {callback} failed the VM: the filter ran out of memory "
+                      f"(MemoryError: {exhausted}); Envoy fails the VM and, with the failure "
+                      f"policy fail-reload, starts a fresh one")
 
 
 class Host:

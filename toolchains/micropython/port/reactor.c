@@ -99,7 +99,21 @@ static void collect_at_safe_point(void) {
 
 // --- errors -------------------------------------------------------------------------------------
 
-// One error record: "python exception escaped proxywasm.dispatcher.NAME:" and the traceback.
+// The GC heap is exhausted (a MemoryError escaped the dispatcher, which lets only that one
+// through): the VM cannot be trusted to serve on. Trap, so the host fails the VM and applies its
+// failure policy (Envoy's FAIL_RELOAD starts a fresh VM).
+static void NORETURN fail_exhausted_vm(void) {
+    static const char message[] = "micropython: the GC heap is exhausted (MemoryError): failing the VM";
+    pw_host_log(LOG_ERROR, message, sizeof message - 1);
+    __builtin_trap();
+}
+
+static int is_memory_error(mp_obj_t exc) {
+    return mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(mp_obj_get_type(exc)), MP_OBJ_FROM_PTR(&mp_type_MemoryError));
+}
+
+// One error record: "python exception escaped proxywasm.dispatcher.NAME:" and the traceback; a
+// MemoryError then fails the VM.
 static void report_exception(const char *where, mp_obj_t exc) {
     flush_print_line();
     vstr_t text;
@@ -122,6 +136,9 @@ static void report_exception(const char *where, mp_obj_t exc) {
         int len = snprintf(message, sizeof message, "python exception escaped %s: %s (no memory for its traceback)",
                            where, mp_obj_get_type_str(exc));
         pw_host_log(LOG_ERROR, message, len < 0 ? 0 : (size_t)len < sizeof message ? (size_t)len : sizeof message - 1);
+    }
+    if (is_memory_error(exc)) {
+        fail_exhausted_vm();
     }
 }
 
