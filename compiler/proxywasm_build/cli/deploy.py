@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from proxywasm_build.cli.envoy_options import envoy_options, render_arguments
+from proxywasm_build.errors import UserError
 from proxywasm_build.outputs import output_file_option_check, write_output
 from proxywasm_build.ship import deploy
 
@@ -48,17 +51,25 @@ def command() -> None:
               help="http://HOST:PORT (or HOST:PORT) to forward to (default: a direct 200 response).")
 @click.option("--plain-http", is_flag=True, help="The registry talks HTTP, not HTTPS.")
 @verify_key_option
+@envoy_options
 def envoy_command(module_or_ref: str, plugin_config: str | None, out: str | None, snippet: bool,
                   code: str | None, remote_url: str | None, root_id: str | None, port: int, admin_port: int,
-                  upstream: str | None, plain_http: bool, verify_keys: tuple[str, ...]) -> None:
+                  upstream: str | None, plain_http: bool, verify_keys: tuple[str, ...],
+                  **envoy_settings: Any) -> None:
     """An Envoy bootstrap running MODULE.wasm or an image REF (local or remote code)."""
+    limits = [name for name, key in (("--buffer-limit", "buffer_limit"), ("--max-request-headers-kb",
+              "max_request_headers_kb"), ("--max-headers", "max_headers_count")) if envoy_settings.get(key)]
+    if snippet and limits:
+        raise UserError(f"{limits[0]} sets the listener or connection manager, which --snippet leaves out; "
+                        "drop --snippet, or set the limit in your own listener.")
     config_text = deploy.read_config_option(plugin_config)
     deploy.parse_json_config(config_text)
     upstream_address = deploy.parse_upstream(upstream) if upstream else None
     source = deploy.resolve_code_source(module_or_ref, code=code, remote_url=remote_url, plain_http=plain_http,
                                         verify_keys=verify_keys)
     text = deploy.envoy_bootstrap(source, plugin_config=config_text or "", root_id=root_id,
-                                  listener_port=port, admin_port=admin_port, upstream=upstream_address)
+                                  listener_port=port, admin_port=admin_port, upstream=upstream_address,
+                                  **render_arguments(**envoy_settings))
     _emit(deploy.envoy_snippet(text) if snippet else text, out)
 
 
@@ -71,7 +82,10 @@ def envoy_command(module_or_ref: str, plugin_config: str | None, out: str | None
 @click.option("--priority", type=int, default=None, help="Order within the phase.")
 @click.option("--config", "plugin_config", default=None, metavar="JSON|@FILE",
               help="pluginConfig: a JSON object, or @FILE to read it from FILE.")
-@click.option("--fail-strategy", type=click.Choice(deploy.FAIL_STRATEGIES), default=None)
+@click.option("--fail-strategy", "--failure-policy", type=click.Choice(deploy.FAIL_STRATEGIES),
+              default=deploy.DEFAULT_FAIL_STRATEGY, show_default=True,
+              help="When the VM fails: FAIL_RELOAD starts a fresh VM (fail closed meanwhile), FAIL_CLOSE "
+                   "fails every request, FAIL_OPEN skips the filter.")
 @click.option("--pull-policy", type=click.Choice(deploy.PULL_POLICIES), default=None)
 @click.option("--pull-secret", default=None, help="imagePullSecret name.")
 @click.option("--env", multiple=True, help="VM environment K=V, or K to take it from the host (repeatable).")

@@ -7,9 +7,11 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
+from proxywasm_build.cli.envoy_options import envoy_options, render_arguments
 from proxywasm_build.errors import UserError
 
 
@@ -75,9 +77,11 @@ def check_port_free(port: int, option: str = "--port") -> None:
               help="Run REF only if one of these public keys signed it (repeatable).")
 @click.option("--runtime", type=click.Choice(["auto", "micropython", "cpython"]), default=None,
               help="The Python a .py filter is built with (default: auto, as build).")
+@envoy_options
 def command(target: str, config: str | None, vm_config: str | None, port: int, admin_port: int,
             upstream: str | None, root_id: str, clusters: tuple[str, ...], tcp: bool, log_level: str,
-            plain_http: bool, verify_keys: tuple[str, ...], runtime: str | None) -> None:
+            plain_http: bool, verify_keys: tuple[str, ...], runtime: str | None,
+            **envoy_settings: Any) -> None:
     """Run a filter or module in a real local Envoy on 127.0.0.1 until Ctrl-C.
 
     TARGET is a .wasm module, a .py filter or project directory (built first), or an OCI
@@ -108,7 +112,7 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
             plugin_config=plugin_config, vm_config=vm_configuration, root_id=root_id,
             upstream=upstream_address, clusters=extra_clusters, tcp=tcp,
             wasm_log_level="warning" if log_level == "warn" else log_level,
-            start=False,
+            start=False, **render_arguments(**envoy_settings),
         )
         stopping = []
 

@@ -22,7 +22,9 @@ from proxywasm_build.errors import UserError
 
 CODE_CHOICES = ("local", "remote")
 PHASES = ("AUTHN", "AUTHZ", "STATS", "UNSPECIFIED_PHASE")
-FAIL_STRATEGIES = ("FAIL_CLOSE", "FAIL_OPEN")
+# Istio's WasmPlugin.failStrategy (FAIL_RELOAD: Istio 1.27's API, Envoy's FAIL_RELOAD policy).
+FAIL_STRATEGIES = ("FAIL_RELOAD", "FAIL_CLOSE", "FAIL_OPEN")
+DEFAULT_FAIL_STRATEGY = "FAIL_RELOAD"
 PULL_POLICIES = ("IfNotPresent", "Always", "UNSPECIFIED_POLICY")
 PLUGIN_TYPES = ("HTTP", "NETWORK")
 WASM_HTTP_FILTER = "envoy.filters.http.wasm"
@@ -113,8 +115,9 @@ def resolve_code_source(module_or_ref: str, *, code: str | None = None, remote_u
 
 def envoy_bootstrap(source: CodeSource, *, plugin_config: bytes | str = "", root_id: str | None = None,
                     listener_port: int = 10000, admin_port: int = 9901,
-                    upstream: tuple[str, int] | None = None) -> str:
-    """A complete Envoy bootstrap YAML for the code source (see envoy_config.render_bootstrap)."""
+                    upstream: tuple[str, int] | None = None, **settings: Any) -> str:
+    """A complete Envoy bootstrap YAML for the code source (see envoy_config.render_bootstrap;
+    `settings` are its failure policy and limit arguments)."""
     from proxywasm_build.envoy.config import render_bootstrap
 
     if root_id is None:
@@ -126,7 +129,7 @@ def envoy_bootstrap(source: CodeSource, *, plugin_config: bytes | str = "", root
         code = {"remote": (source.remote_uri, source.sha256)}
     return render_bootstrap(
         **code, plugin_config=plugin_config, root_id=root_id, listener_port=listener_port,
-        admin_port=admin_port, upstream=upstream,
+        admin_port=admin_port, upstream=upstream, **settings,
     )
 
 
@@ -163,7 +166,7 @@ def _key_values(pairs: Sequence[str], option: str) -> list[tuple[str, str | None
 
 def istio_wasmplugin(ref: str, *, name: str, namespace: str | None = None, selectors: Sequence[str] = (),
                      phase: str | None = None, priority: int | None = None, plugin_config: bytes | str | None = None,
-                     fail_strategy: str | None = None, pull_policy: str | None = None,
+                     fail_strategy: str | None = DEFAULT_FAIL_STRATEGY, pull_policy: str | None = None,
                      pull_secret: str | None = None, env: Sequence[str] = (), root_id: str | None = None,
                      plugin_type: str = "HTTP", plain_http: bool = False, verify_keys: Sequence[Any] = ()) -> str:
     """An `extensions.istio.io/v1alpha1` WasmPlugin for an image, its digest pinned.
