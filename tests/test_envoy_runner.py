@@ -276,6 +276,33 @@ class Root(proxywasm.RootContext):
 
 proxywasm.set_root_context(Root)
 """, "Failed to start base Wasm (the module's last error log: ValueError: no vm config)."),
+    "on_configure explains in several lines": ("""
+import proxywasm
+
+
+class Root(proxywasm.RootContext):
+    def on_configure(self, plugin_configuration_size: int) -> bool:
+        proxywasm.log_error("bad config: 'limit' must be a number")
+        proxywasm.log_error("bad config: 'path' is missing")
+        return False
+
+
+proxywasm.set_root_context(Root)
+""", "Failed to configure base Wasm plugin (the module's last error log: bad config: 'limit' must be "
+     "a number | bad config: 'path' is missing)."),
+    "on_configure explains at warning level": ("""
+import proxywasm
+
+
+class Root(proxywasm.RootContext):
+    def on_configure(self, plugin_configuration_size: int) -> bool:
+        proxywasm.log_warn("no configuration given; refusing to start")
+        return False
+
+
+proxywasm.set_root_context(Root)
+""", "Failed to configure base Wasm plugin (the module's last warning: no configuration given; "
+     "refusing to start)."),
 }
 
 

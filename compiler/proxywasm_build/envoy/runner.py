@@ -78,15 +78,30 @@ _PLUGIN_REFUSALS = ("Failed to configure", "Failed to start", "Failed to initial
 _BIND_FAILURE = re.compile(r"cannot bind '127\.0\.0\.1:(\d+)': Address already in use")
 
 
-def last_error_log(wasm_logs: list[tuple[str, str]]) -> str:
-    """What the module last logged at error level or above, as one line ('' if nothing).
+def last_error_log(wasm_logs: list[tuple[str, str]], count: int = 3) -> str:
+    """What the module last logged at error level or above, as one line ('' if nothing): its
+    last `count` error records, oldest first, joined by " | ".
 
     A multi-line message (a Python traceback) is represented by its last line, the one
     naming the exception.
     """
-    errors = [message for level, message in wasm_logs if level in ("error", "critical")]
-    lines = errors[-1].strip().splitlines() if errors else []
-    return lines[-1].strip() if lines else ""
+    return _last_records(wasm_logs, ("error", "critical"), count)
+
+
+def _last_records(wasm_logs: list[tuple[str, str]], levels: tuple[str, ...], count: int) -> str:
+    records = [message.strip().splitlines() for level, message in wasm_logs if level in levels]
+    lines = [record[-1].strip() for record in records if record][-count:]
+    return " | ".join(lines)
+
+
+def refusal_reason(wasm_logs: list[tuple[str, str]]) -> str:
+    """Why the module refused to start, in its own words, for the end of a sentence: its last
+    error logs, else its last warnings (a filter may explain at warning level)."""
+    errors = last_error_log(wasm_logs)
+    if errors:
+        return f"the module's last error log: {errors}"
+    warnings = _last_records(wasm_logs, ("warn",), 3)
+    return f"the module's last warning: {warnings}" if warnings else "the module logged no error"
 
 
 def free_port() -> int:
@@ -241,9 +256,7 @@ class LocalEnvoy:
         elif not reason:
             sentence = f"Envoy exited while starting; log tail: {self._log_tail()}"
         elif refused:
-            last = last_error_log(wasm_logs)
-            said = f"the module's last error log: {last}" if last else "the module logged no error"
-            sentence = f"Envoy exited while starting: {reason.rstrip('.')} ({said})."
+            sentence = f"Envoy exited while starting: {reason.rstrip('.')} ({refusal_reason(wasm_logs)})."
         else:
             sentence = f"Envoy exited while starting: {reason}"
         error = EnvoyError(sentence)
