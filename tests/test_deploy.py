@@ -245,6 +245,41 @@ def test_istio_wasmplugin_is_pinned_and_matches_the_crd_schema(registry: LocalRe
     assert (spec["phase"], spec["priority"], spec["failStrategy"]) == ("AUTHZ", 10, "FAIL_OPEN")
 
 
+def test_istio_fails_reload_by_default_and_takes_the_failure_policy_by_either_name(
+        registry: LocalRegistry, images: dict) -> None:
+    ref = f"{registry.host}/deploy/reply:compat"
+    strategies = []
+    for extra in ((), ("--failure-policy", "fail-closed"), ("--fail-strategy", "FAIL_OPEN")):
+        proc = cli("deploy", "istio", ref, "--name", "reply", "--plain-http", *extra)
+        assert proc.returncode == 0, proc.stderr
+        document = yaml.safe_load(proc.stdout)
+        jsonschema.validate(document, SCHEMA)
+        strategies.append(document["spec"]["failStrategy"])
+    assert strategies == ["FAIL_RELOAD", "FAIL_CLOSE", "FAIL_OPEN"]
+    proc = cli("deploy", "istio", ref, "--name", "reply", "--plain-http", "--failure-policy", "fail-open",
+               "--fail-strategy", "FAIL_CLOSE")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("proxywasm: --failure-policy fail-open and --fail-strategy FAIL_CLOSE "
+                                   "disagree; give one.")
+
+
+@pytest.mark.envoy
+def test_envoy_bootstrap_with_a_failure_policy_and_limits_is_valid(module_path: Path) -> None:
+    proc = cli("deploy", "envoy", str(module_path), "--failure-policy", "fail-open", "--buffer-limit", "4M",
+               "--max-request-headers-kb", "96", "--max-headers", "600")
+    assert proc.returncode == 0, proc.stderr
+    config = yaml.safe_load(proc.stdout)
+    listener = config["static_resources"]["listeners"][0]
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    assert listener["per_connection_buffer_limit_bytes"] == 4 << 20
+    assert (manager["max_request_headers_kb"], manager["common_http_protocol_options"]) == (
+        96, {"max_headers_count": 600})
+    assert manager["http_filters"][0]["typed_config"]["config"]["failure_policy"] == "FAIL_OPEN"
+    validate_bootstrap(proc.stdout)
+    snippet = cli("deploy", "envoy", str(module_path), "--snippet", "--max-headers", "600")
+    assert snippet.returncode == 1 and "--snippet leaves out" in snippet.stderr
+
+
 def test_the_schema_check_has_teeth(registry: LocalRegistry, images: dict) -> None:
     text = deploy.istio_wasmplugin(f"{registry.host}/deploy/reply:wasme", name="reply", plain_http=True)
     good = yaml.safe_load(text)

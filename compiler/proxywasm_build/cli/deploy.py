@@ -82,10 +82,11 @@ def envoy_command(module_or_ref: str, plugin_config: str | None, out: str | None
 @click.option("--priority", type=int, default=None, help="Order within the phase.")
 @click.option("--config", "plugin_config", default=None, metavar="JSON|@FILE",
               help="pluginConfig: a JSON object, or @FILE to read it from FILE.")
-@click.option("--fail-strategy", "--failure-policy", type=click.Choice(deploy.FAIL_STRATEGIES),
-              default=deploy.DEFAULT_FAIL_STRATEGY, show_default=True,
-              help="When the VM fails: FAIL_RELOAD starts a fresh VM (fail closed meanwhile), FAIL_CLOSE "
-                   "fails every request, FAIL_OPEN skips the filter.")
+@click.option("--fail-strategy", type=click.Choice(deploy.FAIL_STRATEGIES), default=None,
+              help="When the VM fails: FAIL_RELOAD (default) starts a fresh VM (fail closed meanwhile), "
+                   "FAIL_CLOSE fails every request, FAIL_OPEN skips the filter.")
+@click.option("--failure-policy", type=click.Choice(list(deploy.ISTIO_FAIL_STRATEGY)), default=None,
+              help="The same as --fail-strategy, in the names run and deploy envoy take.")
 @click.option("--pull-policy", type=click.Choice(deploy.PULL_POLICIES), default=None)
 @click.option("--pull-secret", default=None, help="imagePullSecret name.")
 @click.option("--env", multiple=True, help="VM environment K=V, or K to take it from the host (repeatable).")
@@ -97,11 +98,18 @@ def envoy_command(module_or_ref: str, plugin_config: str | None, out: str | None
 def istio_command(ref: str, name: str, namespace: str | None, selector: tuple[str, ...], phase: str | None,
                   priority: int | None, plugin_config: str | None, fail_strategy: str | None,
                   pull_policy: str | None, pull_secret: str | None, env: tuple[str, ...], root_id: str | None,
-                  plugin_type: str, out: str | None, plain_http: bool, verify_keys: tuple[str, ...]) -> None:
+                  plugin_type: str, out: str | None, plain_http: bool, verify_keys: tuple[str, ...],
+                  failure_policy: str | None) -> None:
     """An Istio WasmPlugin for image REF, its sha256 pinned from the registry."""
+    if failure_policy is not None:
+        chosen = deploy.ISTIO_FAIL_STRATEGY[failure_policy]
+        if fail_strategy not in (None, chosen):
+            raise UserError(f"--failure-policy {failure_policy} and --fail-strategy {fail_strategy} disagree; give one.")
+        fail_strategy = chosen
     text = deploy.istio_wasmplugin(
         ref, name=name, namespace=namespace, selectors=selector, phase=phase, priority=priority,
-        plugin_config=deploy.read_config_option(plugin_config), fail_strategy=fail_strategy, pull_policy=pull_policy,
+        plugin_config=deploy.read_config_option(plugin_config),
+        fail_strategy=fail_strategy or deploy.DEFAULT_FAIL_STRATEGY, pull_policy=pull_policy,
         pull_secret=pull_secret, env=env, root_id=root_id, plugin_type=plugin_type, plain_http=plain_http,
         verify_keys=verify_keys,
     )

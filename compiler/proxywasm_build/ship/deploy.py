@@ -25,6 +25,8 @@ PHASES = ("AUTHN", "AUTHZ", "STATS", "UNSPECIFIED_PHASE")
 # Istio's WasmPlugin.failStrategy (FAIL_RELOAD: Istio 1.27's API, Envoy's FAIL_RELOAD policy).
 FAIL_STRATEGIES = ("FAIL_RELOAD", "FAIL_CLOSE", "FAIL_OPEN")
 DEFAULT_FAIL_STRATEGY = "FAIL_RELOAD"
+#: `--failure-policy` (as `run` and `deploy envoy` name it) -> Istio's failStrategy
+ISTIO_FAIL_STRATEGY = {"fail-reload": "FAIL_RELOAD", "fail-closed": "FAIL_CLOSE", "fail-open": "FAIL_OPEN"}
 PULL_POLICIES = ("IfNotPresent", "Always", "UNSPECIFIED_POLICY")
 PLUGIN_TYPES = ("HTTP", "NETWORK")
 WASM_HTTP_FILTER = "envoy.filters.http.wasm"
