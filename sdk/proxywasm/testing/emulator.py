@@ -1066,9 +1066,12 @@ class Emulator:
         return plugin
 
     def _last_error(self) -> str:
-        for record in reversed(self.logs):
-            if record.level >= LogLevel.ERROR:
-                return "last error log: " + record.message.strip().splitlines()[-1]
+        """Why the filter refused, in its words, as the Envoy runner says it: its last three
+        error records (a traceback by its last line), else its last warnings."""
+        for label, level in (("last error log", LogLevel.ERROR), ("last warning", LogLevel.WARN)):
+            lines = [r.message.strip().splitlines()[-1] for r in self.logs if r.level >= level and r.message.strip()]
+            if lines:
+                return f"{label}: " + " | ".join(lines[-3:])
         return "no error was logged"
 
     def shutdown(self) -> None:
