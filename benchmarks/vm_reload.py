@@ -94,12 +94,18 @@ def measure(runtime: str, module: Path, kib: int, cycles: int, backoff: float) -
             "same_envoy_process": pid_kept}
 
 
+def _options(meta: dict[str, Any]) -> str:
+    """The non-default options of the run, as the command line gave them."""
+    backoff = meta.get("reload_backoff_s", 1.0)
+    return f" --reload-backoff {backoff:g}" if backoff != 1.0 else ""
+
+
 def render(data: dict[str, Any]) -> str:
     meta = data["meta"]
     lines = [START,
              f"Measured {meta['date']} on {meta['machine']}, Envoy 1.40, failure policy FAIL_RELOAD "
              f"(backoff base {meta['reload_backoff_s']:g} s), {meta['kib']} KiB kept per request, one client sending back to back. "
-             f"Reproduce: `.venv/bin/python benchmarks/vm_reload.py --write`; "
+             f"Reproduce: `.venv/bin/python benchmarks/vm_reload.py{_options(meta)} --write`; "
              f"machine-readable: benchmarks/results/vm_reload.json.",
              "",
              "| runtime | memory | cycle | 200s until exhausted | failed requests (statuses) | "
