@@ -1,7 +1,8 @@
 """Image signatures in cosign's key-based layout, against a real registry (Debian docker-registry).
 
 Third parties: OpenSSL (keys it makes sign and verify here; it verifies our signatures) and
-Debian's skopeo (relocates a signed image; its sigstore policy and signing are tried for real).
+Debian 13's skopeo 1.18.0 (tests/tools/skopeo.py): its sigstoreSigned policy accepts our signatures,
+and it signs with our keys in a way we accept; it also relocates a signed image.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -27,12 +27,9 @@ from proxywasm_build.errors import UserError
 from proxywasm_build.ship import oci, signing
 
 from registry import LocalRegistry, module_variant
+from tools import skopeo as skopeo_tool
 
 pytestmark = pytest.mark.registry
-
-#: What Debian 12's skopeo 1.9.3 answers to anything sigstore (measured; a Debian patch).
-SKOPEO_SIGSTORE_DISABLED = "Debian-local change: sigstore disabled"
-
 
 # -- fixtures and helpers ---------------------------------------------------------------------
 
@@ -45,10 +42,11 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """alice.key (empty passphrase), bob.key (passphrase `bob's secret`) and their .pub files."""
+    """alice.key (empty passphrase), bob.key (passphrase `bob's secret`) and their .pub files, by `keygen`."""
     directory = tmp_path_factory.mktemp("keys")
-    signing.write_key_pair(directory / "alice", b"")
-    signing.write_key_pair(directory / "bob", b"bob's secret")
+    for made in (cli("keygen", "alice", "--no-passphrase", cwd=directory),
+                 cli("keygen", "bob", "--passphrase-env", "BOB_PASS", env={"BOB_PASS": "bob's secret"}, cwd=directory)):
+        assert made.returncode == 0, made.stderr
     return directory
 
 
@@ -519,79 +517,112 @@ def test_a_signature_openssl_made_over_a_hand_written_payload_verifies(registry:
 # -- third parties: skopeo --------------------------------------------------------------------
 
 
-def skopeo(*args: str, policy: dict, directory: Path, registry: LocalRegistry) -> subprocess.CompletedProcess[str]:
-    """Debian's skopeo with its own policy and a registries.d that turns sigstore attachments on."""
-    binary = shutil.which("skopeo")
-    if binary is None:
-        pytest.skip("skopeo is not installed (Debian: apt-get install skopeo)")
-    (directory / "policy.json").write_text(json.dumps(policy))
-    registries_d = directory / "registries.d"
-    registries_d.mkdir(exist_ok=True)
+@pytest.fixture(scope="session")
+def skopeo_command() -> list[str]:
+    """Debian 13's skopeo 1.18.0, which has sigstore (Debian 12's has it compiled out): tests/tools/skopeo.py."""
+    try:
+        return skopeo_tool.skopeo_command()
+    except UserError as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture
+def skopeo(skopeo_command: list[str], registry: LocalRegistry, tmp_path: Path):
+    """Run skopeo with a policy of the test's own and a registries.d turning sigstore attachments on."""
+    registries_d = tmp_path / "registries.d"
+    registries_d.mkdir()
     (registries_d / "local.yaml").write_text(f"docker:\n  {registry.host}:\n    use-sigstore-attachments: true\n")
-    return subprocess.run([binary, "--policy", str(directory / "policy.json"), "--registries.d", str(registries_d),
-                           *args], capture_output=True, text=True, timeout=120)
+    environment = skopeo_tool.isolated_environment(tmp_path)
+
+    def run(*args: str, policy: dict) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "policy.json").write_text(json.dumps(policy))
+        return subprocess.run([*skopeo_command, "--policy", str(tmp_path / "policy.json"),
+                               "--registries.d", str(registries_d), *args],
+                              capture_output=True, text=True, timeout=120, env=environment)
+    return run
 
 
 ACCEPT_ANYTHING = {"default": [{"type": "insecureAcceptAnything"}]}
 
 
-def requiring(registry: LocalRegistry, repository: str, key: Path) -> dict:
+def requiring(registry: LocalRegistry, repository: str, key: Path, signed_identity: str | None = None) -> dict:
+    """containers-policy.json(5): images from `repository` need a sigstore signature by `key`.
+
+    `signed_identity` None keeps skopeo's default identity rule, matchRepoDigestOrExact.
+    """
+    requirement: dict = {"type": "sigstoreSigned", "keyPath": str(key)}
+    if signed_identity:
+        requirement["signedIdentity"] = {"type": signed_identity}
     return {"default": [{"type": "reject"}],
-            "transports": {"docker": {f"{registry.host}/{repository}": [{"type": "sigstoreSigned",
-                                                                          "keyPath": str(key)}]},
+            "transports": {"docker": {f"{registry.host}/{repository}": [requirement]},
                            "dir": {"": [{"type": "insecureAcceptAnything"}]}}}
 
 
-def xfail_if_sigstore_is_disabled(proc: subprocess.CompletedProcess[str]) -> None:
-    if SKOPEO_SIGSTORE_DISABLED in proc.stderr:
-        pytest.xfail(f"this skopeo answers {SKOPEO_SIGSTORE_DISABLED!r}: Debian 12 builds skopeo 1.9.3 without "
-                     "sigstore, so it can neither check nor make sigstore signatures")
-
-
 def test_skopeo_relocates_a_signed_image_and_it_still_verifies(registry: LocalRegistry, module_path: Path,
-                                                               keys: Path, tmp_path: Path) -> None:
+                                                               keys: Path, tmp_path: Path, skopeo) -> None:
     """What `cosign copy` does, by a third-party client: the image and its .sig tag, digests kept."""
     ref, digest = push(registry, module_path, tmp_path, "relocate/from")
     sign(ref, keys / "alice.key")
     for tag in ("v1", signing.signature_tag(digest)):
         proc = skopeo("copy", "--preserve-digests", "--src-tls-verify=false", "--dest-tls-verify=false",
                       f"docker://{registry.host}/relocate/from:{tag}", f"docker://{registry.host}/relocate/to:{tag}",
-                      policy=ACCEPT_ANYTHING, directory=tmp_path, registry=registry)
+                      policy=ACCEPT_ANYTHING)
         assert proc.returncode == 0, proc.stderr
     moved = cli("verify", f"{registry.host}/relocate/to:v1", "--key", str(keys / "alice.pub"), "--plain-http")
     assert moved.returncode == 0 and digest in moved.stdout, moved.stderr
 
 
 def test_skopeo_accepts_our_signatures(registry: LocalRegistry, module_path: Path, keys: Path,
-                                       tmp_path: Path) -> None:
-    ref, _ = push(registry, module_path, tmp_path, "skopeo-checks/reply")
+                                       tmp_path: Path, skopeo) -> None:
+    """skopeo's sigstoreSigned policy accepts `proxywasm sign`'s signature with our .pub and refuses it
+    with another key (and refuses an unsigned image)."""
+    ref, digest = push(registry, module_path, tmp_path, "skopeo-checks/reply")
     sign(ref, keys / "alice.key")
-    source = f"docker://{ref}"
-    accepted = skopeo("copy", "--src-tls-verify=false", source, f"dir:{tmp_path / 'accepted'}",
-                      policy=requiring(registry, "skopeo-checks", keys / "alice.pub"), directory=tmp_path,
-                      registry=registry)
-    xfail_if_sigstore_is_disabled(accepted)
+    accepted = skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"dir:{tmp_path / 'accepted'}",
+                      policy=requiring(registry, "skopeo-checks", keys / "alice.pub"))
     assert accepted.returncode == 0, accepted.stderr
-    refused = skopeo("copy", "--src-tls-verify=false", source, f"dir:{tmp_path / 'refused'}",
-                     policy=requiring(registry, "skopeo-checks", keys / "bob.pub"), directory=tmp_path,
-                     registry=registry)
-    assert refused.returncode != 0
+    assert oci.sha256_digest((tmp_path / "accepted" / "manifest.json").read_bytes()) == digest
+    refused = skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"dir:{tmp_path / 'refused'}",
+                     policy=requiring(registry, "skopeo-checks", keys / "bob.pub"))
+    assert refused.returncode != 0 and "signature verification failed" in refused.stderr, refused.stderr
+    # The policy is not vacuous: an image nobody signed is refused under it too.
+    unsigned, _ = push(registry, module_path, tmp_path, "skopeo-checks/unsigned")
+    refused = skopeo("copy", "--src-tls-verify=false", f"docker://{unsigned}", f"dir:{tmp_path / 'unsigned'}",
+                     policy=requiring(registry, "skopeo-checks", keys / "alice.pub"))
+    assert refused.returncode != 0 and "A signature was required, but no signature exists" in refused.stderr, \
+        refused.stderr
+
+
+def test_skopeo_accepts_a_digest_we_signed(registry: LocalRegistry, module_path: Path, keys: Path,
+                                          tmp_path: Path, skopeo) -> None:
+    """Signing a digest names just the repository, as cosign does: skopeo accepts that identity only
+    under `signedIdentity: matchRepository` (as for cosign's own signatures), not its default rule."""
+    _, digest = push(registry, module_path, tmp_path, "skopeo-checks/by-digest")
+    pinned = f"{registry.host}/skopeo-checks/by-digest@{digest}"
+    sign(pinned, keys / "bob.key", "--passphrase-env", "BOB_PASS", env={"BOB_PASS": "bob's secret"})
+    accepted = skopeo("copy", "--src-tls-verify=false", f"docker://{pinned}", f"dir:{tmp_path / 'accepted'}",
+                      policy=requiring(registry, "skopeo-checks", keys / "bob.pub", "matchRepository"))
+    assert accepted.returncode == 0, accepted.stderr
+    by_default = skopeo("copy", "--src-tls-verify=false", f"docker://{pinned}", f"dir:{tmp_path / 'by-default'}",
+                        policy=requiring(registry, "skopeo-checks", keys / "bob.pub"))
+    assert by_default.returncode != 0 and "is not accepted" in by_default.stderr, by_default.stderr
 
 
 def test_we_accept_skopeos_signatures_made_with_our_keys(registry: LocalRegistry, module_path: Path, keys: Path,
-                                                         tmp_path: Path) -> None:
-    ref, _ = push(registry, module_path, tmp_path, "skopeo-signs/reply")
+                                                         tmp_path: Path, skopeo) -> None:
+    """skopeo signs with keys `proxywasm keygen` wrote (with and without a passphrase); we verify them."""
     passphrases = {"alice": "", "bob": "bob's secret"}
     for name, passphrase in passphrases.items():
+        # One image per key: a .sig tag holds every signature of a digest, whoever made it.
+        ref, _ = push(registry, module_path, tmp_path, f"skopeo-signs/{name}", tag="unsigned")
         (tmp_path / f"{name}.pass").write_text(passphrase)
+        signed = f"{registry.host}/skopeo-signs/{name}:signed"
         proc = skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false",
                       "--sign-by-sigstore-private-key", str(keys / f"{name}.key"),
                       "--sign-passphrase-file", str(tmp_path / f"{name}.pass"),
-                      f"docker://{ref}", f"docker://{registry.host}/skopeo-signs/reply:by-{name}",
-                      policy=ACCEPT_ANYTHING, directory=tmp_path, registry=registry)
-        xfail_if_sigstore_is_disabled(proc)
+                      f"docker://{ref}", f"docker://{signed}", policy=ACCEPT_ANYTHING)
         assert proc.returncode == 0, proc.stderr
-        signed = f"{registry.host}/skopeo-signs/reply:by-{name}"
-        assert cli("verify", signed, "--key", str(keys / f"{name}.pub"), "--plain-http").returncode == 0
+        verified = cli("verify", signed, "--key", str(keys / f"{name}.pub"), "--plain-http")
+        assert verified.returncode == 0, verified.stderr
         other = "bob" if name == "alice" else "alice"
-        assert cli("verify", signed, "--key", str(keys / f"{other}.pub"), "--plain-http").returncode == 1
+        assert_one_sentence(cli("verify", signed, "--key", str(keys / f"{other}.pub"), "--plain-http"), "none of its")
