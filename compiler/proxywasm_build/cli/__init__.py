@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("sign", "Check a module image's signature against public keys."),
     "deploy": ("deploy", "Print or write Envoy or Istio config that deploys a module."),
     "demo": ("demo", "Build the example filter and show it working."),
+    "hub": ("hub", "Browse a registry's module images in a local web app."),
 }
 
 

@@ -99,6 +99,16 @@ def resolve_code_source(module_or_ref: str, *, code: str | None = None, remote_u
     if module_or_ref.endswith((".wasm", ".py")):
         raise UserError(f"{module_or_ref} does not exist.")
     pulled = oci.fetch(module_or_ref, plain_http=plain_http, verify_keys=verify_keys)
+    return code_source_for_image(pulled, code=code, remote_url=remote_url, plain_http=plain_http)
+
+
+def code_source_for_image(pulled: oci.PulledModule, *, code: str | None = None, remote_url: str | None = None,
+                          plain_http: bool = False, local_path: Path | None = None) -> CodeSource:
+    """How a bootstrap names the code of an image already read from the registry (`oci.fetch`).
+
+    Local code is the module unpacked into the cache, or `local_path` when given (where the
+    reader will put it: the hub shows config for another machine).
+    """
     root_ids = tuple(pulled.metadata.root_ids)
     wants_remote = code == "remote" or (code is None and (remote_url is not None or pulled.layout == "wasme"))
     if wants_remote:
@@ -111,6 +121,8 @@ def resolve_code_source(module_or_ref: str, *, code: str | None = None, remote_u
             ref = pulled.reference
             remote_url = f"{scheme}://{ref.registry}/v2/{ref.repository}/blobs/{layer['digest']}"
         return CodeSource(remote_uri=remote_url, sha256=pulled.module_sha256, root_ids=root_ids)
+    if local_path is not None:
+        return CodeSource(local_path=local_path, root_ids=root_ids)
     cached = oci.pull_to_cache(str(pulled.reference.with_digest(pulled.digest)), plain_http=plain_http)
     return CodeSource(local_path=cached, root_ids=root_ids)
 
@@ -182,12 +194,39 @@ def istio_wasmplugin(ref: str, *, name: str, namespace: str | None = None, selec
         raise UserError("Istio pulls modules from a registry: push the module first and give its reference.")
     if not name:
         raise UserError("--name is required.")
+    check_wasmplugin_options(phase=phase, fail_strategy=fail_strategy, pull_policy=pull_policy,
+                             plugin_type=plugin_type, plugin_config=plugin_config)
+    return render_wasmplugin(oci.fetch(ref, plain_http=plain_http, verify_keys=verify_keys), name=name,
+                             namespace=namespace, selectors=selectors, phase=phase, priority=priority, plugin_config=plugin_config,
+                             fail_strategy=fail_strategy, pull_policy=pull_policy, pull_secret=pull_secret,
+                             env=env, root_id=root_id, plugin_type=plugin_type)
+
+
+def check_wasmplugin_options(*, phase: str | None = None, fail_strategy: str | None = None,
+                             pull_policy: str | None = None, plugin_type: str = "HTTP",
+                             plugin_config: bytes | str | None = None) -> None:
+    """One sentence for a WasmPlugin option out of range, before anything is fetched."""
     for label, value, allowed in (("--phase", phase, PHASES), ("--fail-strategy", fail_strategy, FAIL_STRATEGIES),
                                   ("--pull-policy", pull_policy, PULL_POLICIES), ("--type", plugin_type, PLUGIN_TYPES)):
         if value is not None and value not in allowed:
             raise UserError(f"{label} must be one of {', '.join(allowed)}, not {value!r}.")
+    parse_json_config(plugin_config, require_object=True)
+
+
+def render_wasmplugin(pulled: oci.PulledModule, *, name: str, namespace: str | None = None,
+                      selectors: Sequence[str] = (), phase: str | None = None, priority: int | None = None,
+                      plugin_config: bytes | str | None = None, fail_strategy: str | None = DEFAULT_FAIL_STRATEGY,
+                      pull_policy: str | None = None, pull_secret: str | None = None, env: Sequence[str] = (),
+                      root_id: str | None = None, plugin_type: str = "HTTP") -> str:
+    """The WasmPlugin YAML for an image already read from the registry (`oci.fetch`).
+
+    `env` items are `K=V` (inline) or `K` (taken from the host).
+    """
+    if not name:
+        raise UserError("--name is required.")
+    check_wasmplugin_options(phase=phase, fail_strategy=fail_strategy, pull_policy=pull_policy,
+                             plugin_type=plugin_type)
     config = parse_json_config(plugin_config, require_object=True)
-    pulled = oci.fetch(ref, plain_http=plain_http, verify_keys=verify_keys)
     reference = pulled.reference
     url_ref = f"{reference.registry}/{reference.repository}:{reference.tag}" if reference.tag else \
         f"{reference.registry}/{reference.repository}@{pulled.digest}"

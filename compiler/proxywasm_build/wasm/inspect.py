@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from proxywasm import abi
 
+from proxywasm_build.wasm.leb128 import read_unsigned
 from proxywasm_build.wasm.validate import python_metadata
 from proxywasm_build.wasm.reader import ModuleInfo
 
@@ -80,3 +82,65 @@ def describe_module(info: ModuleInfo) -> dict[str, Any]:
         ],
         "python": python_metadata(info),
     }
+
+
+def producers(info: ModuleInfo) -> dict[str, list[str]]:
+    """The standard `producers` custom section (tool-conventions): field -> names, e.g.
+    `{"language": ["Go"], "processed-by": ["Go cmd/compile"]}`; empty when absent or corrupt."""
+    raw = info.custom_section("producers")
+    if not raw:
+        return {}
+    try:
+        return _read_producers(raw)
+    except (IndexError, UnicodeDecodeError):
+        return {}
+
+
+def _read_producers(raw: bytes) -> dict[str, list[str]]:
+    def string(pos: int) -> tuple[str, int]:
+        length, pos = read_unsigned(raw, pos)
+        if pos + length > len(raw):
+            raise IndexError("string past the section's end")
+        return raw[pos:pos + length].decode(), pos + length
+
+    fields: dict[str, list[str]] = {}
+    count, pos = read_unsigned(raw, 0)
+    for _ in range(count):
+        field_name, pos = string(pos)
+        values, pos = read_unsigned(raw, pos)
+        for _ in range(values):
+            name, pos = string(pos)
+            _version, pos = string(pos)
+            fields.setdefault(field_name, []).append(name)
+    return fields
+
+
+#: Names in a `producers` section (language or tool; matched in order) -> the runtime we show.
+_PRODUCER_RUNTIMES = (
+    (re.compile(r"assemblyscript", re.I), "AssemblyScript"),
+    (re.compile(r"tinygo", re.I), "Go (TinyGo)"),
+    (re.compile(r"go(\b| |$)", re.I), "Go"),
+    (re.compile(r"rust", re.I), "Rust"),
+    (re.compile(r"c\+\+|cpp\b", re.I), "C++"),
+    (re.compile(r"c(\d\d)?$|clang", re.I), "C"),
+)
+
+
+def module_runtime(info: ModuleInfo) -> str | None:
+    """What the module was written in, as far as it says: our metadata section for Python
+    (CPython, MicroPython), else the `producers` section or Go's build-id section; None when
+    the module says nothing (a stripped C, Rust or AssemblyScript module often does not)."""
+    python = python_metadata(info)
+    if python:
+        runtime = str(python.get("runtime", "cpython"))
+        version = python.get(runtime, python.get("python", ""))
+        label = {"cpython": "CPython", "micropython": "MicroPython"}.get(runtime, runtime)
+        return f"{label} {version}".strip()
+    found = producers(info)
+    for name in [*found.get("language", []), *found.get("processed-by", [])]:
+        for pattern, label in _PRODUCER_RUNTIMES:
+            if pattern.match(name):
+                return label
+    if info.custom_section("go:buildid") is not None:
+        return "Go"
+    return None
