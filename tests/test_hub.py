@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -182,9 +183,9 @@ def test_hub_pages_in_chromium(images: dict, browser, tmp_path: Path) -> None:
         assert page.locator("#repositories tr[data-name]").all_inner_texts() == ["python/allow-deny"]
 
         # A repository's tags, then an image page.
-        page.click("text=python/allow-deny")
+        page.get_by_role("link", name="python/allow-deny", exact=True).click()
         assert page.locator("#tags tr[data-name] td:first-child").all_inner_texts() == ["cpython", "micropython"]
-        page.click("#tags >> text=micropython")
+        page.get_by_role("link", name="micropython", exact=True).click()
         facts = {dd.get_attribute("data-fact"): dd.inner_text() for dd in page.locator("#facts dd").all()}
         micropython = images["micropython"]
         assert facts["layout"] == "compat"
@@ -309,6 +310,26 @@ def test_hub_uses_the_stored_login(tmp_path: Path, module_path: Path) -> None:
         with running_hub(registry) as url:
             assert '<tr data-name="private/reply">' in get(url + "/")
             assert pushed.digest in get(url + "/images/private/reply:v1")
+
+
+def run_hub_command(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "proxywasm_build", "hub", *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_hub_refuses_in_one_sentence(registry: LocalRegistry, tmp_path: Path) -> None:
+    missing_key = run_hub_command("--registry", registry.host, "--plain-http", "--key", str(tmp_path / "nobody.pub"))
+    assert (missing_key.returncode, missing_key.stderr) == (1, f"proxywasm: {tmp_path / 'nobody.pub'} does not exist.\n")
+    reference = run_hub_command("--registry", f"{registry.host}/filters", "--plain-http")
+    assert reference.returncode == 1
+    assert reference.stderr == (f"proxywasm: --registry '{registry.host}/filters' must be a registry host like "
+                                "127.0.0.1:5000, not a reference.\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = run_hub_command("--registry", registry.host, "--plain-http", "--port", str(port))
+    assert (busy.returncode, busy.stderr) == (1, f"proxywasm: cannot listen on 127.0.0.1:{port}: Address already in use.\n")
 
 
 # -- what a module says it was written in -----------------------------------------------------
