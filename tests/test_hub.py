@@ -128,8 +128,8 @@ def get(url: str) -> str:
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """A registry with a MicroPython build (compat), a CPython build (wasme) and a hand-written
-    non-Python module, some signed; yields the registry, the key files and the digests."""
+    """A registry with a MicroPython build (compat), a CPython build (wasme), a Rust build and a
+    hand-written module, some signed; yields the registry, the key files and what was pushed."""
     from proxywasm_build.ship import signing
 
     root = tmp_path_factory.mktemp("hub")
@@ -139,14 +139,27 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                                plain_http=True)
         cpython = oci.push(built_module(EXAMPLE_FILTER, "cpython"), f"{host}/python/allow-deny:cpython",
                            layout="wasme", plain_http=True)
+        rust = oci.push(rust_module(root), f"{host}/rust/deny:v1", plain_http=True)
         native = oci.push(local_reply_module(root / "reply.wasm"), f"{host}/native/reply:v1", plain_http=True)
         keys = {name: signing.write_key_pair(root / name, b"") for name in ("alice", "bob", "mallory")}
         alice = signing.load_private_key(keys["alice"].private_path, b"")
         mallory = signing.load_private_key(keys["mallory"].private_path, b"")
         signing.sign_image(f"{host}/python/allow-deny:micropython", alice, plain_http=True)
-        signing.sign_image(f"{host}/native/reply:v1", mallory, plain_http=True)
+        signing.sign_image(f"{host}/rust/deny:v1", mallory, plain_http=True)
         yield {"registry": registry, "keys": {name: pair.public_path for name, pair in keys.items()},
-               "micropython": micropython, "cpython": cpython, "native": native}
+               "micropython": micropython, "cpython": cpython, "rust": rust, "native": native}
+
+
+def rust_module(root: Path) -> Path:
+    """The Rust scaffold (`proxywasm init --lang rust --no-deps`) built by `proxywasm build`."""
+    from proxywasm_build import scaffold
+    from proxywasm_build.languages import build_project
+    from proxywasm_build.languages.rust import rustc_with_wasm_target
+
+    if rustc_with_wasm_target() is None:
+        pytest.skip("no rustc with the wasm32-unknown-unknown target (apt-get install rustc libstd-rust-dev-wasm32)")
+    project = scaffold.scaffold_project(root / "rs-deny", "rust", no_deps=True)
+    return build_project(project)
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +187,7 @@ def test_hub_pages_in_chromium(images: dict, browser, tmp_path: Path) -> None:
         # The repository list, and the filter box narrowing it as one types.
         page.goto(url + "/")
         rows = page.locator("#repositories tr[data-name]")
-        assert rows.all_inner_texts() == ["native/reply", "python/allow-deny"]
+        assert rows.all_inner_texts() == ["native/reply", "python/allow-deny", "rust/deny"]
         assert "alice, bob" in page.inner_text("header")
         page.fill("#filter", "PYTH")
         assert page.locator("#repositories tr[data-name]:visible").all_inner_texts() == ["python/allow-deny"]
@@ -217,11 +230,19 @@ def test_hub_pages_in_chromium(images: dict, browser, tmp_path: Path) -> None:
         assert f"/v2/python/allow-deny/blobs/{images['cpython'].module_digest}" in snippet
         assert f"sha256: {images['cpython'].module_digest.split(':', 1)[1]}" in snippet
 
-        # A non-Python module whose signature is by a key the hub was not given.
+        # A Rust module whose signature is by a key the hub was not given.
+        page.goto(url + "/images/rust/deny:v1")
+        assert page.inner_text("[data-fact=runtime]") == "Rust"
+        assert page.inner_text("[data-fact=digest]") == images["rust"].digest
+        assert page.inner_text("#validity") == "valid for Envoy 1.40"
+        assert page.inner_text("#signature") == "signed, by none of the hub's keys"
+
+        # A hand-written module says nothing of its language: the hub does not guess.
         page.goto(url + "/images/native/reply:v1")
         assert page.inner_text("[data-fact=runtime]") == "not recorded in the module"
         assert page.inner_text("[data-fact=digest]") == images["native"].digest
-        assert page.inner_text("#signature") == "signed, by none of the hub's keys"
+        assert page.inner_text("#signature") == "unsigned"
+        assert "exports neither _initialize nor _start" in page.inner_text("#findings")
 
         # A tag that does not exist: one sentence on the page.
         response = page.goto(url + "/images/native/reply:v9")

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from proxywasm_build.cache import atomic_write
 from proxywasm_build.errors import UserError
 from proxywasm_build.languages.assemblyscript import build_assemblyscript_project
 from proxywasm_build.languages.rust import build_rust_project
+from proxywasm_build.wasm.metadata_section import producers_section
+from proxywasm_build.wasm.reader import read_module
 
 
 def detect_project_language(directory: Path) -> str | None:
@@ -44,14 +47,24 @@ def build_project(directory: Path, output: Path | None = None) -> Path:
     language = detect_project_language(directory)
     output = Path(output) if output is not None else directory / "build" / "filter.wasm"
     if language == "assemblyscript":
-        return build_assemblyscript_project(directory, output)
+        return _record_language(build_assemblyscript_project(directory, output), "AssemblyScript")
     if language == "rust":
-        return build_rust_project(directory, output)
+        return _record_language(build_rust_project(directory, output), "Rust")
     if language == "go":
         from proxywasm_build.languages.go import build_go_module
 
         return build_go_module(directory, output)
     raise UserError(f"{directory} is neither an AssemblyScript, a Rust nor a Go filter project.")
+
+
+def _record_language(module: Path, language: str) -> Path:
+    """Say in the module what it was written in, with the standard `producers` section, when the
+    toolchain did not (stripped asc and rustc output carries none; Go's does)."""
+    data = module.read_bytes()
+    if read_module(data).custom_section("producers") is None:
+        section = producers_section({"language": [(language, "")], "processed-by": [("proxywasm build", "")]})
+        atomic_write(module, data + section)
+    return module
 
 
 def ensure_built(directory: Path, output: Path | None = None) -> Path:
