@@ -81,9 +81,18 @@ class Hub:
         self.registry = registry
         self.plain_http = plain_http
         self.keys = load_keys(keys)
-        self.client = oci.registry_client(registry, plain_http=plain_http)
+        self._clients = threading.local()
         self._facts: dict[str, ModuleFacts] = {}
         self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """This thread's registry client: pages are served from a thread pool, and a client's
+        session and auth state are not meant to be shared between threads."""
+        client = getattr(self._clients, "client", None)
+        if client is None:
+            client = self._clients.client = oci.registry_client(self.registry, plain_http=self.plain_http)
+        return client
 
     @property
     def key_names(self) -> list[str]:
