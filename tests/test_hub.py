@@ -54,27 +54,31 @@ def isolated_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 @contextmanager
 def running_hub(registry: LocalRegistry, *keys: Path, plain_http: bool = True) -> Iterator[str]:
-    """`proxywasm hub` as a user starts it; yields its base URL."""
+    """`proxywasm hub` as a user starts it; yields its base URL. Whatever the hub logged must not
+    be a traceback: every failure a page can meet is a sentence on the page."""
     port = free_port()
     command = [sys.executable, "-m", "proxywasm_build", "hub", "--registry", registry.host, "--port", str(port)]
     command += ["--plain-http"] if plain_http else []
     for key in keys:
         command += ["--key", str(key)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = registry.root / f"hub-{port}.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(process, url)
+        wait_until_serving(process, url, log)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
-def wait_until_serving(process: subprocess.Popen, url: str) -> None:
+def wait_until_serving(process: subprocess.Popen, url: str, log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"the hub exited: {process.stderr.read()}")
+            raise AssertionError(f"the hub exited: {log.read_text()}")
         try:
             urllib.request.urlopen(url + "/", timeout=2)
             return
@@ -195,10 +199,15 @@ def test_hub_pages_in_chromium(images: dict, browser, tmp_path: Path) -> None:
         page.wait_for_url(re.compile(r"\?q=PYTH$"))
         assert page.locator("#repositories tr[data-name]").all_inner_texts() == ["python/allow-deny"]
 
-        # A repository's tags, then an image page.
+        # A repository's tags (also opened by name, as on a registry without a catalog), then an image page.
+        page.goto(url + "/open?name=python/allow-deny")
+        assert page.url == url + "/repositories/python/allow-deny"
+        page.go_back()
         page.get_by_role("link", name="python/allow-deny", exact=True).click()
+        page.wait_for_url(url + "/repositories/python/allow-deny")
         assert page.locator("#tags tr[data-name] td:first-child").all_inner_texts() == ["cpython", "micropython"]
         page.get_by_role("link", name="micropython", exact=True).click()
+        page.wait_for_url(url + "/images/python/allow-deny:micropython")
         facts = {dd.get_attribute("data-fact"): dd.inner_text() for dd in page.locator("#facts dd").all()}
         micropython = images["micropython"]
         assert facts["layout"] == "compat"

@@ -23,6 +23,6 @@ def command(registry: str, plain_http: bool, port: int, keys: tuple[str, ...]) -
     from proxywasm_build.hub.registry import Hub
 
     hub = Hub(registry, plain_http=plain_http, keys=keys)
-    hub.repositories()  # one sentence now, not an error page later, when the registry is unreachable
+    hub.check()  # one sentence now, not an error page later, when the registry is unreachable
     click.echo(f"proxywasm hub for {registry}: http://127.0.0.1:{port}/ (Ctrl-C stops it)")
     serve(hub, port=port)

@@ -10,12 +10,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from proxywasm_build.errors import UserError
-from proxywasm_build.hub.registry import Hub
+from proxywasm_build.hub.registry import CatalogUnavailable, Hub
 from proxywasm_build.resources import templates_dir
 
 
@@ -30,7 +30,16 @@ def create_app(hub: Hub) -> Starlette:
 
     def repositories(request: Request) -> Response:
         query = request.query_params.get("q", "")
-        return page(request, "index.html", repositories=hub.repositories(query))
+        try:
+            return page(request, "index.html", repositories=hub.repositories(query), unlisted=None)
+        except CatalogUnavailable as unlisted:
+            return page(request, "index.html", repositories=[], unlisted=str(unlisted))
+
+    def open_repository(request: Request) -> Response:
+        name = request.query_params.get("name", "").strip().strip("/")
+        if not name:
+            return RedirectResponse(request.url_for("repositories"), status_code=303)
+        return RedirectResponse(request.url_for("repository", repository=name), status_code=303)
 
     def repository(request: Request) -> Response:
         name = request.path_params["repository"]
@@ -46,6 +55,7 @@ def create_app(hub: Hub) -> Starlette:
 
     routes = [
         Route("/", repositories, name="repositories"),
+        Route("/open", open_repository, name="open"),
         Route("/repositories/{repository:path}", repository, name="repository"),
         Route("/images/{repository:path}:{tag}", image, name="image"),
     ]

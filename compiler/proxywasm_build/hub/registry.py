@@ -26,6 +26,10 @@ PAGE_SIZE = 100
 ENVOY_MODULE_DIR = Path("/etc/envoy/wasm")
 
 
+class CatalogUnavailable(UserError):
+    """The registry has no catalog API (GHCR and Docker Hub, for instance)."""
+
+
 @dataclass(frozen=True)
 class Finding:
     severity: str
@@ -72,7 +76,7 @@ class ImageView:
 
 
 class Hub:
-    """The registry as the hub reads it: one client (with stored credentials), the given
+    """The registry as the hub reads it: its clients (with stored credentials), the given
     public keys, and the facts of every module read so far, by manifest digest."""
 
     def __init__(self, registry: str, *, plain_http: bool = False, keys: Sequence[Path | str] = ()) -> None:
@@ -100,9 +104,21 @@ class Hub:
 
     # -- lists (paged, no manifests) ---------------------------------------------------------
 
+    def check(self) -> None:
+        """Ask the registry's API root: unreachable, TLS or login trouble is one sentence now."""
+        response = self.client.do_request(f"{self.client.prefix}://{self.registry}/v2/", "GET")
+        if response.status_code != 200:
+            raise UserError(f"registry {self.registry} answered {response.status_code} at /v2/; "
+                            "is it an OCI registry?")
+
     def repositories(self, query: str = "") -> list[str]:
-        """Repository names from the catalog API, those containing `query` (case-insensitive)."""
-        names = self._paged(f"/v2/_catalog?n={PAGE_SIZE}", "repositories", "list the repositories")
+        """Repository names from the catalog API, those containing `query` (case-insensitive).
+
+        Raises `CatalogUnavailable` when the registry does not list its repositories (many
+        hosted ones do not): the pages then open a repository by name.
+        """
+        names = self._paged(f"/v2/_catalog?n={PAGE_SIZE}", "repositories", "list the repositories",
+                            catalog=True)
         return [name for name in names if _matches(name, query)]
 
     def tags(self, repository: str, query: str = "") -> list[str]:
@@ -112,16 +128,20 @@ class Hub:
         tags = self._paged(path, "tags", f"list the tags of {repository}", repository=repository)
         return sorted(t for t in tags if not _is_attachment_tag(t) and _matches(t, query))
 
-    def _paged(self, path: str, key: str, what: str, *, repository: str | None = None) -> list[str]:
-        return [item for page in self._pages(path, key, what, repository) for item in page]
+    def _paged(self, path: str, key: str, what: str, *, repository: str | None = None,
+               catalog: bool = False) -> list[str]:
+        return [item for page in self._pages(path, key, what, repository, catalog) for item in page]
 
-    def _pages(self, path: str, key: str, what: str, repository: str | None) -> Iterator[list[str]]:
+    def _pages(self, path: str, key: str, what: str, repository: str | None, catalog: bool) -> Iterator[list[str]]:
         base = f"{self.client.prefix}://{self.registry}"
         url: str | None = base + path
         while url:
             response = self.client.do_request(url, "GET")
             if response.status_code == 404 and repository is not None:
                 raise UserError(f"repository {self.registry}/{repository} does not exist.")
+            if catalog and response.status_code in (404, 405, 501):
+                raise CatalogUnavailable(f"registry {self.registry} does not list its repositories; "
+                                         "open one by name.")
             if response.status_code != 200:
                 raise UserError(f"registry {self.registry} refused to {what}: {oci._registry_reason(response)}.")
             try:
