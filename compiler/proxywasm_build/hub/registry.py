@@ -126,7 +126,7 @@ class Hub:
         self._check_repository(repository)
         path = f"/v2/{repository}/tags/list?n={PAGE_SIZE}"
         tags = self._paged(path, "tags", f"list the tags of {repository}", repository=repository)
-        return sorted(t for t in tags if not _is_attachment_tag(t) and _matches(t, query))
+        return sorted(t for t in tags if not oci._ATTACHMENT_TAG.match(t) and _matches(t, query))
 
     def _paged(self, path: str, key: str, what: str, *, repository: str | None = None,
                catalog: bool = False) -> list[str]:
@@ -210,9 +210,3 @@ def _envoy_snippet(pulled: oci.PulledModule, plain_http: bool) -> tuple[str, str
 
 def _matches(name: str, query: str) -> bool:
     return query.strip().lower() in name.lower()
-
-
-def _is_attachment_tag(tag: str) -> bool:
-    """cosign keeps signatures (and attestations, SBOMs) under `sha256-HEX.sig|att|sbom` tags."""
-    stem, _, suffix = tag.rpartition(".")
-    return suffix in ("sig", "att", "sbom") and stem.startswith("sha256-") and len(stem) == 71

@@ -45,10 +45,7 @@ def signature_status(client: Any, reference: oci.Reference, digest: str, keys: S
 
     Never cached: a signature can be added to an image at any time.
     """
-    try:
-        from proxywasm_build.ship import signing
-    except ImportError:  # TEMPORARY until ship/signing.py is on main
-        return SignatureStatus([], 0, "signatures cannot be checked yet.")
+    from proxywasm_build.ship import signing
 
     if not keys:
         # Without keys nothing can be verified; still say whether signatures exist.
