@@ -30,7 +30,7 @@ from proxywasm_build.wasm.inspect import module_runtime, producers
 from proxywasm_build.wasm.metadata_section import custom_section
 from proxywasm_build.wasm.reader import read_module
 
-from registry import LocalRegistry, free_port, local_reply_module
+from registry import LocalRegistry, free_port, local_reply_module, module_variant
 
 pytestmark = pytest.mark.registry
 
@@ -151,6 +151,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         signing.sign_image(f"{host}/python/allow-deny:micropython", alice, plain_http=True)
         signing.sign_image(f"{host}/rust/deny:v1", mallory, plain_http=True)
         yield {"registry": registry, "keys": {name: pair.public_path for name, pair in keys.items()},
+               "private_keys": {name: pair.private_path for name, pair in keys.items()},
                "micropython": micropython, "cpython": cpython, "rust": rust, "native": native}
 
 
@@ -183,6 +184,8 @@ def browser():
 
 
 def test_hub_pages_in_chromium(images: dict, browser, tmp_path: Path) -> None:
+    from proxywasm_build.ship import signing
+
     registry = images["registry"]
     keys = images["keys"]
     with running_hub(registry, keys["alice"], keys["bob"]) as url:
@@ -245,6 +248,10 @@ def test_hub_pages_in_chromium(images: dict, browser, tmp_path: Path) -> None:
         assert page.inner_text("[data-fact=digest]") == images["rust"].digest
         assert page.inner_text("#validity") == "valid for Envoy 1.40"
         assert page.inner_text("#signature") == "signed, by none of the hub's keys"
+        bob = signing.load_private_key(images["private_keys"]["bob"], b"")
+        signing.sign_image(f"{registry.host}/rust/deny:v1", bob, plain_http=True)
+        page.reload()  # signatures are asked for on every view, never cached
+        assert page.inner_text("#signature") == "signed by bob"
 
         # A hand-written module says nothing of its language: the hub does not guess.
         page.goto(url + "/images/native/reply:v1")
@@ -316,6 +323,11 @@ def test_hundreds_of_tags_list_without_reading_manifests_or_blobs(tmp_path: Path
             assert len(blob_reads) == 2  # config and layer, once: the digest's facts are kept
             tag_reads = [path for _, path in reads if "/manifests/v" in path]
             assert len(tag_reads) == 3  # but each page asks what the tag names now
+
+            moved = oci.push(module_variant(module_path, "moved", tmp_path), f"{registry.host}/many/reply:v1",
+                             plain_http=True)
+            assert moved.digest in get(url + "/images/many/reply:v1")  # a moved tag shows its new image
+            assert pushed.digest in get(url + "/images/many/reply:v2")
 
 
 def put_manifest(client, registry: LocalRegistry, repository: str, tag: str, manifest: bytes) -> None:
