@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from proxywasm_build.errors import UserError
-from proxywasm_build.wasm.inspect import describe_module
+from proxywasm_build.wasm.inspect import describe_module, human_size as _size
 from proxywasm_build.wasm.reader import NotWasmError, read_module
 from proxywasm_build.cli.validate import read_module_file
 
@@ -33,14 +33,6 @@ def command(module: Path, as_json: bool) -> int:
     else:
         print_description(module, description)
     return 0
-
-
-def _size(n: int) -> str:
-    if n >= 1_000_000:
-        return f"{n / 1e6:.2f} MB"
-    if n >= 1000:
-        return f"{n / 1e3:.1f} KB"
-    return f"{n} B"
 
 
 def print_description(module: Path, d: dict) -> None:

@@ -17,6 +17,7 @@ from starlette.templating import Jinja2Templates
 from proxywasm_build.errors import UserError
 from proxywasm_build.hub.registry import CatalogUnavailable, Hub
 from proxywasm_build.resources import templates_dir
+from proxywasm_build.wasm.inspect import human_size
 
 
 def create_app(hub: Hub) -> Starlette:
@@ -60,15 +61,6 @@ def create_app(hub: Hub) -> Starlette:
         Route("/images/{repository:path}:{tag}", image, name="image"),
     ]
     return Starlette(routes=routes, exception_handlers={UserError: user_error})
-
-
-def human_size(n: int) -> str:
-    """1234567 -> "1.23 MB" (what `proxywasm inspect` prints)."""
-    if n >= 1_000_000:
-        return f"{n / 1e6:.2f} MB"
-    if n >= 1000:
-        return f"{n / 1e3:.1f} KB"
-    return f"{n} B"
 
 
 def serve(hub: Hub, *, host: str = "127.0.0.1", port: int = 8080) -> None:

@@ -12,6 +12,15 @@ from proxywasm_build.wasm.validate import python_metadata
 from proxywasm_build.wasm.reader import ModuleInfo
 
 
+def human_size(n: int) -> str:
+    """1234567 -> "1.23 MB", 41234 -> "41.2 KB", 530 -> "530 B"."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f} MB"
+    if n >= 1000:
+        return f"{n / 1e3:.1f} KB"
+    return f"{n} B"
+
+
 def export_role(name: str, version: abi.AbiVersion | None) -> str:
     """What the host does with an export of this name."""
     if name in abi.MARKERS:
