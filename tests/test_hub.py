@@ -361,7 +361,8 @@ def run_hub_command(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_hub_refuses_in_one_sentence(registry: LocalRegistry, tmp_path: Path) -> None:
     missing_key = run_hub_command("--registry", registry.host, "--plain-http", "--key", str(tmp_path / "nobody.pub"))
-    assert (missing_key.returncode, missing_key.stderr) == (1, f"proxywasm: {tmp_path / 'nobody.pub'} does not exist.\n")
+    assert missing_key.returncode == 1
+    assert missing_key.stderr == f"proxywasm: {tmp_path / 'nobody.pub'} does not exist.\n"
     reference = run_hub_command("--registry", f"{registry.host}/filters", "--plain-http")
     assert reference.returncode == 1
     assert reference.stderr == (f"proxywasm: --registry '{registry.host}/filters' must be a registry host like "
@@ -371,7 +372,8 @@ def test_hub_refuses_in_one_sentence(registry: LocalRegistry, tmp_path: Path) ->
         taken.listen()
         port = taken.getsockname()[1]
         busy = run_hub_command("--registry", registry.host, "--plain-http", "--port", str(port))
-    assert (busy.returncode, busy.stderr) == (1, f"proxywasm: cannot listen on 127.0.0.1:{port}: Address already in use.\n")
+    assert busy.returncode == 1
+    assert busy.stderr == f"proxywasm: cannot listen on 127.0.0.1:{port}: Address already in use.\n"
 
 
 # -- what a module says it was written in -----------------------------------------------------

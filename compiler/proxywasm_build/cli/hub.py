@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
+from proxywasm_build.cli.oci import plain_http_option
+
 
 @click.command("hub")
 @click.option("--registry", required=True, metavar="HOST:PORT", help="The registry to browse, like 127.0.0.1:5000.")
-@click.option("--plain-http", is_flag=True, help="Talk HTTP, not HTTPS, to the registry (a local registry without TLS).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+@plain_http_option
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
               help="Port the hub listens on (127.0.0.1 only).")
 @click.option("--key", "keys", multiple=True, type=click.Path(dir_okay=False), metavar="NAME.pub",
               help="A public key to verify signatures with (repeatable); the page says which key signed an image.")

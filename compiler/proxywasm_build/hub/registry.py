@@ -183,12 +183,14 @@ def module_facts(pulled: oci.PulledModule, *, plain_http: bool = False) -> Modul
     report = validate_module(pulled.wasm, envoy=SUPPORTED_ENVOY[-1])
     findings = [Finding(f.severity, f.message) for f in report.findings]
     snippet, note, pull_command = _envoy_snippet(pulled, plain_http)
+    # a Kubernetes object name: lower-case letters, digits and dashes
     name = pulled.reference.repository.rsplit("/", 1)[-1].replace("_", "-").replace(".", "-")
     return ModuleFacts(
         digest=pulled.digest, layout=pulled.layout, abi_versions=list(pulled.metadata.abi_versions),
         runtime=module_runtime(info), module_size=len(pulled.wasm), module_sha256=pulled.module_sha256,
         root_ids=list(pulled.metadata.root_ids), valid=report.ok, envoy=report.envoy, findings=findings,
-        envoy_snippet=snippet, envoy_note=note, envoy_pull_command=pull_command, wasmplugin=deploy.render_wasmplugin(pulled, name=name),
+        envoy_snippet=snippet, envoy_note=note, envoy_pull_command=pull_command,
+        wasmplugin=deploy.render_wasmplugin(pulled, name=name),
     )
 
 

@@ -196,10 +196,11 @@ def istio_wasmplugin(ref: str, *, name: str, namespace: str | None = None, selec
         raise UserError("--name is required.")
     check_wasmplugin_options(phase=phase, fail_strategy=fail_strategy, pull_policy=pull_policy,
                              plugin_type=plugin_type, plugin_config=plugin_config)
-    return render_wasmplugin(oci.fetch(ref, plain_http=plain_http, verify_keys=verify_keys), name=name,
-                             namespace=namespace, selectors=selectors, phase=phase, priority=priority, plugin_config=plugin_config,
-                             fail_strategy=fail_strategy, pull_policy=pull_policy, pull_secret=pull_secret,
-                             env=env, root_id=root_id, plugin_type=plugin_type)
+    pulled = oci.fetch(ref, plain_http=plain_http, verify_keys=verify_keys)
+    return render_wasmplugin(pulled, name=name, namespace=namespace, selectors=selectors, phase=phase,
+                             priority=priority, plugin_config=plugin_config, fail_strategy=fail_strategy,
+                             pull_policy=pull_policy, pull_secret=pull_secret, env=env, root_id=root_id,
+                             plugin_type=plugin_type)
 
 
 def check_wasmplugin_options(*, phase: str | None = None, fail_strategy: str | None = None,
