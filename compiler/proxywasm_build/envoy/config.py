@@ -128,6 +128,8 @@ def render_bootstrap(
     buffer_limit_bytes: int | None = None,
     max_request_headers_kb: int | None = None,
     max_headers_count: int | None = None,
+    ecds_resource: Path | str | None = None,
+    ecds_filter_name: str = "proxywasm",
 ) -> str:
     """Return an Envoy bootstrap YAML running one Proxy-Wasm module on 127.0.0.1.
 
@@ -147,9 +149,15 @@ def render_bootstrap(
     clusters (Envoy's default 1 MiB also caps a body a filter buffers whole);
     `max_request_headers_kb` and `max_headers_count` raise the HTTP connection manager's request
     header limits (Envoy's defaults: 60 KiB and 100 headers).
+
+    With `ecds_resource` (a file written by `proxywasm_build.envoy.ecds`) instead of a module,
+    the HTTP filter named `ecds_filter_name` takes its configuration from that file, which
+    Envoy watches (Extension Config Discovery): a new resource swaps the filter without a restart.
     """
-    if (module is None) == (remote is None):
-        raise UserError("give exactly one of a local module path or a remote (uri, sha256).")
+    if sum(x is not None for x in (module, remote, ecds_resource)) != 1:
+        raise UserError("give exactly one of a local module path, a remote (uri, sha256) or an ECDS resource.")
+    if ecds_resource is not None and (tcp or extra_plugins):
+        raise UserError("an ECDS filter is one HTTP filter: it cannot be a TCP filter or have extra plugins.")
     all_clusters: list[Cluster] = []
     if upstream is not None:
         all_clusters.append(Cluster(UPSTREAM_CLUSTER, upstream[0], int(upstream[1])))
@@ -161,7 +169,7 @@ def render_bootstrap(
     module_path = remote_uri = remote_sha256 = ""
     if module is not None:
         module_path = str(Path(module).resolve())
-    else:
+    elif remote is not None:
         remote_uri, remote_sha256 = remote  # type: ignore[misc]
         parsed = urllib.parse.urlsplit(remote_uri)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -202,6 +210,9 @@ def render_bootstrap(
         node_metadata=dict(node_metadata or {}),
         mark_local_replies=mark_local_replies,
         local_reply_marker=LOCAL_REPLY_MARKER,
+        ecds_path=str(Path(ecds_resource).resolve()) if ecds_resource is not None else "",
+        ecds_name=ecds_filter_name,
+        wasm_type_url="type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
     )
 
 

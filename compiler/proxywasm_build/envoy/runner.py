@@ -104,6 +104,39 @@ def refusal_reason(wasm_logs: list[tuple[str, str]]) -> str:
     return f"the module's last warning: {warnings}" if warnings else "the module logged no error"
 
 
+def parse_log_records(text: str) -> list[tuple[str, str, str, str]]:
+    """Envoy log text (written with LOG_FORMAT) as (level, thread, logger, message) records;
+    continuation lines (a Python traceback) stay in their record."""
+    records: list[list[str]] = []
+    for line in text.splitlines():
+        match = _LOG_LINE.match(line)
+        if match:
+            _, thread, level, logger, message = match.groups()
+            records.append([_LEVELS.get(level, level), thread, logger, message])
+        elif records:
+            records[-1][3] += "\n" + line
+    return [(level, thread, logger, message) for level, thread, logger, message in records]
+
+
+def module_messages(records: list[tuple[str, str, str, str]], *, vm_ids: bool = False) -> list[tuple[str, ...]]:
+    """The module's own log messages among Envoy's log records, as (level, message), or
+    (level, message, vm_id) with `vm_ids=True`."""
+    out = []
+    for level, _, logger, message in records:
+        match = _WASM_LOG.match(message) if logger == "wasm" else None
+        if match:
+            prefix, text = match.groups()
+            # the prefix is "<plugin name> <root id> <vm id>"; any of them may be empty
+            out.append((level, text, (prefix or "").rsplit(" ", 1)[-1]) if vm_ids else (level, text))
+    return out
+
+
+def admin_get(admin_url: str, path: str, *, timeout: float = 5.0) -> str:
+    """The text of an Envoy admin endpoint (straight to the address, whatever http_proxy says)."""
+    with _DIRECT.open(admin_url.rstrip("/") + path, timeout=timeout) as resp:
+        return resp.read().decode(errors="replace")
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -340,17 +373,14 @@ class LocalEnvoy:
         except FileNotFoundError:
             return ""
 
-    def log_records(self) -> list[tuple[str, str, str, str]]:
-        """Envoy's log as (level, thread, logger, message); multi-line messages stay whole."""
-        records: list[list[str]] = []
-        for line in self.logs().splitlines():
-            match = _LOG_LINE.match(line)
-            if match:
-                _, thread, level, logger, message = match.groups()
-                records.append([_LEVELS.get(level, level), thread, logger, message])
-            elif records:
-                records[-1][3] += "\n" + line
-        return [(level, thread, logger, message) for level, thread, logger, message in records]
+    def log_records(self, since: int = 0) -> list[tuple[str, str, str, str]]:
+        """Envoy's log as (level, thread, logger, message); multi-line messages stay whole.
+        `since` skips the log's first characters (a `log_size()` taken earlier)."""
+        return parse_log_records(self.logs()[since:])
+
+    def log_size(self) -> int:
+        """How long the log is now: give it to `log_records(since=...)` to see only what follows."""
+        return len(self.logs())
 
     def main_thread(self) -> str | None:
         """Envoy's main thread id as it appears in the log."""
@@ -369,16 +399,8 @@ class LocalEnvoy:
         messages, which with `--concurrency 1` are the ones of the VM serving requests.
         """
         main = self.main_thread() if worker_only else None
-        out = []
-        for level, thread, logger, message in self.log_records():
-            if logger != "wasm" or (main is not None and thread == main):
-                continue
-            match = _WASM_LOG.match(message)
-            if match:
-                prefix, text = match.groups()
-                # the prefix is "<plugin name> <root id> <vm id>"; any of them may be empty
-                out.append((level, text, (prefix or "").rsplit(" ", 1)[-1]) if vm_ids else (level, text))
-        return out
+        records = [r for r in self.log_records() if main is None or r[1] != main]
+        return module_messages(records, vm_ids=vm_ids)
 
     def admin(self, path: str, *, method: str = "GET", timeout: float = 5.0) -> str:
         """The text of an admin endpoint, e.g. `admin("/clusters")`."""
