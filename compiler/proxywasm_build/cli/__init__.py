@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sign": ("sign", "Sign a module image in a registry (cosign's layout)."),
     "verify": ("sign", "Check a module image's signature against public keys."),
     "deploy": ("deploy", "Print or write Envoy or Istio config that deploys a module."),
+    "rollout": ("rollout", "Change the filter of running Envoys through their ECDS directory."),
     "demo": ("demo", "Build the example filter and show it working."),
     "hub": ("hub", "Browse a registry's module images in a local web app."),
 }

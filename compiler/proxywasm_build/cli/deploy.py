@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from proxywasm_build.cli.envoy_options import envoy_options, render_arguments
+from proxywasm_build.envoy.config import DEFAULT_FAILURE_POLICY, DEFAULT_RELOAD_BACKOFF
 from proxywasm_build.errors import UserError
 from proxywasm_build.outputs import output_file_option_check, write_output
 from proxywasm_build.ship import deploy
@@ -50,11 +51,14 @@ def command() -> None:
 @click.option("--upstream", default=None, metavar="URL",
               help="http://HOST:PORT (or HOST:PORT) to forward to (default: a direct 200 response).")
 @click.option("--plain-http", is_flag=True, help="The registry talks HTTP, not HTTPS.")
+@click.option("--ecds", "ecds_dir", default=None, metavar="DIR", type=click.Path(file_okay=False),
+              help="Take the filter from the ECDS directory DIR (created with MODULE|REF as its first "
+                   "version), so `proxywasm rollout` changes it in running Envoys; see docs/rollout.md.")
 @verify_key_option
 @envoy_options
 def envoy_command(module_or_ref: str, plugin_config: str | None, out: str | None, snippet: bool,
                   code: str | None, remote_url: str | None, root_id: str | None, port: int, admin_port: int,
-                  upstream: str | None, plain_http: bool, verify_keys: tuple[str, ...],
+                  upstream: str | None, plain_http: bool, ecds_dir: str | None, verify_keys: tuple[str, ...],
                   **envoy_settings: Any) -> None:
     """An Envoy bootstrap running MODULE.wasm or an image REF (local or remote code)."""
     limits = [name for name, key in (("--buffer-limit", "buffer_limit"), ("--max-request-headers-kb",
@@ -65,6 +69,20 @@ def envoy_command(module_or_ref: str, plugin_config: str | None, out: str | None
     config_text = deploy.read_config_option(plugin_config)
     deploy.parse_json_config(config_text)
     upstream_address = deploy.parse_upstream(upstream) if upstream else None
+    if ecds_dir is not None:
+        if snippet or code == "remote" or remote_url:
+            raise UserError("--ecds writes the module into DIR and names the local file: Envoy 1.40 does "
+                            "not fetch remote code given through ECDS (see docs/rollout.md), so --snippet, "
+                            "--code remote and --remote-url do not apply.")
+        settings = render_arguments(**envoy_settings)
+        if (settings["failure_policy"], settings["reload_backoff"]) != (DEFAULT_FAILURE_POLICY, DEFAULT_RELOAD_BACKOFF):
+            raise UserError("with --ecds the filter's configuration lives in DIR, which does not carry "
+                            "--failure-policy or --reload-backoff yet; leave them at their defaults.")
+        text = deploy.envoy_ecds_bootstrap(ecds_dir, module_or_ref, plugin_config=config_text, root_id=root_id,
+                                           listener_port=port, admin_port=admin_port, upstream=upstream_address,
+                                           plain_http=plain_http, verify_keys=verify_keys, **settings)
+        _emit(text, out)
+        return
     source = deploy.resolve_code_source(module_or_ref, code=code, remote_url=remote_url, plain_http=plain_http,
                                         verify_keys=verify_keys)
     text = deploy.envoy_bootstrap(source, plugin_config=config_text or "", root_id=root_id,

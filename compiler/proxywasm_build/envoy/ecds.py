@@ -222,11 +222,16 @@ class EcdsDirectory:
 # -- preparing a release ---------------------------------------------------------------------------
 
 
-def read_module_or_image(module_or_ref: str, *, runtime: str | None = None, plain_http: bool = False) -> bytes:
+def read_module_or_image(module_or_ref: str, *, runtime: str | None = None, plain_http: bool = False,
+                         verify_keys: Sequence[str] = ()) -> bytes:
     """The module's bytes: a .wasm file, a .py filter or package directory (built, cached), or an
-    image reference (pulled, every digest checked)."""
+    image reference (pulled, every digest checked; with `verify_keys` only when one of them
+    signed it)."""
     path = Path(module_or_ref)
     if path.exists():
+        if verify_keys:
+            raise UserError("--verify-key checks images in a registry; it does not apply to the local file "
+                            f"{module_or_ref}.")
         from proxywasm_build.hosts import built_module
 
         return built_module(path, runtime=runtime or "auto").read_bytes()
@@ -234,7 +239,7 @@ def read_module_or_image(module_or_ref: str, *, runtime: str | None = None, plai
         raise UserError(f"{module_or_ref} does not exist.")
     from proxywasm_build.ship import oci
 
-    return oci.fetch(module_or_ref, plain_http=plain_http).wasm
+    return oci.fetch(module_or_ref, plain_http=plain_http, verify_keys=verify_keys).wasm
 
 
 def check_valid(wasm: bytes, *, name: str = "the module") -> None:

@@ -147,6 +147,24 @@ def envoy_bootstrap(source: CodeSource, *, plugin_config: bytes | str = "", root
     )
 
 
+def envoy_ecds_bootstrap(ecds_dir: Path | str, module_or_ref: str, *, plugin_config: bytes = b"",
+                         root_id: str | None = None, listener_port: int = 10000, admin_port: int = 9901,
+                         upstream: tuple[str, int] | None = None, plain_http: bool = False,
+                         verify_keys: Sequence[str] = (), **limits: Any) -> str:
+    """A bootstrap whose Wasm filter comes from the ECDS directory (any number of Envoys may
+    share it). A new directory gets the module as its first release (validated and started once
+    in a throwaway Envoy); a directory already serving it is left as it is. `limits` are
+    `render_bootstrap`'s listener and connection-manager settings."""
+    from proxywasm_build.envoy import ecds
+    from proxywasm_build.envoy.config import render_bootstrap
+
+    directory = ecds.EcdsDirectory(ecds_dir)
+    wasm = ecds.read_module_or_image(module_or_ref, plain_http=plain_http, verify_keys=verify_keys)
+    ecds.initialize(directory, wasm, plugin_config=plugin_config, root_id=root_id, name=module_or_ref)
+    return render_bootstrap(ecds_resource=directory.resource_path, listener_port=listener_port,
+                            admin_port=admin_port, upstream=upstream, **limits)
+
+
 def envoy_snippet(bootstrap_yaml: str) -> str:
     """Only what goes into an existing config: the wasm `http_filters` entry, plus the cluster
     Envoy fetches remote code from (when the code is remote)."""
