@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from proxywasm_build.cli.envoy_options import envoy_options, render_arguments
+from proxywasm_build.envoy.config import DEFAULT_FAILURE_POLICY, DEFAULT_RELOAD_BACKOFF
 from proxywasm_build.errors import UserError
 
 
@@ -43,6 +44,48 @@ def resolve_module(target: str, workdir: Path, runtime: str | None = None, *, pl
 
     click.echo(f"pulling {target} ...", err=True)
     return pull_to_cache(target, plain_http=plain_http, verify_keys=verify_keys)
+
+
+def _follow(envoy, watcher) -> None:
+    """Print the module's logs until Envoy stops; with a watcher, swap each saved change in."""
+    shown = 0
+
+    def show_logs() -> None:
+        nonlocal shown
+        logs = envoy.wasm_logs(worker_only=True)
+        for level, message in logs[shown:]:
+            click.echo(f"[{level}] {message}")
+        shown = len(logs)
+        if not envoy.running:
+            raise UserError(f"Envoy stopped unexpectedly: {envoy.failure_reason() or 'see its log'}.")
+
+    if watcher is None:
+        while True:
+            show_logs()
+            time.sleep(0.2)
+    import watchfiles
+
+    watching = False
+    for changes in watchfiles.watch(*watcher.watch_paths(), watch_filter=watcher.watch_filter(), debounce=400,
+                                    rust_timeout=200, yield_on_timeout=True):
+        show_logs()
+        if not watching:
+            # The watch is in place only now: a save made while Envoy started is caught up here.
+            watching = True
+            report = watcher.swap()
+            if not report.unchanged:
+                _show_swap(report)
+            current = watcher.directory.current()
+            click.echo(f"serving {current.short if current else '?'}; watching "
+                       f"{', '.join(map(str, watcher.watch_paths()))} (Envoy PID {envoy.pid})")
+        elif changes:
+            click.echo(f"change in {', '.join(sorted({Path(p).name for _, p in changes}))}: rebuilding ...", err=True)
+            _show_swap(watcher.swap())
+            show_logs()
+
+
+def _show_swap(report) -> None:
+    click.echo(report.message if report.swapped else f"not swapped: {report.message}")
 
 
 def check_port_free(port: int, option: str = "--port") -> None:
@@ -77,15 +120,19 @@ def check_port_free(port: int, option: str = "--port") -> None:
               help="Run REF only if one of these public keys signed it (repeatable).")
 @click.option("--runtime", type=click.Choice(["auto", "micropython", "cpython"]), default=None,
               help="The Python a .py filter is built with (default: auto, as build).")
+@click.option("--watch", is_flag=True,
+              help="Rebuild when the sources change and swap the new module into the running Envoy "
+                   "(through ECDS: no restart, requests in flight finish on the old filter).")
 @envoy_options
 def command(target: str, config: str | None, vm_config: str | None, port: int, admin_port: int,
             upstream: str | None, root_id: str, clusters: tuple[str, ...], tcp: bool, log_level: str,
-            plain_http: bool, verify_keys: tuple[str, ...], runtime: str | None,
+            plain_http: bool, verify_keys: tuple[str, ...], runtime: str | None, watch: bool,
             **envoy_settings: Any) -> None:
     """Run a filter or module in a real local Envoy on 127.0.0.1 until Ctrl-C.
 
     TARGET is a .wasm module, a .py filter or project directory (built first), or an OCI
-    reference (pulled first).
+    reference (pulled first). With --watch, each save rebuilds, validates and swaps the filter
+    into the same Envoy; a save that fails keeps the last good filter serving.
     """
     from proxywasm_build.envoy.runner import LocalEnvoy
     from proxywasm_build.ship.deploy import parse_upstream, read_config_option
@@ -104,11 +151,33 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
         if number:
             check_port_free(number, option)
 
+    if watch and tcp:
+        raise UserError("--watch swaps an HTTP filter through ECDS; it cannot watch a --tcp filter.")
+    if watch and not Path(target).exists():
+        raise UserError(f"--watch needs a local filter, project or module; {target} does not exist here.")
+    if watch and verify_keys:
+        raise UserError("--verify-key checks images in a registry; --watch runs local sources.")
+    if watch and (envoy_settings.get("failure_policy"), envoy_settings.get("reload_backoff")) != \
+            (DEFAULT_FAILURE_POLICY, DEFAULT_RELOAD_BACKOFF):
+        raise UserError("with --watch the filter's configuration is an ECDS resource, which does not carry "
+                        "--failure-policy or --reload-backoff yet; leave them at their defaults.")
+
     with tempfile.TemporaryDirectory(prefix="proxywasm-run-") as tmp:
-        module = resolve_module(target, Path(tmp), runtime, plain_http=plain_http, verify_keys=verify_keys)
+        watcher = None
+        if watch:
+            from proxywasm_build.envoy.watch import FilterWatcher
+
+            watcher = FilterWatcher(Path(target), Path(tmp), runtime=runtime, plugin_config=plugin_config,
+                                    vm_config=vm_configuration, root_id=root_id)
+            click.echo(f"building {target} ...", err=True)
+            code = {"ecds_resource": watcher.start()}
+            module = watcher.directory.current().module
+        else:
+            module = resolve_module(target, Path(tmp), runtime, plain_http=plain_http, verify_keys=verify_keys)
+            code = {"module": module}
         click.echo("starting Envoy ...", err=True)
         envoy = LocalEnvoy(
-            module=module, listener_port=port or None, admin_port=admin_port or None,
+            **code, listener_port=port or None, admin_port=admin_port or None,
             plugin_config=plugin_config, vm_config=vm_configuration, root_id=root_id,
             upstream=upstream_address, clusters=extra_clusters, tcp=tcp,
             wasm_log_level="warning" if log_level == "warn" else log_level,
@@ -126,6 +195,8 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
         previous_at_start = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             envoy.start()
+            if watcher is not None:
+                watcher.attach(envoy)
             behind = f"http://{upstream_address[0]}:{upstream_address[1]}" if upstream_address \
                 else "a built-in direct response"
             click.echo(f"Envoy {'TCP' if tcp else 'HTTP'} listener: {envoy.url}  (admin {envoy.admin_url}, "
@@ -136,15 +207,7 @@ def command(target: str, config: str | None, vm_config: str | None, port: int, a
             else:
                 click.echo(f"try:  curl -i {envoy.url}/")
             click.echo("module logs follow; Ctrl-C stops.", err=True)
-            shown = 0
-            while True:
-                logs = envoy.wasm_logs(worker_only=True)
-                for level, message in logs[shown:]:
-                    click.echo(f"[{level}] {message}")
-                shown = len(logs)
-                if not envoy.running:
-                    raise UserError(f"Envoy stopped unexpectedly: {envoy.failure_reason() or 'see its log'}.")
-                time.sleep(0.2)
+            _follow(envoy, watcher)
         except KeyboardInterrupt:
             pass
         finally:

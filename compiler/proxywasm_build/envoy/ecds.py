@@ -119,7 +119,14 @@ def wasm_filter_config(release: FilterRelease, *, name: str = FILTER_NAME) -> di
                                  "code": {"local": {"filename": str(release.module)}}}
     if release.vm_config:
         vm_config["configuration"] = _any_value(release.vm_config)
-    return {"config": {"name": name, "root_id": release.root_id, "fail_open": False,
+    from proxywasm_build.envoy.config import DEFAULT_FAILURE_POLICY, DEFAULT_RELOAD_BACKOFF, FAILURE_POLICIES
+
+    # The same failure policy as a static bootstrap's default: a VM that fails while serving
+    # (a trap) is replaced by a fresh one after the backoff, failing closed meanwhile.
+    return {"config": {"name": name, "root_id": release.root_id,
+                       "failure_policy": FAILURE_POLICIES[DEFAULT_FAILURE_POLICY],
+                       "reload_config": {"backoff": {"base_interval": f"{DEFAULT_RELOAD_BACKOFF:g}s",
+                                                     "max_interval": f"{10 * DEFAULT_RELOAD_BACKOFF:g}s"}},
                        "configuration": _any_value(release.plugin_config), "vm_config": vm_config}}
 
 
@@ -499,9 +506,10 @@ def _apply(directory: EcdsDirectory, release: FilterRelease, wasm: bytes, *, adm
 
 
 def initialize(directory: EcdsDirectory, wasm: bytes, *, plugin_config: bytes = b"", root_id: str | None = None,
-               vm_config: bytes = b"", name: str = "the module") -> FilterRelease:
+               vm_config: bytes = b"", name: str = "the module", check_start: bool = True) -> FilterRelease:
     """The directory's first release (for `deploy envoy --ecds`): validated, started once in a
-    throwaway Envoy, written. A directory that already serves this module is left as it is."""
+    throwaway Envoy (unless `check_start` is false: the caller starts the real one right away),
+    written. A directory that already serves this module is left as it is."""
     current = directory.current()
     if current is not None:
         if current.module_sha256 != hashlib.sha256(wasm).hexdigest():
@@ -510,5 +518,5 @@ def initialize(directory: EcdsDirectory, wasm: bytes, *, plugin_config: bytes = 
         return current
     release = prepare_release(directory, wasm, plugin_config=plugin_config, root_id=root_id,
                               vm_config=vm_config, name=name)
-    _apply(directory, release, wasm, admin_urls=(), check_start=True, timeout=0)
+    _apply(directory, release, wasm, admin_urls=(), check_start=check_start, timeout=0)
     return release
