@@ -176,3 +176,22 @@ def test_deploy_refuses_to_replace_what_a_directory_serves(tmp_path: Path, modul
     proc = cli("deploy", "envoy", str(modules["b"]), "--ecds", str(tmp_path / "other"), "--code", "remote")
     assert proc.returncode == 1 and "does not fetch remote code given through ECDS" in proc.stderr
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.registry
+def test_an_image_is_pulled_checked_and_stored_by_digest(fleet, modules: dict[str, Path], registry,
+                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Istio's agent does: the image is pulled (every digest checked), its module stored under
+    DIR/modules by sha256, and the resource names that local file."""
+    from proxywasm_build.ship import oci
+
+    monkeypatch.setenv("PROXYWASM_AUTH_FILE", str(tmp_path / "auth.json"))
+    ecds_dir, envoys = fleet
+    ref = f"{registry.host}/rollout/versioned:b"
+    oci.push(modules["b"], ref, layout="wasme", plain_http=True)
+    proc = rollout(ecds_dir, ref, "--plain-http", envoys=envoys)
+    assert proc.returncode == 0, proc.stderr
+    assert [answer(envoy) for envoy in envoys] == ["b", "b"]
+    current = EcdsDirectory(ecds_dir).current()
+    assert current.module == ecds_dir.resolve() / "modules" / f"sha256-{current.module_sha256}.wasm"
+    assert current.module.read_bytes() == modules["b"].read_bytes()
