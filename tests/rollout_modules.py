@@ -14,12 +14,15 @@ _WAT = r"""
   (import "env" "proxy_send_local_response"
     (func $send_local_response (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
+  (import "env" "proxy_add_header_map_value"
+    (func $add_header (param i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 2)
   (global $heap (mut i32) (i32.const 8192))
   (data (i32.const 16) "{body}")
   (data (i32.const 1024) "{log}")
   (data (i32.const 2048) "rollout_reply")
   (data (i32.const 2080) "\00\00\00\00")
+  (data (i32.const 2112) "x-version")
   {marker}
   (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
     (local $ptr i32)
@@ -36,10 +39,12 @@ _WAT = r"""
     (drop (call $log (i32.const {log_level}) (i32.const 1024) (i32.const {log_len})))
     (i32.const {configure_result}))
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
-    (drop (call $send_local_response
-      (i32.const 200) (i32.const 2048) (i32.const 13) (i32.const 16) (i32.const {body_len})
-      (i32.const 2080) (i32.const 4) (i32.const -1)))
-    (i32.const 1))
+    {on_request})
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+    ;; x-version: <version> (the body text without "version " and the newline)
+    (drop (call $add_header (i32.const 2) (i32.const 2112) (i32.const 9)
+      (i32.const 24) (i32.const {version_len})))
+    (i32.const 0))
   (func (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
   (func (export "proxy_on_log") (param i32))
   (func (export "proxy_on_delete") (param i32))
@@ -50,8 +55,15 @@ _WAT = r"""
 STARTS = ("ok", "refuse", "trap", "no-abi")
 
 
-def version_module(path: Path, version: str, start: str = "ok") -> Path:
-    """Write a module answering `version` to every request.
+_LOCAL_REPLY = """(drop (call $send_local_response
+      (i32.const 200) (i32.const 2048) (i32.const 13) (i32.const 16) (i32.const {body_len})
+      (i32.const 2080) (i32.const 4) (i32.const -1)))
+    (i32.const 1)"""
+
+
+def version_module(path: Path, version: str, start: str = "ok", *, local_reply: bool = True) -> Path:
+    """Write a module answering `version` to every request (`local_reply`), or letting requests
+    through to the upstream and adding `x-version: <version>` to the response headers.
 
     `start`: "ok"; "refuse" (on_configure logs an error and returns false); "trap" (on_vm_start
     traps, as a Python exception at VM start ends); "no-abi" (no ABI marker export: the
@@ -63,7 +75,10 @@ def version_module(path: Path, version: str, start: str = "ok") -> Path:
     body = f"version {version}\n"
     log = (f"version {version} refuses its configuration" if start == "refuse"
            else f"version {version} configured")
+    body_len = len(body.encode())
     wat = _WAT.format(
+        on_request=_LOCAL_REPLY.format(body_len=body_len) if local_reply else "(i32.const 0)",
+        version_len=len(version.encode()),
         body=body.replace("\n", "\\0a"), body_len=len(body.encode()),
         log=log, log_len=len(log.encode()), log_level=4 if start == "refuse" else 2,
         configure_result=0 if start == "refuse" else 1,

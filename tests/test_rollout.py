@@ -195,3 +195,42 @@ def test_an_image_is_pulled_checked_and_stored_by_digest(fleet, modules: dict[st
     current = EcdsDirectory(ecds_dir).current()
     assert current.module == ecds_dir.resolve() / "modules" / f"sha256-{current.module_sha256}.wasm"
     assert current.module.read_bytes() == modules["b"].read_bytes()
+
+
+def test_a_request_in_flight_finishes_on_the_old_filter(tmp_path: Path) -> None:
+    """A request waiting on a slow upstream while the filter changes gets its response headers
+    from the filter that started it; the next request gets the new one."""
+    import threading
+
+    from proxywasm_build.envoy.upstream import RecordingUpstream
+
+    old = version_module(tmp_path / "old.wasm", "old", local_reply=False)
+    new = version_module(tmp_path / "new.wasm", "new", local_reply=False)
+    arrived = threading.Event()
+
+    def slow(request):
+        if request.path == "/slow":
+            arrived.set()
+            time.sleep(2.0)
+        return 200, {"content-type": "text/plain"}, b"upstream"
+
+    ecds_dir = tmp_path / "ecds"
+    with RecordingUpstream(handler=slow) as upstream:
+        proc = cli("deploy", "envoy", str(old), "--ecds", str(ecds_dir), "--port", str(free_port()),
+                   "--admin-port", str(free_port()), "--upstream", upstream.url)
+        assert proc.returncode == 0, proc.stderr
+        with LocalEnvoy(proc.stdout) as envoy:
+            in_flight: dict[str, str] = {}
+
+            def slow_request() -> None:
+                with urllib.request.urlopen(envoy.url + "/slow", timeout=30) as response:
+                    in_flight["version"] = response.headers["x-version"]
+
+            client = threading.Thread(target=slow_request)
+            client.start()
+            assert arrived.wait(10)
+            assert rollout(ecds_dir, str(new), envoys=[envoy]).returncode == 0
+            with urllib.request.urlopen(envoy.url + "/fast", timeout=10) as response:
+                assert response.headers["x-version"] == "new"
+            client.join(30)
+    assert in_flight == {"version": "old"}
