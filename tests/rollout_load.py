@@ -1,13 +1,23 @@
 """Steady load against Envoys while their filter changes: count what was sent, what failed and
-which version answered (the test modules and filters answer with their version)."""
+which version answered (the test modules and filters answer with their version); and
+`proxywasm run --watch` driven as a user drives it. Shared by tests/ and benchmarks/rollout.py."""
 
 from __future__ import annotations
 
 import http.client
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from proxywasm_build.envoy.runner import free_port
 
 
 @dataclass
@@ -88,11 +98,55 @@ class SteadyLoad:
                 self.result.errors.append(what)
 
     def wait_all_serve(self, version: str, *, timeout: float = 60.0, since: float | None = None) -> float:
-        """Seconds until every port's latest answer is `version` (measured from `since`)."""
+        """Seconds from `since` (default: now) until every port's latest answer is `version`;
+        TimeoutError when that takes more than `timeout` seconds from now."""
         since = time.monotonic() if since is None else since
-        while time.monotonic() - since < timeout:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             with self._lock:
                 if all(self.latest.get(port) == version for port in self.ports):
                     return time.monotonic() - since
             time.sleep(0.002)
         raise TimeoutError(f"not every Envoy answered {version!r} within {timeout} s: {self.latest}")
+
+
+class RunWatch:
+    """`proxywasm run FILTER --watch` as a user starts it; its output lines read as they come."""
+
+    def __init__(self, filter_path: Path, *, runtime: str) -> None:
+        self.port = free_port()
+        self.admin_port = free_port()
+        self.pid = 0  # Envoy's, once the "serving" line named it
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "proxywasm_build", "run", str(filter_path), "--watch", "--runtime",
+             runtime, "--port", str(self.port), "--admin-port", str(self.admin_port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 120.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                assert self.proc.poll() is None, f"run --watch exited: {self.seen[-10:]}"
+                continue
+            self.seen.append(line)
+            if re.search(pattern, line):
+                return line
+        raise AssertionError(f"no line matching {pattern!r} in {timeout} s: {self.seen[-15:]}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                return self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        return self.proc.wait()

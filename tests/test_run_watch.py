@@ -5,65 +5,17 @@ good filter serving and says why."""
 from __future__ import annotations
 
 import os
-import queue
 import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from proxywasm_build.envoy.runner import free_port
-
-from rollout_load import SteadyLoad
+from rollout_load import RunWatch, SteadyLoad
 
 pytestmark = [pytest.mark.envoy, pytest.mark.build]
 
 FILTER = Path(__file__).parent / "rollout_filters" / "versioned.py"
-
-
-class RunWatch:
-    """`proxywasm run FILTER --watch` as a user starts it; its output lines read as they come."""
-
-    def __init__(self, filter_path: Path) -> None:
-        self.port = free_port()
-        self.admin_port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "proxywasm_build", "run", str(filter_path), "--watch", "--runtime",
-             "micropython", "--port", str(self.port), "--admin-port", str(self.admin_port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str, timeout: float = 120.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                assert self.proc.poll() is None, f"run --watch exited: {self.seen[-10:]}"
-                continue
-            self.seen.append(line)
-            if re.search(pattern, line):
-                return line
-        raise AssertionError(f"no line matching {pattern!r} in {timeout} s: {self.seen[-15:]}")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                return self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        return self.proc.wait()
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -76,7 +28,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def watched(tmp_path: Path):
     filter_path = tmp_path / "filter.py"
     filter_path.write_text(FILTER.read_text())
-    run = RunWatch(filter_path)
+    run = RunWatch(filter_path, runtime="micropython")
     try:
         line = run.wait_for(r"^serving sha256:", timeout=240)
         run.pid = int(re.search(r"Envoy PID (\d+)", line).group(1))

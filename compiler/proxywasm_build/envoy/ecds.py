@@ -42,6 +42,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -366,7 +367,8 @@ def ecds_state(admin_url: str, name: str = FILTER_NAME) -> EcdsState:
 
     try:
         dump = json.loads(admin_get(admin_url, "/config_dump?resource=ecds_filters"))
-        stats = admin_get(admin_url, f"/stats?filter=extension_config_discovery\\..*\\.{re.escape(name)}\\.config_fail$")
+        pattern = rf"^extension_config_discovery\..*\.{re.escape(name)}\.config_fail$"
+        stats = admin_get(admin_url, "/stats?filter=" + urllib.parse.quote(pattern))
     except (OSError, urllib.error.URLError, ValueError) as err:
         raise UserError(f"cannot read Envoy's admin at {admin_url}: {err}.") from None
     version = ""
@@ -432,6 +434,7 @@ class RolloutResult:
     release: FilterRelease
     outcomes: list[EnvoyOutcome] = field(default_factory=list)
     restored: bool = False
+    written_at: float = 0.0  # time.monotonic() when the new resource was renamed into place
 
     def change(self) -> str:
         """`sha256:old → sha256:new (rN)`."""
@@ -496,7 +499,7 @@ def _apply(directory: EcdsDirectory, release: FilterRelease, wasm: bytes, *, adm
     directory.store_module(wasm)
     started = time.monotonic()
     directory.write(release)
-    result = RolloutResult(previous, release)
+    result = RolloutResult(previous, release, written_at=started)
     if urls:
         result.outcomes = await_release(release, before, name=directory.name, timeout=timeout, started=started)
         if previous is not None and any(o.rejected for o in result.outcomes):

@@ -131,15 +131,16 @@ class FilterWatcher:
         started = time.monotonic()
         try:
             wasm = self.build()
-        except UserError as err:
-            return SwapReport(False, f"build failed: {err} (still serving {old})",
+        except Exception as err:  # whatever the save broke, the last good filter keeps serving
+            text = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+            return SwapReport(False, f"build failed: {text} (still serving {old})",
                               time.monotonic() - started)
         build_seconds = time.monotonic() - started
         if current is not None and hashlib.sha256(wasm).hexdigest() == current.module_sha256:
             return SwapReport(False, f"the module did not change ({old}); nothing to swap",
                               build_seconds, release=current, unchanged=True)
         try:
-            release = ecds.prepare_release(self.directory, wasm, name=self.target.name)
+            release = ecds.prepare_release(self.directory, wasm, root_id=self.root_id, name=self.target.name)
         except UserError as err:
             return SwapReport(False, f"{err} (still serving {old})", build_seconds)
         return self._swap_in(release, wasm, current, build_seconds)
