@@ -361,16 +361,20 @@ class EcdsState:
     failures: int
 
 
-def ecds_state(admin_url: str, name: str = FILTER_NAME) -> EcdsState:
+class AdminUnreachable(UserError):
+    """An Envoy's admin did not answer (not running, or its main thread busy compiling a module)."""
+
+
+def ecds_state(admin_url: str, name: str = FILTER_NAME, *, timeout: float = 5.0) -> EcdsState:
     """Read the served version (config dump) and the `config_fail` counter from an admin URL."""
     from proxywasm_build.envoy.runner import admin_get
 
     try:
-        dump = json.loads(admin_get(admin_url, "/config_dump?resource=ecds_filters"))
+        dump = json.loads(admin_get(admin_url, "/config_dump?resource=ecds_filters", timeout=timeout))
         pattern = rf"^extension_config_discovery\..*\.{re.escape(name)}\.config_fail$"
-        stats = admin_get(admin_url, "/stats?filter=" + urllib.parse.quote(pattern))
+        stats = admin_get(admin_url, "/stats?filter=" + urllib.parse.quote(pattern), timeout=timeout)
     except (OSError, urllib.error.URLError, ValueError) as err:
-        raise UserError(f"cannot read Envoy's admin at {admin_url}: {err}.") from None
+        raise AdminUnreachable(f"cannot read Envoy's admin at {admin_url}: {err}.") from None
     version = ""
     for config in dump.get("configs", []):
         if config.get("ecds_filter", {}).get("name") == name:
@@ -407,7 +411,14 @@ def await_release(release: FilterRelease, before: dict[str, EcdsState], *, name:
     outcomes: dict[str, EnvoyOutcome] = {}
     while pending:
         for url, old in list(pending.items()):
-            state = ecds_state(url, name)
+            try:
+                state = ecds_state(url, name)
+            except AdminUnreachable:
+                # Envoy serves its admin on the main thread, which also compiles the new module
+                # (seconds for a CPython one): keep asking until the deadline.
+                if time.monotonic() - started > timeout:
+                    raise
+                continue
             # Envoy's config dump shows a rejected resource too: config_fail tells them apart
             # (both change in the same main-thread callback, so no read falls between them).
             rejected = state.failures > old.failures
