@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from proxywasm_build.cli.deploy import verify_key_option
 from proxywasm_build.errors import UserError
 
 
@@ -26,9 +27,10 @@ from proxywasm_build.errors import UserError
 @click.option("--runtime", type=click.Choice(["auto", "micropython", "cpython"]), default=None,
               help="The Python a .py filter is built with (default: auto).")
 @click.option("--plain-http", is_flag=True, help="The registry talks HTTP, not HTTPS.")
+@verify_key_option
 def command(module_or_ref: str | None, ecds_dir: str, rollback: bool, plugin_config: str | None,
             vm_config: str | None, root_id: str | None, admin_urls: tuple[str, ...], timeout: float,
-            no_start_check: bool, runtime: str | None, plain_http: bool) -> None:
+            no_start_check: bool, runtime: str | None, plain_http: bool, verify_keys: tuple[str, ...]) -> None:
     """Make MODULE (a .wasm, a .py filter, or an image REF) the filter of every Envoy watching
     the ECDS directory, without restarting them; or, with --rollback, the previous version.
 
@@ -40,13 +42,15 @@ def command(module_or_ref: str | None, ecds_dir: str, rollback: bool, plugin_con
 
     directory = ecds.EcdsDirectory(ecds_dir)
     if rollback:
-        if module_or_ref or plugin_config is not None or vm_config is not None or root_id is not None:
+        if module_or_ref or plugin_config is not None or vm_config is not None or root_id is not None \
+                or verify_keys:
             raise UserError("--rollback takes no module or configuration: it serves the previous version as it was.")
         result = ecds.rollback(directory, admin_urls=admin_urls, timeout=timeout)
     else:
         if not module_or_ref:
             raise UserError("give the MODULE, FILTER.py or image REF to roll out (or --rollback).")
-        wasm = ecds.read_module_or_image(module_or_ref, runtime=runtime, plain_http=plain_http)
+        wasm = ecds.read_module_or_image(module_or_ref, runtime=runtime, plain_http=plain_http,
+                                         verify_keys=verify_keys)
         result = ecds.rollout(
             directory, wasm, admin_urls=admin_urls, timeout=timeout, check_start=not no_start_check,
             plugin_config=read_config_option(plugin_config) if plugin_config is not None else None,
