@@ -5,6 +5,7 @@ and `proxywasm run --watch` for one author, both under steady load, in Envoy 1.4
     .venv/bin/python benchmarks/rollout.py --write             # and write docs/benchmarks.md's section
     .venv/bin/python benchmarks/rollout.py --quick             # 4 rollouts, 1 edit, MicroPython only
     .venv/bin/python benchmarks/rollout.py --render benchmarks/results/rollout.json   # re-print the section
+    .venv/bin/python benchmarks/rollout.py --rss-swaps 80 --runtimes micropython --write  # RSS over many swaps
 
 The filter is tests/rollout_filters/versioned.py (every request answered by the filter itself with
 `version <VERSION>`), built with each runtime as two versions differing in one line.
@@ -150,6 +151,27 @@ def watch(runtime: str, edits: int, workdir: Path) -> dict:
     }
 
 
+def rss_series(runtime: str, swaps: int, workdir: Path) -> dict:
+    """One Envoy, no load, `swaps` rollouts alternating the two versions (no start check): its RSS
+    every 10 swaps, to tell a per-swap leak from memory kept once after the first swaps."""
+    versions = {name: build(workdir, f"{runtime}-{name}", runtime)[0] for name in ("a", "b")}
+    directory = ecds.EcdsDirectory(workdir / f"ecds-rss-{runtime}")
+    ecds.initialize(directory, versions["a"], check_start=False)
+    with LocalEnvoy(ecds_resource=directory.resource_path, ready_timeout=240) as envoy:
+        time.sleep(2.0)
+        series = [round(envoy.rss_bytes() / 2**20, 1)]
+        for index in range(swaps):
+            result = ecds.rollout(directory, versions["b" if index % 2 == 0 else "a"], admin_urls=[envoy.admin_url],
+                                  check_start=False, timeout=240)
+            assert result.outcomes[0].accepted
+            if index % 10 == 9:
+                time.sleep(1.0)
+                series.append(round(envoy.rss_bytes() / 2**20, 1))
+                print(f"  {runtime} RSS after {index + 1} swaps: {series[-1]} MB", flush=True)
+        vms = envoy.stats().get(V8_ACTIVE, 0)
+    return {"runtime": runtime, "swaps": swaps, "rss_mb_every_10": series, "v8_vms_after": vms}
+
+
 def section(results: dict, command: str) -> str:
     rows, trajectories = [], []
     for f in results["fleet"]:
@@ -194,8 +216,18 @@ def section(results: dict, command: str) -> str:
         "swap s (median) |",
         "|---|---|---|---|---|---|---|",
         *watch_rows,
+        *_rss_lines(results.get("rss_series", [])),
         END,
     ])
+
+
+def _rss_lines(series: list[dict]) -> list[str]:
+    if not series:
+        return []
+    lines = ["", "One Envoy without load through many swaps (`--rss-swaps`): RSS (MB) at the start and every "
+             "10 swaps; live V8 VMs at the end."]
+    return lines + ["", *(f"- {s['runtime']}, {s['swaps']} swaps: " + ", ".join(f"{mb:.0f}" for mb in s["rss_mb_every_10"])
+                          + f"; live V8 VMs {s['v8_vms_after']}" for s in series)]
 
 
 def main() -> None:
@@ -205,6 +237,9 @@ def main() -> None:
     parser.add_argument("--rollouts", type=int, default=20)
     parser.add_argument("--edits", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="4 rollouts, 1 edit, MicroPython only")
+    parser.add_argument("--rss-swaps", type=int, default=0, metavar="N",
+                        help="only this: one Envoy through N swaps per runtime, its RSS every 10 (added to "
+                             "the stored results with --write)")
     parser.add_argument("--write", action="store_true", help="write docs/benchmarks.md and the results JSON")
     parser.add_argument("--render", type=Path, default=None, metavar="RESULTS.json",
                         help="print (with --write: write) the section from stored results; measure nothing")
@@ -220,6 +255,8 @@ def main() -> None:
     if args.quick:
         args.runtimes, args.rollouts, args.edits = "micropython", 4, 1
     runtimes = [r for r in args.runtimes.split(",") if r]
+    if args.rss_swaps:
+        return _rss_only(runtimes, args)
     results: dict = {"date": dt.date.today().isoformat(), "machine": _machine(), "fleet": [], "watch": []}
     with tempfile.TemporaryDirectory(prefix="proxywasm-bench-rollout-") as tmp:
         for runtime in runtimes:
@@ -234,6 +271,19 @@ def main() -> None:
         docs_section.write(START, END, text)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {docs_section.DOCS} and {RESULTS}")
+
+
+def _rss_only(runtimes: list[str], args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="proxywasm-bench-rollout-") as tmp:
+        series = [rss_series(runtime, args.rss_swaps, Path(tmp)) for runtime in runtimes]
+    print(json.dumps(series))
+    if args.write:
+        results = json.loads(RESULTS.read_text())
+        results["rss_series"] = series
+        results["rss_command"] = ("python benchmarks/rollout.py " + " ".join(sys.argv[1:])).strip()
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        docs_section.write(START, END, section(results, results["command"]))
         print(f"wrote {docs_section.DOCS} and {RESULTS}")
 
 

@@ -30,6 +30,7 @@ def snapshot() -> dict[str, str]:
     ("issue7_chart.py", [], "Python"),
     ("micropython_summary.py", [], "after: MicroPython build"),
     ("emulator_rps.py", ["--requests", "200", "--rounds", "1", "--warmup", "20"], "wall clock"),
+    ("rollout.py", ["--render", str(RESULTS / "rollout.json")], "rollout:start"),
 ])
 def test_without_write_a_benchmark_prints_and_writes_nothing(script: str, args: list[str], printed: str) -> None:
     before = snapshot()
