@@ -234,3 +234,9 @@ def test_a_request_in_flight_finishes_on_the_old_filter(tmp_path: Path) -> None:
                 assert response.headers["x-version"] == "new"
             client.join(30)
     assert in_flight == {"version": "old"}
+
+
+def test_a_refused_first_module_leaves_no_directory(tmp_path: Path, modules: dict[str, Path]) -> None:
+    proc = cli("deploy", "envoy", str(modules["refuses"]), "--ecds", str(tmp_path / "ecds"))
+    assert proc.returncode == 1 and "Envoy cannot start" in proc.stderr and "nothing was changed" in proc.stderr
+    assert not (tmp_path / "ecds").exists()

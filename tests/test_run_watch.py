@@ -4,9 +4,11 @@ good filter serving and says why."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,12 @@ from rollout_load import RunWatch, SteadyLoad
 pytestmark = [pytest.mark.envoy, pytest.mark.build]
 
 FILTER = Path(__file__).parent / "rollout_filters" / "versioned.py"
+
+
+def envoy_uptime(run: RunWatch) -> int:
+    """Seconds since the Envoy behind `run` started (admin /server_info), whatever restarted."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{run.admin_port}/server_info", timeout=10) as response:
+        return int(json.loads(response.read())["uptime_all_epochs"].rstrip("s"))
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -41,6 +49,7 @@ def test_an_edit_reaches_the_same_envoy_without_a_failed_request(watched) -> Non
     filter_path, run = watched
     with SteadyLoad([run.port]) as load:
         load.wait_all_serve("one", timeout=10)
+        uptime_before, edited = envoy_uptime(run), time.monotonic()
         edit(filter_path, 'VERSION = "one"', 'VERSION = "two"')
         line = run.wait_for(r"swapped|not swapped", timeout=180)
         assert re.match(r"swapped sha256:\w{12} → sha256:\w{64}  \(build \d+\.\d\d s, swap \d+\.\d\d s\)$", line), line
@@ -48,7 +57,9 @@ def test_an_edit_reaches_the_same_envoy_without_a_failed_request(watched) -> Non
         time.sleep(0.3)
     assert load.result.failed == 0, load.result.errors[:5]
     assert set(load.result.versions) == {"one", "two"}
-    os.kill(run.pid, 0)  # the Envoy that started is the one serving "two"
+    # The same Envoy process serves "two": it is alive and its uptime ran on through the swap.
+    os.kill(run.pid, 0)
+    assert envoy_uptime(run) >= uptime_before + int(time.monotonic() - edited) - 1
     assert run.proc.poll() is None
 
 

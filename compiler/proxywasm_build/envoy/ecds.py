@@ -35,9 +35,12 @@ What Envoy 1.40 does with a new resource, measured (docs/rollout.md):
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -45,7 +48,7 @@ import urllib.error
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import yaml
 
@@ -212,6 +215,18 @@ class EcdsDirectory:
     def next_revision(self) -> int:
         history = self.history()
         return (history[-1].revision if history else 0) + 1
+
+    @contextlib.contextmanager
+    def changing(self) -> Iterator[None]:
+        """Held while a rollout or rollback reads and writes the directory: two at once would
+        take the same revision number (an advisory lock on DIR/.lock, across processes)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def write(self, release: FilterRelease) -> None:
         """Record the release in the history, then make it current with one rename."""
@@ -463,24 +478,25 @@ def rollout(directory: EcdsDirectory, wasm: bytes, *, plugin_config: bytes | Non
     it, the previous release is put back (the directory again says what the Envoys serve).
     """
     directory.require()
-    release = prepare_release(directory, wasm, plugin_config=plugin_config, root_id=root_id,
-                              vm_config=vm_config, name=name)
-    return _apply(directory, release, wasm, admin_urls=admin_urls, check_start=check_start, timeout=timeout)
+    with directory.changing():
+        release = prepare_release(directory, wasm, plugin_config=plugin_config, root_id=root_id,
+                                  vm_config=vm_config, name=name)
+        return _apply(directory, release, wasm, admin_urls=admin_urls, check_start=check_start, timeout=timeout)
 
 
 def rollback(directory: EcdsDirectory, *, admin_urls: Iterable[str] = (), timeout: float = 120.0) -> RolloutResult:
     """Serve the release before the current one again, as a new revision (so a second
     rollback returns to where the first started)."""
     directory.require()
-    history = directory.history()
-    current = directory.current()
-    if len(history) < 2 or current is None:
-        raise UserError(f"{directory.path} has no earlier version to roll back to.")
-    target = history[-2]
-    wasm = _read_stored_module(target)
-    release = FilterRelease(target.module, target.module_sha256, target.plugin_config, target.root_id,
-                            target.vm_config, directory.next_revision())
-    return _apply(directory, release, wasm, admin_urls=admin_urls, check_start=False, timeout=timeout)
+    with directory.changing():
+        history = directory.history()
+        if len(history) < 2:
+            raise UserError(f"{directory.path} has no earlier version to roll back to.")
+        target = history[-2]
+        wasm = _read_stored_module(target)
+        release = FilterRelease(target.module, target.module_sha256, target.plugin_config, target.root_id,
+                                target.vm_config, directory.next_revision())
+        return _apply(directory, release, wasm, admin_urls=admin_urls, check_start=False, timeout=timeout)
 
 
 def _read_stored_module(release: FilterRelease) -> bytes:
@@ -524,13 +540,26 @@ def initialize(directory: EcdsDirectory, wasm: bytes, *, plugin_config: bytes = 
     """The directory's first release (for `deploy envoy --ecds`): validated, started once in a
     throwaway Envoy (unless `check_start` is false: the caller starts the real one right away),
     written. A directory that already serves this module is left as it is."""
-    current = directory.current()
-    if current is not None:
-        if current.module_sha256 != hashlib.sha256(wasm).hexdigest():
-            raise UserError(f"{directory.path} already serves {current.short}; change it with "
-                            "`proxywasm rollout MODULE --ecds DIR`.")
-        return current
-    release = prepare_release(directory, wasm, plugin_config=plugin_config, root_id=root_id,
-                              vm_config=vm_config, name=name)
-    _apply(directory, release, wasm, admin_urls=(), check_start=check_start, timeout=0)
-    return release
+    created = not directory.path.exists()
+    try:
+        return _initialize(directory, wasm, plugin_config=plugin_config, root_id=root_id, vm_config=vm_config,
+                           name=name, check_start=check_start)
+    except BaseException:
+        if created:  # a refused first module leaves no directory behind
+            shutil.rmtree(directory.path, ignore_errors=True)
+        raise
+
+
+def _initialize(directory: EcdsDirectory, wasm: bytes, *, plugin_config: bytes, root_id: str | None,
+                vm_config: bytes, name: str, check_start: bool) -> FilterRelease:
+    with directory.changing():
+        current = directory.current()
+        if current is not None:
+            if current.module_sha256 != hashlib.sha256(wasm).hexdigest():
+                raise UserError(f"{directory.path} already serves {current.short}; change it with "
+                                "`proxywasm rollout MODULE --ecds DIR`.")
+            return current
+        release = prepare_release(directory, wasm, plugin_config=plugin_config, root_id=root_id,
+                                  vm_config=vm_config, name=name)
+        _apply(directory, release, wasm, admin_urls=(), check_start=check_start, timeout=0)
+        return release
