@@ -8,6 +8,7 @@ Module-level code must not call the host: do host work in `on_vm_start` / `on_co
 from __future__ import annotations
 
 from . import _logging, hostcalls, properties
+from ._budget import CallbackBudgetExceeded, set_callback_budget
 from .abi import (
     Action,
     BufferType,
@@ -38,13 +39,13 @@ from .hostcalls import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Action", "BufferType", "CasMismatch", "Context", "GrpcStatus", "HostError", "HttpContext",
-    "LogLevel", "MapType", "MetricType", "PeerType", "RootContext", "Status", "StreamContext",
-    "StreamType", "call_foreign_function", "define_metric", "get_current_time_nanoseconds",
-    "get_log_level", "get_metric", "get_property", "hostcalls", "increment_metric", "log",
-    "log_critical", "log_debug", "log_error", "log_info", "log_trace", "log_warn",
-    "properties", "record_metric", "set_http_context", "set_property", "set_root_context",
-    "set_stream_context", "Counter", "Gauge", "Histogram",
+    "Action", "BufferType", "CallbackBudgetExceeded", "CasMismatch", "Context", "GrpcStatus",
+    "HostError", "HttpContext", "LogLevel", "MapType", "MetricType", "PeerType", "RootContext",
+    "Status", "StreamContext", "StreamType", "call_foreign_function", "define_metric",
+    "get_current_time_nanoseconds", "get_log_level", "get_metric", "get_property", "hostcalls",
+    "increment_metric", "log", "log_critical", "log_debug", "log_error", "log_info", "log_trace",
+    "log_warn", "properties", "record_metric", "set_callback_budget", "set_http_context",
+    "set_property", "set_root_context", "set_stream_context", "Counter", "Gauge", "Histogram",
 ]
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 import sys
 
 from . import _logging, _traceback
+from ._budget import CallbackBudgetExceeded
 from . import hostcalls as hc
 from .abi import _MICROPYTHON, Action, LogLevel, PeerType, StreamType
 from .context import Context, HttpContext, RootContext, StreamContext
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
     HttpFactory = Callable[[int, RootContext], HttpContext]
     StreamFactory = Callable[[int, RootContext], StreamContext]
 
-#: What a callback may raise without escaping into the host: sys.exit() included.
-_CAUGHT = (Exception, SystemExit)
+#: What a callback may raise without escaping into the host: sys.exit() and a spent budget included.
+_CAUGHT = (Exception, SystemExit, CallbackBudgetExceeded)
 
 #: The type of an action a callback returns as it is (anything else goes through int()): Action
 #: on CPython, where the members are Actions; int on MicroPython, where `Action.CONTINUE` is one.

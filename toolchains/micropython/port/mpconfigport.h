@@ -84,6 +84,15 @@
 #define MICROPY_PY_FRAMEBUF (0)
 #define MICROPY_PY_UTIME_MP_HAL (0)
 
+// The callback budget (reactor.c): each jump in the bytecode loop counts down, and only a
+// callback that made PW_BUDGET_POLL_EVERY of them reads the clock; a spent budget raises
+// CallbackBudgetExceeded as a pending exception, right after this hook.
+#if !PROXYWASM_MP_COMMAND
+extern int32_t pw_budget_countdown;
+void pw_budget_poll(void);
+#define MICROPY_VM_HOOK_LOOP if (--pw_budget_countdown < 0) { pw_budget_poll(); }
+#endif
+
 #define MICROPY_HW_BOARD_NAME "proxy-wasm"
 #define MICROPY_HW_MCU_NAME "wasm32"
 #define MICROPY_BANNER_MACHINE "proxy-wasm with wasm32"

@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wasi/api.h>
 
 #include "py/builtin.h"
 #include "py/gc.h"
 #include "py/mperrno.h"
 #include "py/nlr.h"
+#include "py/objexcept.h"
 #include "py/objstr.h"
 #include "py/runtime.h"
 #include "py/stackctrl.h"
@@ -154,6 +156,107 @@ void NORETURN __fatal_error(const char *message) {
     __builtin_trap();
 }
 
+// --- the callback budget ------------------------------------------------------------------------
+//
+// A callback that runs past its budget gets CallbackBudgetExceeded raised inside it at its next
+// jump, and fails as any exception does (a 500, or on with fail_open). The budget is
+// PROXYWASM_CALLBACK_BUDGET_MS from the VM's environment, else what the filter's code chose
+// (proxywasm.set_callback_budget), else 100 ms; 0 turns it off. It is wall time on the monotonic
+// clock, counted from the callback's first poll: the clock is read only every
+// BUDGET_POLL_EVERY jumps (MICROPY_VM_HOOK_LOOP), so an ordinary callback never reads it.
+// A filter that catches the exception and runs on for another budget fails the VM (a trap):
+// the worker is the host's again, and the plugin's failure policy says what follows.
+
+enum { BUDGET_POLL_EVERY = 1000, DEFAULT_BUDGET_US = 100000 };
+extern const mp_obj_type_t mp_type_CallbackBudgetExceeded;  // runtime_module.c
+extern int32_t pw_budget_code_us;                           // runtime_module.c
+
+int32_t pw_budget_countdown = BUDGET_POLL_EVERY;
+static int pw_budget_active;            // inside a callback, after the filter's import
+static int64_t pw_budget_env_us = -2;   // from the environment: -2 not read yet, -1 not set
+static uint64_t pw_budget_deadline;     // monotonic ns; 0 until the callback's first poll
+static int pw_budget_raised;            // CallbackBudgetExceeded was raised in this callback
+static const char *pw_budget_callback = "";
+
+static uint64_t monotonic_ns(void) {
+    __wasi_timestamp_t now = 0;
+    __wasi_clock_time_get(__WASI_CLOCKID_MONOTONIC, 1000, &now);
+    return now;
+}
+
+// PROXYWASM_CALLBACK_BUDGET_MS from WASI's environment (Envoy: the plugin's
+// vm_config.environment_variables) in microseconds; -1 when absent or not a number.
+static int64_t budget_from_environment(void) {
+    static const char key[] = "PROXYWASM_CALLBACK_BUDGET_MS=";
+    __wasi_size_t count = 0, size = 0;
+    if (__wasi_environ_sizes_get(&count, &size) != 0 || count == 0) {
+        return -1;
+    }
+    char **entries = malloc(count * sizeof(char *));
+    char *text = malloc(size);
+    int64_t found = -1;
+    if (entries != NULL && text != NULL && __wasi_environ_get((uint8_t **)entries, (uint8_t *)text) == 0) {
+        for (__wasi_size_t i = 0; i < count; i++) {
+            if (strncmp(entries[i], key, sizeof key - 1) == 0) {
+                char *end;
+                double ms = strtod(entries[i] + sizeof key - 1, &end);
+                found = end != entries[i] + sizeof key - 1 && *end == '\0' && ms >= 0 && ms < 2e6 ? (int64_t)(ms * 1000) : -1;
+            }
+        }
+    }
+    free(entries);
+    free(text);
+    return found;
+}
+
+static uint32_t budget_us(void) {
+    if (pw_budget_env_us == -2) {
+        pw_budget_env_us = budget_from_environment();
+    }
+    if (pw_budget_env_us >= 0) {
+        return (uint32_t)pw_budget_env_us;
+    }
+    return pw_budget_code_us >= 0 ? (uint32_t)pw_budget_code_us : DEFAULT_BUDGET_US;
+}
+
+static void budget_begin(const char *callback) {
+    pw_budget_callback = callback;
+    pw_budget_deadline = 0;
+    pw_budget_raised = 0;
+    pw_budget_countdown = BUDGET_POLL_EVERY;
+    pw_budget_active = 1;
+}
+
+void pw_budget_poll(void) {
+    pw_budget_countdown = BUDGET_POLL_EVERY;
+    uint32_t budget = pw_budget_active ? budget_us() : 0;
+    if (budget == 0) {
+        return;
+    }
+    uint64_t now = monotonic_ns();
+    if (pw_budget_deadline == 0 || now < pw_budget_deadline) {
+        pw_budget_deadline = pw_budget_deadline == 0 ? now + (uint64_t)budget * 1000 : pw_budget_deadline;
+        return;
+    }
+    unsigned whole = budget % 1000 == 0 ? budget / 1000 : budget;
+    const char *unit = budget % 1000 == 0 ? "ms" : "us";
+    if (!pw_budget_raised) {
+        // The filter's failure handling (its log line, the 500) runs within one more budget.
+        pw_budget_raised = 1;
+        pw_budget_deadline = now + (uint64_t)budget * 1000;
+        MP_STATE_THREAD(mp_pending_exception) = mp_obj_new_exception_msg_varg(&mp_type_CallbackBudgetExceeded,
+            MP_ERROR_TEXT("%s ran past its budget of %u %s"), pw_budget_callback, whole, unit);
+        return;
+    }
+    flush_print_line();
+    static char message[200];
+    int len = snprintf(message, sizeof message,
+                       "%s still ran one budget (%u %s) after CallbackBudgetExceeded: failing the VM",
+                       pw_budget_callback, whole, unit);
+    pw_host_log(LOG_ERROR, message, len < 0 ? 0 : (size_t)len < sizeof message ? (size_t)len : sizeof message - 1);
+    __builtin_trap();
+}
+
 // --- start-up -----------------------------------------------------------------------------------
 
 // The filter registers its contexts when imported; this runs in the first callback (Envoy
@@ -201,7 +304,7 @@ static int start_python(void) {
 // --- callbacks ----------------------------------------------------------------------------------
 
 // Around every callback that runs Python: 0 when it cannot (the filter failed to import).
-static int pw_enter(void) {
+static int pw_enter(const char *callback) {
     if (pw_depth == 0) {
         // The stack check measures from here: a callback the host makes enters at the top of
         // the shadow stack (wherever the linker put it), a nested one keeps its caller's top.
@@ -211,12 +314,16 @@ static int pw_enter(void) {
         return 0;
     }
     collect_at_safe_point();
+    if (pw_depth == 0) {
+        budget_begin(callback);
+    }
     pw_depth++;
     return 1;
 }
 
 static void pw_leave(void) {
     pw_depth--;
+    pw_budget_active = pw_depth > 0;
     flush_print_line();
     collect_at_safe_point();
 }
@@ -233,7 +340,7 @@ static void report_escaped(const char *name, mp_obj_t exc) {
 
 // Calls proxywasm.dispatcher.<name>(*argv) and returns its int (None and False are 0).
 int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv) {
-    if (!pw_enter()) {
+    if (!pw_enter(name)) {
         return 0;
     }
     int32_t result = 0;
@@ -329,7 +436,8 @@ static int intact(int bit) {
 static int caught(mp_obj_t exc) {  // dispatcher._CAUGHT
     mp_obj_t type = MP_OBJ_FROM_PTR(mp_obj_get_type(exc));
     return mp_obj_is_subclass_fast(type, MP_OBJ_FROM_PTR(&mp_type_Exception))
-           || mp_obj_is_subclass_fast(type, MP_OBJ_FROM_PTR(&mp_type_SystemExit));
+           || mp_obj_is_subclass_fast(type, MP_OBJ_FROM_PTR(&mp_type_SystemExit))
+           || mp_obj_is_subclass_fast(type, MP_OBJ_FROM_PTR(&mp_type_CallbackBudgetExceeded));
 }
 
 // dispatcher._answered_in_c_mask(context), asked once per class; 0 (Python sees everything)
@@ -503,7 +611,7 @@ int pw_create_in_c(uint32_t context_id, uint32_t parent_context_id) {
         }
         nlr_pop();
     }
-    if (root == MP_OBJ_NULL || !pw_enter()) {
+    if (root == MP_OBJ_NULL || !pw_enter("proxy_on_context_create")) {
         return 0;
     }
     create_http_context(context_id, vm, contexts, root);
@@ -520,7 +628,7 @@ int32_t pw_call_method(int index, const char *name, int nargs, const uint32_t *a
     if (context == MP_OBJ_NULL || nargs > 4 || !intact(bit)) {
         return pw_dispatch(index, name, nargs, argv);
     }
-    if (!pw_enter()) {
+    if (!pw_enter(name)) {
         return 0;
     }
     int32_t result = 0;

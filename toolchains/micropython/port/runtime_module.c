@@ -4,7 +4,8 @@
 //   sha256(data) -> the 32-byte digest (one shot);
 //   heap_info() -> (used, total) bytes of the GC heap;
 //   format_exception(exc) -> the traceback text sys.print_exception would print (which writes
-//     to a stream only with MICROPY_PY_SYS_STDFILES; proxywasm._traceback logs this text).
+//     to a stream only with MICROPY_PY_SYS_STDFILES; proxywasm._traceback logs this text);
+//   CallbackBudgetExceeded, set_callback_budget_us(us): the callback budget (reactor.c).
 // Also the HAL's tick source and the core's fatal-error hooks, which both builds share.
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "py/gc.h"
 #include "py/mperrno.h"
 #include "py/mphal.h"
+#include "py/objexcept.h"
 #include "py/objstr.h"
 #include "py/runtime.h"
 
@@ -152,6 +154,24 @@ static mp_obj_t runtime_format_exception(mp_obj_t exc) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(runtime_format_exception_obj, runtime_format_exception);
 
+// Raised inside a callback that ran past its budget. A BaseException, as KeyboardInterrupt
+// is, so that a filter's `except Exception` does not swallow it.
+MP_DEFINE_EXCEPTION(CallbackBudgetExceeded, BaseException)
+
+// The budget the filter's code chose (proxywasm.set_callback_budget): microseconds, 0 for none,
+// -1 when the code chose nothing. The reactor reads it; the dev interpreter has no budget.
+int32_t pw_budget_code_us = -1;
+
+static mp_obj_t runtime_set_callback_budget_us(mp_obj_t us) {
+    mp_int_t value = mp_obj_get_int(us);
+    if (value < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("negative budget"));
+    }
+    pw_budget_code_us = (int32_t)value;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(runtime_set_callback_budget_us_obj, runtime_set_callback_budget_us);
+
 static const mp_rom_map_elem_t runtime_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__proxywasm_runtime) },
     { MP_ROM_QSTR(MP_QSTR_time_ns), MP_ROM_PTR(&runtime_time_ns_obj) },
@@ -160,6 +180,8 @@ static const mp_rom_map_elem_t runtime_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_sha256), MP_ROM_PTR(&runtime_sha256_obj) },
     { MP_ROM_QSTR(MP_QSTR_heap_info), MP_ROM_PTR(&runtime_heap_info_obj) },
     { MP_ROM_QSTR(MP_QSTR_format_exception), MP_ROM_PTR(&runtime_format_exception_obj) },
+    { MP_ROM_QSTR(MP_QSTR_CallbackBudgetExceeded), MP_ROM_PTR(&mp_type_CallbackBudgetExceeded) },
+    { MP_ROM_QSTR(MP_QSTR_set_callback_budget_us), MP_ROM_PTR(&runtime_set_callback_budget_us_obj) },
 };
 static MP_DEFINE_CONST_DICT(runtime_globals, runtime_globals_table);
 
