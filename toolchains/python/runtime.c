@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wasi/api.h>
 
 extern PyObject *PyInit__proxywasm_host(void);
 extern const struct _frozen pw_frozen_modules[];
@@ -367,8 +368,168 @@ int pw_forget_in_c(uint32_t context_id) {
     return 1;
 }
 
+/* ---- the callback budget ----
+ * A callback that runs past its budget gets proxywasm.CallbackBudgetExceeded raised inside it
+ * and fails as any exception does (a 500, or on with fail_open). The budget is
+ * PROXYWASM_CALLBACK_BUDGET_MS from the VM's environment, else what the filter's code chose
+ * (proxywasm.set_callback_budget); CPython has none unless one of them asks (see
+ * docs/reliability.md for what the check costs). It is wall time on the monotonic clock.
+ *
+ * How the check runs without threads or signals: a pending call (Py_AddPendingCall), which
+ * CPython's eval loop runs at each function entry and backward jump while one is queued. It
+ * queues itself again behind a NULL entry, which ends the current round of pending calls (the
+ * loop stops at a NULL function), so it runs once per eval-breaker check; every
+ * BUDGET_POLL_EVERY runs it reads the clock. A filter that catches the exception and runs on
+ * for one more budget fails the VM (a trap). */
+enum { BUDGET_POLL_EVERY = 256 };
+static PyObject *pw_budget_exception;     /* proxywasm.CallbackBudgetExceeded (_proxywasm_host) */
+static int32_t pw_budget_code_us = -1;    /* proxywasm.set_callback_budget; -1: not chosen */
+static int64_t pw_budget_env_us = -2;     /* the environment's: -2 not read yet, -1 not set */
+static int pw_budget_depth;               /* callbacks in progress (one may nest in a hostcall) */
+static int pw_budget_active, pw_budget_queued, pw_budget_raised;
+static int32_t pw_budget_countdown;
+static uint64_t pw_budget_deadline;       /* monotonic ns; 0 until the callback's first poll */
+static const char *pw_budget_callback = "";
+
+static uint64_t pw_monotonic_ns(void) {
+    __wasi_timestamp_t now = 0;
+    __wasi_clock_time_get(__WASI_CLOCKID_MONOTONIC, 1000, &now);
+    return now;
+}
+
+/* The host's environment, which wasi_shims.c hides from CPython's start-up (an empty one). */
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("environ_sizes_get")))
+int32_t pw_host_environ_sizes_get(int32_t count, int32_t size);
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("environ_get")))
+int32_t pw_host_environ_get(int32_t entries, int32_t text);
+
+/* PROXYWASM_CALLBACK_BUDGET_MS from WASI's environment (Envoy: the plugin's
+ * vm_config.environment_variables) in microseconds; -1 when absent or not a number. */
+static int64_t pw_budget_from_environment(void) {
+    static const char key[] = "PROXYWASM_CALLBACK_BUDGET_MS=";
+    uint32_t count = 0, size = 0;
+    if (pw_host_environ_sizes_get((int32_t)(intptr_t)&count, (int32_t)(intptr_t)&size) != 0 || count == 0) return -1;
+    char **entries = malloc(count * sizeof(char *));
+    char *text = malloc(size);
+    int64_t found = -1;
+    if (entries != NULL && text != NULL
+        && pw_host_environ_get((int32_t)(intptr_t)entries, (int32_t)(intptr_t)text) == 0) {
+        for (uint32_t i = 0; i < count; i++) {
+            if (strncmp(entries[i], key, sizeof key - 1) != 0) continue;
+            char *end;
+            double ms = strtod(entries[i] + sizeof key - 1, &end);
+            found = end != entries[i] + sizeof key - 1 && *end == '\0' && ms >= 0 && ms < 2e6 ? (int64_t)(ms * 1000) : -1;
+        }
+    }
+    free(entries);
+    free(text);
+    return found;
+}
+
+static uint32_t pw_budget_us(void) {
+    if (pw_budget_env_us == -2) pw_budget_env_us = pw_budget_from_environment();
+    if (pw_budget_env_us >= 0) return (uint32_t)pw_budget_env_us;
+    return pw_budget_code_us >= 0 ? (uint32_t)pw_budget_code_us : 0;
+}
+
+static int pw_budget_check(void *unused);
+
+/* Queue the check behind a NULL entry: the round of pending calls running now stops there. */
+static void pw_budget_queue(int behind_stop) {
+    if (pw_budget_queued) return;
+    if (behind_stop && Py_AddPendingCall(NULL, NULL) != 0) return;
+    if (Py_AddPendingCall(pw_budget_check, NULL) == 0) pw_budget_queued = 1;
+}
+
+static int pw_budget_check(void *unused) {
+    (void)unused;
+    pw_budget_queued = 0;
+    if (!pw_budget_active) return 0;   /* between callbacks: the next one queues it again */
+    if (--pw_budget_countdown >= 0) { pw_budget_queue(1); return 0; }
+    pw_budget_countdown = BUDGET_POLL_EVERY;
+    uint32_t budget = pw_budget_us();
+    uint64_t now = pw_monotonic_ns();
+    if (pw_budget_deadline == 0 || now < pw_budget_deadline) {
+        if (pw_budget_deadline == 0) pw_budget_deadline = now + (uint64_t)budget * 1000;
+        pw_budget_queue(1);
+        return 0;
+    }
+    unsigned whole = budget % 1000 == 0 ? budget / 1000 : budget;
+    const char *unit = budget % 1000 == 0 ? "ms" : "us";
+    if (!pw_budget_raised) {
+        /* The filter's failure handling (its log line, the 500) runs within one more budget. */
+        pw_budget_raised = 1;
+        pw_budget_deadline = now + (uint64_t)budget * 1000;
+        pw_budget_queue(0);   /* an error ends the round by itself */
+        PyErr_Format(pw_budget_exception ? pw_budget_exception : PyExc_RuntimeError,
+                     "%s ran past its budget of %u %s", pw_budget_callback, whole, unit);
+        return -1;
+    }
+    char message[200];
+    int len = snprintf(message, sizeof message,
+                       "%s still ran one budget (%u %s) after CallbackBudgetExceeded: failing the VM",
+                       pw_budget_callback, whole, unit);
+    fflush(stderr);
+    pw_host_log(4 /* error */, message, len < 0 ? 0 : (size_t)len < sizeof message ? (size_t)len : sizeof message - 1);
+    __builtin_trap();
+}
+
+static void pw_budget_enter(const char *callback) {
+    if (pw_budget_depth++ > 0 || pw_python_state != 1 || pw_budget_us() == 0) return;
+    pw_budget_callback = callback;
+    pw_budget_deadline = 0;
+    pw_budget_raised = 0;
+    pw_budget_countdown = BUDGET_POLL_EVERY;
+    pw_budget_active = 1;
+    pw_budget_queue(0);
+}
+
+static void pw_budget_leave(void) {
+    if (--pw_budget_depth == 0) pw_budget_active = 0;
+}
+
+static PyObject *pw_set_callback_budget_us(PyObject *self, PyObject *us) {
+    long value = PyLong_AsLong(us);
+    if (value == -1 && PyErr_Occurred()) return NULL;
+    if (value < 0 || value > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "the budget is 0 or more microseconds, below 2**31");
+        return NULL;
+    }
+    pw_budget_code_us = (int32_t)value;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef pw_set_callback_budget_def = {
+    "set_callback_budget_us", pw_set_callback_budget_us, METH_O,
+    "set_callback_budget_us(us): the callback budget the filter's code chose (0: none)."};
+
+/* _proxywasm_host's budget API (bridge.c calls this from the module's init). */
+int pw_add_budget_api(PyObject *module) {
+    pw_budget_exception = PyErr_NewExceptionWithDoc(
+        "proxywasm.CallbackBudgetExceeded",
+        "Raised inside a callback that ran past its budget. A BaseException, as KeyboardInterrupt "
+        "is, so that `except Exception` in a filter does not swallow it.",
+        PyExc_BaseException, NULL);
+    if (pw_budget_exception == NULL) return -1;
+    PyObject *function = PyCFunction_New(&pw_set_callback_budget_def, NULL);
+    if (function == NULL) return -1;
+    int failed = PyModule_AddObjectRef(module, "CallbackBudgetExceeded", pw_budget_exception) < 0
+                 || PyModule_AddObject(module, "set_callback_budget_us", function) < 0;
+    if (failed) Py_DECREF(function);
+    return failed ? -1 : 0;
+}
+
+static int32_t pw_dispatch_in_budget(int index, const char *name, int nargs, const uint32_t *argv);
+
 /* Called by every generated proxy_on_* export. Never traps: errors go to stderr (Envoy's log). */
 int32_t pw_dispatch(int index, const char *name, int nargs, const uint32_t *argv) {
+    pw_budget_enter(name);
+    int32_t result = pw_dispatch_in_budget(index, name, nargs, argv);
+    pw_budget_leave();
+    return result;
+}
+
+static int32_t pw_dispatch_in_budget(int index, const char *name, int nargs, const uint32_t *argv) {
     if (!pw_start_python()) return 0;
     if (pw_snapshotted && !pw_reseeded) pw_reseed_after_restore();
     PyObject *function = pw_callback_functions[index];
@@ -418,12 +579,22 @@ static PyObject *pw_call_handler(PyObject *handler, PyObject *const *args, size_
 }
 
 static int pw_caught(void) {   /* dispatcher._CAUGHT */
-    return PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_SystemExit);
+    return PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_SystemExit)
+           || (pw_budget_exception != NULL && PyErr_ExceptionMatches(pw_budget_exception));
 }
+
+static int pw_create_in_c_in_budget(uint32_t context_id, uint32_t parent_context_id);
 
 /* proxy_on_context_create of an HTTP stream under a root already in _vm.roots, without the
  * dispatcher frame (see dispatcher.CONTEXT_CREATE_FUNCTION). 0: go the Python way. */
 int pw_create_in_c(uint32_t context_id, uint32_t parent_context_id) {
+    pw_budget_enter("proxy_on_context_create");
+    int created = pw_create_in_c_in_budget(context_id, parent_context_id);
+    pw_budget_leave();
+    return created;
+}
+
+static int pw_create_in_c_in_budget(uint32_t context_id, uint32_t parent_context_id) {
     if (parent_context_id == 0 || pw_python_state != 1 || (pw_snapshotted && !pw_reseeded)) return 0;
     if (((PyDictObject *)pw_dispatcher_globals)->ma_version_tag != pw_checked_version) pw_check_intact();
     if (!pw_create_intact || !pw_refresh_vm()) return 0;
@@ -479,8 +650,19 @@ int pw_create_in_c(uint32_t context_id, uint32_t parent_context_id) {
  * dispatcher frame in between, as the dispatcher would (end_of_stream as a bool, the result
  * through int(), an exception to _fail_http/_fail_tcp as the handled exception). Anything
  * unusual (no context object, a replaced dispatcher function) goes the Python way. */
+static int32_t pw_call_method_in_budget(int index, const char *name, int nargs, const uint32_t *argv,
+                                        uint32_t bit, const char *method, int tcp, int eos_arg);
+
 int32_t pw_call_method(int index, const char *name, int nargs, const uint32_t *argv, uint32_t bit,
                        const char *method, int tcp, int eos_arg) {
+    pw_budget_enter(name);
+    int32_t result = pw_call_method_in_budget(index, name, nargs, argv, bit, method, tcp, eos_arg);
+    pw_budget_leave();
+    return result;
+}
+
+static int32_t pw_call_method_in_budget(int index, const char *name, int nargs, const uint32_t *argv,
+                                        uint32_t bit, const char *method, int tcp, int eos_arg) {
     uint32_t slot = argv[0] & (PW_CONTEXT_SLOTS - 1);
     PyObject *context = pw_slot_context[slot] == argv[0] ? pw_slot_object[slot] : NULL;
     if (context != NULL
