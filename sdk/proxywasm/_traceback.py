@@ -4,11 +4,12 @@ The stdlib's `traceback` pulls in linecache, tokenize, re, textwrap and more: in
 compiled filter those modules would be frozen into every module only to print an error.
 This keeps the same layout (chained causes and contexts, "File ..., line N, in name", the
 final "Type: message" line). Source lines are shown when `linecache` is already imported
-(the emulator's in-process filters); a compiled filter has no source files to show.
+(the emulator's in-process filters) and, in a compiled module, for the filter's own files: the
+build freezes their lines beside the bytecode (`_proxywasm_sources`, read only here).
 
 On MicroPython (no `__traceback__`, no chained exceptions) the text is what
 `sys.print_exception` writes: the same "Traceback (most recent call last):", "File ..., line N,
-in name" and "Type: message" lines.
+in name" and "Type: message" lines, with the filter's source lines added.
 """
 
 from __future__ import annotations
@@ -53,6 +54,35 @@ def format_exc() -> str:
     return format_exception(exc) if exc is not None else "NoneType: None\n"
 
 
+def _source_line(filename: str, lineno: int) -> str:
+    """Line `lineno` of the filter's own `filename`, stripped, from the table the build froze
+    beside the bytecode; "" when it is not the filter's file or there is no table."""
+    try:
+        from _proxywasm_sources import SOURCES  # type: ignore[import-not-found]
+    except ImportError:
+        return ""
+    text = SOURCES.get(filename)
+    if text is None or lineno < 1:
+        return ""
+    lines = text.split("\n")
+    return lines[lineno - 1] if lineno <= len(lines) else ""
+
+
+def _with_source_lines(text: str) -> str:
+    """MicroPython's traceback text with the source line under each `File "...", line N` line
+    that names one of the filter's own files."""
+    out = []
+    for line in text.split("\n"):
+        out.append(line)
+        end = line.find('", line ') if line.startswith('  File "') else -1
+        if end > 0:
+            number = line[end + 8:].split(",", 1)[0]
+            source = _source_line(line[8:end], int(number)) if number.isdigit() else ""
+            if source:
+                out.append("    " + source)
+    return "\n".join(out)
+
+
 def _micropython_format(exc: BaseException) -> str:
     """MicroPython's own traceback text (what `sys.print_exception` prints), as a string: from
     the runtime's C helper, else through a StringIO where the port has `sys.stdout` (without it
@@ -62,7 +92,7 @@ def _micropython_format(exc: BaseException) -> str:
     except ImportError:
         runtime_format = None
     if runtime_format is not None:
-        return runtime_format(exc)
+        return _with_source_lines(runtime_format(exc))
     if hasattr(sys, "stdout"):
         import io
 
@@ -82,10 +112,10 @@ def _format_one(exc: BaseException) -> str:
         code = tb.tb_frame.f_code
         lineno = tb.tb_lineno
         lines.append(f'  File "{code.co_filename}", line {lineno}, in {code.co_name}\n')
-        if linecache is not None:
-            source = linecache.getline(code.co_filename, lineno).strip()
-            if source:
-                lines.append(f"    {source}\n")
+        source = linecache.getline(code.co_filename, lineno).strip() if linecache is not None else ""
+        source = source or _source_line(code.co_filename, lineno)
+        if source:
+            lines.append(f"    {source}\n")
         tb = tb.tb_next
     lines.append(_exception_line(exc))
     return "".join(lines)

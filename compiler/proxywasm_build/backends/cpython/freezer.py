@@ -20,6 +20,7 @@ from pathlib import Path
 import proxywasm
 
 from proxywasm_build import cache
+from proxywasm_build.backends.common import source_lines
 from proxywasm_build.backends.common.filter_source import FilterSource
 from proxywasm_build.errors import UserError
 from proxywasm_build.backends.cpython.toolchain import TOOLCHAINS_DIR
@@ -123,6 +124,9 @@ def freeze_closure(filter_source: FilterSource, stdlib_dir: Path, direct_imports
         group, filename, optimize = classify(file, name)
         code = _marshalled(source, filename, optimize, file)
         frozen.modules.append(FrozenModule(name, code, module.__path__ is not None, group))
+    sources = source_lines.sources_module_text(filter_source).encode()
+    code = _marshalled(sources, f"<frozen {source_lines.MODULE}>", 2, filter_root / source_lines.MODULE)
+    frozen.modules.append(FrozenModule(source_lines.MODULE, code, False, "app"))
     for name, source_name in BOOTSTRAP.items():
         file = (stdlib_dir / (source_name.replace(".", "/") + ".py")).resolve()
         code = _marshalled(file.read_bytes(), f"<frozen {source_name}>", 2, file)

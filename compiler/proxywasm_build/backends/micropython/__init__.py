@@ -21,6 +21,7 @@ from proxywasm import abi
 
 from proxywasm_build.backends.common.filter_check import check_filter
 from proxywasm_build.backends.common.filter_source import FilterSource, resolve_filter_source
+from proxywasm_build.backends.common import source_lines
 from proxywasm_build.backends.common.output import default_output, write_valid_module
 from proxywasm_build.backends.micropython import cbuild
 from proxywasm_build.backends.micropython.freeze import (FrozenFile, frozen_c, import_closure, module_name,
@@ -127,7 +128,7 @@ def build_micropython_filter(source: Path, output: Path | None = None, *, heap_s
     files = import_closure(roots, [*(f for f in sdk if f not in roots), *lib_files()])
     heap = default_heap_size(files) if heap_size is None else int(heap_size)
     core = cbuild.build_core(reactor_variant())
-    frozen = frozen_c(files, core.qstr_header)
+    frozen = frozen_c([*files, _sources_file(filter_source)], core.qstr_header)
     module = _link_filter(core, frozen, filter_source.module, heap)
     data = _optimized(module)
     frozen_names = sorted(module_name(f) for f in files)
@@ -148,6 +149,16 @@ def build_micropython_filter(source: Path, output: Path | None = None, *, heap_s
                       filter_modules=sorted(module_name(f) for f in own),
                       seconds={"total": round(time.perf_counter() - started, 3)})
     return output
+
+
+def _sources_file(filter_source: FilterSource) -> FrozenFile:
+    """`_proxywasm_sources` (the filter's own lines, for tracebacks) as a file to freeze."""
+    text = source_lines.sources_module_text(filter_source)
+    name = f"{source_lines.MODULE}.py"
+    path = cache_dir() / "micropython-sources" / hashlib.sha256(text.encode()).hexdigest()[:24] / name
+    if not path.is_file():
+        atomic_write(path, text.encode())
+    return FrozenFile(name, path)
 
 
 #: binaryen's wasm-opt over the linked module: about 12% smaller (zig's -Os leaves it room), in
