@@ -1,6 +1,7 @@
 """A filter whose callbacks misbehave on request: `x-mode: loop` loops forever in
 on_http_request_headers, `x-mode: swallow` loops and catches everything it is sent, `x-mode:
-raise` raises; any other request is answered normally (`x-served: yes`)."""
+raise` raises; any other request is answered normally (`x-served: yes`). A plugin configuration
+holding a number sets the callback budget in code (proxywasm.set_callback_budget)."""
 
 import proxywasm
 from proxywasm import Action, HttpContext, RootContext
@@ -33,6 +34,12 @@ def spin_forever() -> None:
 
 
 class Root(RootContext):
+    def on_configure(self, plugin_configuration_size: int) -> bool:
+        configuration = self.get_plugin_configuration()
+        if configuration:
+            proxywasm.set_callback_budget(float(configuration))
+        return True
+
     def create_http_context(self, context_id: int) -> HttpContext:
         return Misbehaving(context_id, self)
 

@@ -1,0 +1,110 @@
+"""A misbehaving filter's compiled module (both runtimes), in wasmtime and in real Envoy 1.40:
+a callback that loops forever costs one 500 and the worker serves on (the callback budget);
+a traceback in Envoy's log shows the filter's source lines.
+
+The filter is tests/data/budget/budget_filter.py. MicroPython has a budget by default (100 ms);
+CPython only when asked (PROXYWASM_CALLBACK_BUDGET_MS, or proxywasm.set_callback_budget), as
+its check costs ~26% more wasm instructions per request (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import http.client
+import time
+from pathlib import Path
+
+import pytest
+
+from proxywasm.testing import Host
+from proxywasm_build.backends import build_python
+from proxywasm_build.envoy.runner import LocalEnvoy
+
+pytestmark = [pytest.mark.build]
+
+FILTER = Path(__file__).resolve().parent / "data" / "budget" / "budget_filter.py"
+RAISE_LINE = FILTER.read_text().splitlines().index('            raise ValueError("raised on purpose")') + 1
+RUNTIMES = ("micropython", "cpython")
+REQUEST = {":method": "GET", ":path": "/", ":authority": "budget"}
+#: What Envoy needs to give a CPython module a budget (MicroPython has one by default).
+ENVIRONMENT = {"micropython": {}, "cpython": {"PROXYWASM_CALLBACK_BUDGET_MS": "100"}}
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def module(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    runtime = request.param
+    output = tmp_path_factory.mktemp(f"budget-{runtime}") / "budget_filter.wasm"
+    return runtime, build_python(FILTER, output, runtime=runtime)
+
+
+def get(envoy: LocalEnvoy, mode: str | None = None) -> tuple[int, float]:
+    """(status, seconds) of one request, `x-mode: mode` when given; 599 when Envoy did not answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", envoy.port, timeout=10)
+    started = time.monotonic()
+    try:
+        connection.request("GET", "/", headers={"x-mode": mode} if mode else {})
+        response = connection.getresponse()
+        response.read()
+        return response.status, time.monotonic() - started
+    except TimeoutError:
+        return 599, time.monotonic() - started
+    finally:
+        connection.close()
+
+
+def error_logs(envoy: LocalEnvoy, needle: str) -> list[str]:
+    return [message for level, message in envoy.wasm_logs() if needle in message]
+
+
+def test_code_sets_the_budget_and_a_runaway_callback_fails_alone_in_wasmtime(module: tuple[str, Path]):
+    _, path = module
+    host = Host.load(path, plugin_config=b"50")
+    assert host.http_request(REQUEST).status == 200
+    started = time.monotonic()
+    response = host.http_request({**REQUEST, "x-mode": "loop"})
+    assert response.status == 500 and response.local_reply
+    assert time.monotonic() - started < 5
+    assert any("CallbackBudgetExceeded: proxy_on_request_headers ran past its budget of 50 ms" in message
+               for message in host.log_messages())
+    assert [host.http_request(REQUEST).status for _ in range(3)] == [200, 200, 200]
+
+
+@pytest.mark.envoy
+def test_runaway_callback_costs_one_500_and_the_worker_serves_on_in_envoy(module: tuple[str, Path]):
+    runtime, path = module
+    with LocalEnvoy(module=path, environment_variables=ENVIRONMENT[runtime]) as envoy:
+        assert get(envoy)[0] == 200
+        status, seconds = get(envoy, "loop")
+        assert status == 500 and seconds < 5
+        logged = error_logs(envoy, "CallbackBudgetExceeded")
+        assert logged and "proxy_on_request_headers ran past its budget of 100 ms" in logged[-1]
+        assert 'File "budget_filter.py", line' in logged[-1]
+        assert "    count += 1" in logged[-1] or "    while True:" in logged[-1]  # where the loop was stopped
+        # the same worker (--concurrency 1) answers what follows
+        assert [get(envoy)[0] for _ in range(5)] == [200] * 5
+        # a filter that swallows the exception and runs on fails its VM instead of the worker
+        status, seconds = get(envoy, "swallow")
+        assert status != 599 and seconds < 5
+        assert error_logs(envoy, "still ran one budget (100 ms) after CallbackBudgetExceeded: failing the VM")
+
+
+@pytest.mark.envoy
+def test_environment_budget_wins_over_the_code_in_envoy(module: tuple[str, Path]):
+    _, path = module
+    with LocalEnvoy(module=path, plugin_config=b"5000",
+                    environment_variables={"PROXYWASM_CALLBACK_BUDGET_MS": "30"}) as envoy:
+        status, seconds = get(envoy, "loop")
+        assert status == 500 and seconds < 2
+        assert error_logs(envoy, "ran past its budget of 30 ms")
+        assert get(envoy)[0] == 200
+
+
+@pytest.mark.envoy
+def test_traceback_in_envoy_shows_the_filter_source_line(module: tuple[str, Path]):
+    _, path = module
+    with LocalEnvoy(module=path) as envoy:
+        assert get(envoy, "raise")[0] == 500
+        logged = error_logs(envoy, "ValueError: raised on purpose")
+        assert logged
+        lines = logged[-1].splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith(f'  File "budget_filter.py", line {RAISE_LINE},'))
+        assert lines[at + 1] == '    raise ValueError("raised on purpose")'
