@@ -38,21 +38,30 @@ SOURCE = ef.FILTERS / "deny_python.py"
 BUDGET_ON = "\nproxywasm.set_callback_budget(100)\n"
 
 
+def extract_commit(commit: str, scratch: str) -> None:
+    """`commit`'s sdk/, compiler/ and toolchains/ (and templates/) into `scratch`, laid out as an
+    install maps them: its own toolchains, not the editable install's, for a child Python with
+    scratch/sdk and scratch/compiler first on sys.path."""
+    archive = subprocess.run(["git", "-C", str(ef.ROOT), "archive", "--format=tar", commit,
+                              "sdk", "compiler", "toolchains", "templates"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", scratch], input=archive.stdout, check=True)
+    for name in ("toolchains", "templates"):
+        (Path(scratch) / "compiler" / "proxywasm_build" / name).symlink_to(Path(scratch) / name)
+
+
 def build_at(commit: str, runtime: str) -> Path:
     """deny_python.py built with `runtime` by the sdk/, compiler/ and toolchains/ of `commit`."""
     sha = subprocess.run(["git", "-C", str(ef.ROOT), "rev-parse", "--verify", f"{commit}^{{commit}}"],
                          capture_output=True, text=True)
     if sha.returncode != 0:
         sys.exit(f"callback_budget: {commit!r} is not a commit of this repository")
-    output = cache_dir() / "benchmarks" / f"deny_{runtime}-at-{sha.stdout.strip()[:12]}-{ef._digest([SOURCE])}.wasm"
+    output = cache_dir() / "benchmarks" / f"deny_{runtime}-own-toolchain-at-{sha.stdout.strip()[:12]}-{ef._digest([SOURCE])}.wasm"
     if output.is_file():
         return output
     with locked(f"bench-{output.stem}"), tempfile.TemporaryDirectory(prefix="bench-at-") as scratch:
         if output.is_file():
             return output
-        archive = subprocess.run(["git", "-C", str(ef.ROOT), "archive", "--format=tar", sha.stdout.strip(),
-                                  "sdk", "compiler", "toolchains"], capture_output=True, check=True)
-        subprocess.run(["tar", "-x", "-C", scratch], input=archive.stdout, check=True)
+        extract_commit(sha.stdout.strip(), scratch)
         output.parent.mkdir(parents=True, exist_ok=True)
         program = (
             "import sys; from pathlib import Path\n"

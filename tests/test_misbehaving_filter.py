@@ -25,6 +25,9 @@ FILTER = Path(__file__).resolve().parent / "data" / "budget" / "budget_filter.py
 RAISE_LINE = FILTER.read_text().splitlines().index('            raise ValueError("raised on purpose")') + 1
 RUNTIMES = ("micropython", "cpython")
 REQUEST = {":method": "GET", ":path": "/", ":authority": "budget"}
+#: Wasm instructions the wasmtime test may run: a loop nothing stops ends there (a trap), seconds
+#: after a 50 ms budget would have stopped it.
+FUEL = 20_000_000_000
 #: What Envoy needs to give a CPython module a budget (MicroPython has one by default).
 ENVIRONMENT = {"micropython": {}, "cpython": {"PROXYWASM_CALLBACK_BUDGET_MS": "100"}}
 
@@ -57,7 +60,7 @@ def error_logs(envoy: LocalEnvoy, needle: str) -> list[str]:
 
 def test_code_sets_the_budget_and_a_runaway_callback_fails_alone_in_wasmtime(module: tuple[str, Path]):
     _, path = module
-    host = Host.load(path, plugin_config=b"50")
+    host = Host.load(path, plugin_config=b"50", fuel=FUEL)
     assert host.http_request(REQUEST).status == 200
     started = time.monotonic()
     response = host.http_request({**REQUEST, "x-mode": "loop"})
@@ -108,3 +111,11 @@ def test_traceback_in_envoy_shows_the_filter_source_line(module: tuple[str, Path
         lines = logged[-1].splitlines()
         at = next(i for i, line in enumerate(lines) if line.startswith(f'  File "budget_filter.py", line {RAISE_LINE},'))
         assert lines[at + 1] == '    raise ValueError("raised on purpose")'
+
+
+@pytest.mark.parametrize("budget", [-1, "100", True, 3_000_000])
+def test_set_callback_budget_refuses_what_is_not_a_budget(budget):
+    import proxywasm
+
+    with pytest.raises(ValueError, match="milliseconds from 0 to 2000000"):
+        proxywasm.set_callback_budget(budget)
