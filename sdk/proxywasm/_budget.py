@@ -7,7 +7,7 @@ host's log naming the callback and the budget. The worker then serves the next r
 that catches the exception and keeps running for one more budget fails its VM (a trap).
 
 The budget is, first found: `PROXYWASM_CALLBACK_BUDGET_MS` in the VM's environment (Envoy:
-`vm_config.environment_variables` of the plugin; `proxywasm deploy envoy --env`), what the
+`vm_config.environment_variables` of the plugin; Istio: `vmConfig.env`), what the
 filter's code set with `set_callback_budget`, else the runtime's default: 100 ms on MicroPython,
 none on CPython (whose check costs ~26% more instructions per request: docs/reliability.md).
 0 turns it off. The emulator's in-process host runs a `.py` filter without a budget.

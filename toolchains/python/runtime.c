@@ -385,6 +385,8 @@ enum { BUDGET_POLL_EVERY = 256 };
 static PyObject *pw_budget_exception;     /* proxywasm.CallbackBudgetExceeded (_proxywasm_host) */
 static int32_t pw_budget_code_us = -1;    /* proxywasm.set_callback_budget; -1: not chosen */
 static int64_t pw_budget_env_us = -2;     /* the environment's: -2 not read yet, -1 not set */
+#define PW_BUDGET_UNKNOWN UINT32_MAX
+static uint32_t pw_budget_current_us = PW_BUDGET_UNKNOWN;   /* what the two say, once worked out */
 static int pw_budget_depth;               /* callbacks in progress (one may nest in a hostcall) */
 static int pw_budget_active, pw_budget_queued, pw_budget_raised;
 static int32_t pw_budget_countdown;
@@ -426,10 +428,15 @@ static int64_t pw_budget_from_environment(void) {
     return found;
 }
 
+/* Worked out in a callback, never while the build snapshots the module (the environment is
+ * the host's); again after the code sets one. */
 static uint32_t pw_budget_us(void) {
-    if (pw_budget_env_us == -2) pw_budget_env_us = pw_budget_from_environment();
-    if (pw_budget_env_us >= 0) return (uint32_t)pw_budget_env_us;
-    return pw_budget_code_us >= 0 ? (uint32_t)pw_budget_code_us : 0;
+    if (pw_budget_current_us == PW_BUDGET_UNKNOWN) {
+        if (pw_budget_env_us == -2) pw_budget_env_us = pw_budget_from_environment();
+        pw_budget_current_us = pw_budget_env_us >= 0 ? (uint32_t)pw_budget_env_us
+                               : pw_budget_code_us >= 0 ? (uint32_t)pw_budget_code_us : 0;
+    }
+    return pw_budget_current_us;
 }
 
 static int pw_budget_check(void *unused);
@@ -474,8 +481,8 @@ static int pw_budget_check(void *unused) {
     __builtin_trap();
 }
 
-static void pw_budget_enter(const char *callback) {
-    if (pw_budget_depth++ > 0 || pw_python_state != 1 || pw_budget_us() == 0) return;
+static inline void pw_budget_enter(const char *callback) {
+    if (pw_budget_depth++ > 0 || pw_budget_current_us == 0 || pw_python_state != 1 || pw_budget_us() == 0) return;
     pw_budget_callback = callback;
     pw_budget_deadline = 0;
     pw_budget_raised = 0;
@@ -484,7 +491,7 @@ static void pw_budget_enter(const char *callback) {
     pw_budget_queue(0);
 }
 
-static void pw_budget_leave(void) {
+static inline void pw_budget_leave(void) {
     if (--pw_budget_depth == 0) pw_budget_active = 0;
 }
 
@@ -496,6 +503,7 @@ static PyObject *pw_set_callback_budget_us(PyObject *self, PyObject *us) {
         return NULL;
     }
     pw_budget_code_us = (int32_t)value;
+    pw_budget_current_us = PW_BUDGET_UNKNOWN;
     Py_RETURN_NONE;
 }
 
