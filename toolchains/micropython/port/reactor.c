@@ -234,8 +234,11 @@ void pw_budget_poll(void) {
         return;
     }
     uint64_t now = monotonic_ns();
-    if (pw_budget_deadline == 0 || now < pw_budget_deadline) {
-        pw_budget_deadline = pw_budget_deadline == 0 ? now + (uint64_t)budget * 1000 : pw_budget_deadline;
+    if (pw_budget_deadline == 0) {
+        pw_budget_deadline = now + (uint64_t)budget * 1000;
+        return;
+    }
+    if (now < pw_budget_deadline) {
         return;
     }
     unsigned whole = budget % 1000 == 0 ? budget / 1000 : budget;
