@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from proxywasm_build.backends import build_python
 from proxywasm_build.envoy.runner import LocalEnvoy
+from proxywasm_build.hosts import built_module
 
 pytestmark = [pytest.mark.build]
 
@@ -29,10 +29,8 @@ ENVIRONMENT = {"micropython": {}, "cpython": {"PROXYWASM_CALLBACK_BUDGET_MS": "1
 
 
 @pytest.fixture(scope="module", params=RUNTIMES)
-def module(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    runtime = request.param
-    output = tmp_path_factory.mktemp(f"budget-{runtime}") / "budget_filter.wasm"
-    return runtime, build_python(FILTER, output, runtime=runtime)
+def module(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    return request.param, built_module(FILTER, request.param)   # cached by content
 
 
 def get(envoy: LocalEnvoy, mode: str | None = None) -> tuple[int, float]:
