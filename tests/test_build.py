@@ -299,7 +299,9 @@ def test_module_imports_only_hostcalls_and_the_wasi_envoy_implements(built):
     info = _module_info(built[0])
     imports = {(i.module, i.name): i.signature for i in info.imports}
     wasi = {name for module, name in imports if module == "wasi_snapshot_preview1"}
-    assert wasi <= {"fd_write", "fd_close", "clock_time_get", "clock_res_get", "random_get"}
+    # environ_*: the callback budget reads PROXYWASM_CALLBACK_BUDGET_MS (start-up sees an empty environment)
+    assert wasi <= {"fd_write", "fd_close", "clock_time_get", "clock_res_get", "random_get",
+                    "environ_get", "environ_sizes_get"}
     assert {module for module, _ in imports} == {"env", "wasi_snapshot_preview1"}
     for (module, name), signature in imports.items():
         if module == "env":
