@@ -900,8 +900,12 @@ class Emulator:
         self.current = 0
         self.initializing = False
         self.now_ns = time.time_ns()
-        # one clock: the monotonic one moves with now_ns (advance), as both are real in Envoy
+        # one clock: the monotonic one moves with now_ns (advance), as both are real in Envoy;
+        # it also moves with the real time the module spends inside callbacks, as Envoy's does
+        # (a filter timing itself, or the runtime's callback budget, sees time pass)
         self._monotonic_offset = time.monotonic_ns() - self.now_ns
+        self._callback_real_ns = 0
+        self._callback_started: Optional[int] = None
         self._connection_ids = 0
         self._deferred: deque[Callable[[], None]] = deque()
         self._events: deque[Callable[[], None]] = deque()
@@ -987,10 +991,16 @@ class Emulator:
         self.call_count += 1
         if args and name in _ID_ARGUMENT:
             args = (args[0] & _LOCAL, *args[1:])
+        outermost = self._callback_started is None
+        if outermost:
+            self._callback_started = time.monotonic_ns()
         try:
             result = self.vm.module.call(name, context_id & _LOCAL, *args)
         finally:
             self.current = previous
+            if outermost:
+                self._callback_real_ns += time.monotonic_ns() - self._callback_started
+                self._callback_started = None
         value = CONTINUE if result is None else int(result)
         if name in _ACTION_CALLBACKS:
             self._record_action(name, context_id, value)
@@ -1245,8 +1255,10 @@ class Emulator:
 
     @property
     def monotonic_ns(self) -> int:
-        """The emulated monotonic clock: it moves exactly as `now_ns` does."""
-        return self.now_ns + self._monotonic_offset
+        """The emulated monotonic clock: it moves as `now_ns` does (`advance`), plus the real
+        time spent inside the module's callbacks (so far, and in the one running now)."""
+        running = 0 if self._callback_started is None else time.monotonic_ns() - self._callback_started
+        return self.now_ns + self._monotonic_offset + self._callback_real_ns + running
 
     def clock_time_ns(self, clock_id: int) -> Optional[int]:
         """WASI `clock_time_get` as Envoy answers it: the realtime clock (0) is the Proxy-Wasm
