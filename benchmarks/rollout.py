@@ -120,7 +120,7 @@ def _fleet_rollouts(runtime: str, versions: dict[str, bytes], directory: ecds.Ec
 
 def watch(runtime: str, edits: int, workdir: Path) -> dict:
     path = filter_version(workdir / f"watch-{runtime}", "start")
-    built_module(path, runtime=runtime)  # the first build is not what is measured
+    built_module(path, runtime=runtime, optimize=False)  # the first build (as --watch makes it) is not measured
     run = RunWatch(path, runtime=runtime)
     save_to_answer, build_s, swap_s = [], [], []
     try:

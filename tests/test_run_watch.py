@@ -80,3 +80,31 @@ def test_a_broken_save_keeps_the_last_good_filter(watched) -> None:
         time.sleep(0.5)
     assert load.result.failed == 0, load.result.errors[:5]
     assert set(load.result.versions) == {"one"}
+
+
+def test_the_watch_build_skips_wasm_opt_and_answers_the_same(tmp_path: Path) -> None:
+    """What --watch swaps in is MicroPython's build without binaryen's wasm-opt (seconds less per
+    save): it validates for Envoy 1.40, says so in its metadata, and answers as the optimized
+    build does."""
+    from proxywasm.testing import Host
+
+    from proxywasm_build.envoy.watch import FilterWatcher
+    from proxywasm_build.hosts import built_module
+    from proxywasm_build.wasm.reader import read_module
+    from proxywasm_build.wasm.validate import python_metadata, validate_module
+
+    filter_path = tmp_path / "filter.py"
+    filter_path.write_text(FILTER.read_text().replace('VERSION = "one"', 'VERSION = "quick"'))
+    quick = FilterWatcher(filter_path, tmp_path / "watch", runtime="micropython").build()
+    optimized = built_module(filter_path, runtime="micropython").read_bytes()
+    assert python_metadata(read_module(quick))["optimized"] is False
+    assert len(quick) > len(optimized)
+    report = validate_module(quick, abi="0.2.1", envoy="1.40")
+    assert report.ok, [f.message for f in report.findings]
+    answers = []
+    for wasm in (quick, optimized):
+        module = tmp_path / f"{len(wasm)}.wasm"
+        module.write_bytes(wasm)
+        response = Host.load(module).http_request({":method": "GET", ":path": "/", ":authority": "x"})
+        answers.append((response.status, response.headers.get("x-filter-version"), response.body))
+    assert answers[0] == answers[1] == (200, "quick", b"version quick\n")

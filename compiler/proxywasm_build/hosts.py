@@ -48,10 +48,12 @@ def test_runtime() -> str:
     return os.environ.get("PROXYWASM_RUNTIME", "").strip() or "auto"
 
 
-def built_module(path: Path | str, runtime: str | None = None) -> Path:
+def built_module(path: Path | str, runtime: str | None = None, *, optimize: bool = True) -> Path:
     """A `.wasm` for `path`: itself when it is one, else the cached build of the `.py` filter
     or package directory with `runtime` (default `test_runtime()`; rebuilt when the filter,
-    the SDK or the build changes)."""
+    the SDK or the build changes). `optimize=False` skips the optional wasm-opt pass a backend
+    runs by default (MicroPython's): the same code in a bigger module, built in a fraction of
+    the time, for edit-and-reload."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path} does not exist.")
@@ -62,13 +64,15 @@ def built_module(path: Path | str, runtime: str | None = None) -> Path:
     from proxywasm_build.backends import build_python
 
     runtime = runtime or test_runtime()
-    output = cache.cache_dir() / "built-filters" / f"{path.stem}-{runtime}-{_source_digest(path, runtime)}.wasm"
+    flavour = "" if optimize else "unoptimized-"
+    output = cache.cache_dir() / "built-filters" / f"{path.stem}-{runtime}-{flavour}{_source_digest(path, runtime)}.wasm"
     if output.exists():
         return output
     with cache.locked(f"build-{output.stem}"):
         if not output.exists():
             tmp = output.with_name(f".{output.name}.building")
-            built = Path(build_python(path, tmp, runtime=runtime))
+            options = {} if optimize else {"optimize": False}
+            built = Path(build_python(path, tmp, runtime=runtime, **options))
             output.parent.mkdir(parents=True, exist_ok=True)
             built.replace(output)
     return output

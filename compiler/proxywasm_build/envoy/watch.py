@@ -76,7 +76,8 @@ class FilterWatcher:
             raise UserError(f"--watch needs a .py filter, a project directory or a .wasm module, not {target}.")
         from proxywasm_build.hosts import built_module
 
-        return lambda: built_module(target, runtime=self.runtime or "auto")
+        # Without wasm-opt: seconds less per save, the same code in a somewhat bigger module.
+        return lambda: built_module(target, runtime=self.runtime or "auto", optimize=False)
 
     def build(self) -> bytes:
         """The module for the sources as they are now (a cached build when nothing changed)."""
