@@ -48,6 +48,10 @@ FAILURE_POLICIES = {
 DEFAULT_FAILURE_POLICY = "fail-reload"
 #: Envoy's own default base interval between reloads of a failed VM.
 DEFAULT_RELOAD_BACKOFF = 1.0
+#: What an ECDS bootstrap lets tcmalloc return to the system per second (Envoy's
+#: `memory_allocator_manager`): loading a new module allocates and frees tens of MB of heap (a
+#: CPython filter's swap up to ~100 MB), which tcmalloc otherwise keeps (docs/rollout.md).
+ECDS_RELEASE_BYTES_PER_SECOND = 32 * 1024 * 1024
 
 @dataclass(frozen=True)
 class Cluster:
@@ -152,7 +156,9 @@ def render_bootstrap(
 
     With `ecds_resource` (a file written by `proxywasm_build.envoy.ecds`) instead of a module,
     the HTTP filter named `ecds_filter_name` takes its configuration from that file, which
-    Envoy watches (Extension Config Discovery): a new resource swaps the filter without a restart.
+    Envoy watches (Extension Config Discovery): a new resource swaps the filter without a restart;
+    such a bootstrap also has Envoy return free heap to the system in the background
+    (`ECDS_RELEASE_BYTES_PER_SECOND`): loading each new module allocates and frees much of it.
     """
     if sum(x is not None for x in (module, remote, ecds_resource)) != 1:
         raise UserError("give exactly one of a local module path, a remote (uri, sha256) or an ECDS resource.")
@@ -211,6 +217,7 @@ def render_bootstrap(
         mark_local_replies=mark_local_replies,
         local_reply_marker=LOCAL_REPLY_MARKER,
         ecds_path=str(Path(ecds_resource).resolve()) if ecds_resource is not None else "",
+        release_bytes_per_second=ECDS_RELEASE_BYTES_PER_SECOND if ecds_resource is not None else 0,
         ecds_name=ecds_filter_name,
         wasm_type_url="type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
     )
