@@ -8,6 +8,7 @@ inside the module) and emitted as a C array for `PyImport_FrozenModules`.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import marshal
@@ -155,23 +156,25 @@ def _parse_for_freezing(source: bytes | str, filename: str) -> ast.Module:
     return ast.fix_missing_locations(tree)
 
 
-class _SourceTree:
-    """What ModuleFinder reads as a source file: the parsed tree (compile() takes one)."""
-
-    def __init__(self, text: str, filename: str) -> None:
-        self.tree = _parse_for_freezing(text, filename)
-
-    def read(self) -> ast.Module:
-        return self.tree
+@functools.lru_cache(maxsize=4096)
+def _code_to_scan(text: str | bytes, pathname: str):
+    """The code ModuleFinder scans for a source file's imports. Kept per process: a watcher
+    rebuilding after each save finds the same stdlib again, and parsing it is most of a freeze."""
+    return compile(_parse_for_freezing(text, pathname), pathname, "exec")
 
 
 class _Finder(modulefinder.ModuleFinder):
     """ModuleFinder that scans the code the module will run, without TYPE_CHECKING blocks."""
 
     def load_module(self, fqname, fp, pathname, file_info):
-        if file_info[2] == modulefinder._PY_SOURCE:
-            fp = _SourceTree(fp.read(), pathname)
-        return super().load_module(fqname, fp, pathname, file_info)
+        if file_info[2] != modulefinder._PY_SOURCE:
+            return super().load_module(fqname, fp, pathname, file_info)
+        # What ModuleFinder.load_module does for a source file, with the code from the cache.
+        module = self.add_module(fqname)
+        module.__file__ = pathname
+        module.__code__ = _code_to_scan(fp.read(), pathname)
+        self.scan_code(module.__code__, module)
+        return module
 
 
 def _find(roots: list[str], search_path: list[str], excludes: list[str]) -> "_Finder":
