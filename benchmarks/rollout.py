@@ -18,8 +18,9 @@ alternate the two versions, each as `proxywasm rollout MODULE --ecds DIR --admin
 (validate, start the module once in a throwaway Envoy, write by rename, wait for every admin to
 confirm). Measured per rollout: the command's duration, and the time from the rename to the
 moment all three Envoys' latest answers name the new version (seen by the clients). RSS of each
-Envoy after warm-up before the first rollout and 3 s after the last, and the live Wasm VMs
-(`wasm.envoy.wasm.runtime.v8.active`) at both points.
+Envoy after warm-up before the first rollout and 3 s after the last, with what its allocator
+(tcmalloc, admin `/memory`) says is allocated and what it holds mapped at both points, and the
+live Wasm VMs (`wasm.envoy.wasm.runtime.v8.active`).
 
 Watch: `proxywasm run FILTER.py --watch` (the real command, a subprocess) with a client thread;
 each edit changes the VERSION line to a value never built before (so the build is real, not a
@@ -53,6 +54,14 @@ FILTER = ROOT / "tests" / "rollout_filters" / "versioned.py"
 START, END = "<!-- rollout:start -->", "<!-- rollout:end -->"
 RESULTS = ROOT / "benchmarks" / "results" / "rollout.json"
 V8_ACTIVE = "wasm.envoy.wasm.runtime.v8.active"
+
+
+def heap_mb(envoy: LocalEnvoy) -> dict[str, float]:
+    """tcmalloc's view (admin /memory), MB: `allocated` is live objects, `physical` what the
+    heap holds in memory (live objects, free pages kept, thread caches)."""
+    memory = json.loads(envoy.admin("/memory"))
+    return {"allocated": round(int(memory["allocated"]) / 2**20, 1),
+            "physical": round(int(memory["total_physical_bytes"]) / 2**20, 1)}
 
 
 def filter_version(workdir: Path, version: str) -> Path:
@@ -89,6 +98,7 @@ def _fleet_rollouts(runtime: str, versions: dict[str, bytes], directory: ecds.Ec
         load.wait_all_serve(f"{runtime}-a", timeout=120)
         time.sleep(2.0)
         rss_before = [envoy.rss_bytes() for envoy in running]
+        heap_before = [heap_mb(envoy) for envoy in running]
         vms_before = [envoy.stats().get(V8_ACTIVE, 0) for envoy in running]
         command_seconds, serving_seconds, trajectory = [], [], []
         for index in range(rollouts):
@@ -104,6 +114,7 @@ def _fleet_rollouts(runtime: str, versions: dict[str, bytes], directory: ecds.Ec
                   f"{command_seconds[-1]:.2f} s, rename → all serving {serving_seconds[-1]:.2f} s", flush=True)
         time.sleep(3.0)
         rss_after = [envoy.rss_bytes() for envoy in running]
+        heap_after = [heap_mb(envoy) for envoy in running]
         vms_after = [envoy.stats().get(V8_ACTIVE, 0) for envoy in running]
     result = load.result
     return {
@@ -113,6 +124,7 @@ def _fleet_rollouts(runtime: str, versions: dict[str, bytes], directory: ecds.Ec
         "all_serving_s": {"median": statistics.median(serving_seconds), "max": max(serving_seconds)},
         "rss_mb_before": [round(b / 2**20, 1) for b in rss_before],
         "rss_mb_after": [round(b / 2**20, 1) for b in rss_after],
+        "heap_mb_before": heap_before, "heap_mb_after": heap_after,
         "v8_vms_before": vms_before, "v8_vms_after": vms_after,
         "rss_mb_mean_after_each_rollout": trajectory,
     }
@@ -160,6 +172,7 @@ def rss_series(runtime: str, swaps: int, workdir: Path) -> dict:
     with LocalEnvoy(ecds_resource=directory.resource_path, ready_timeout=240) as envoy:
         time.sleep(2.0)
         series = [round(envoy.rss_bytes() / 2**20, 1)]
+        heap = [heap_mb(envoy)]
         for index in range(swaps):
             result = ecds.rollout(directory, versions["b" if index % 2 == 0 else "a"], admin_urls=[envoy.admin_url],
                                   check_start=False, timeout=240)
@@ -167,9 +180,11 @@ def rss_series(runtime: str, swaps: int, workdir: Path) -> dict:
             if index % 10 == 9:
                 time.sleep(1.0)
                 series.append(round(envoy.rss_bytes() / 2**20, 1))
-                print(f"  {runtime} RSS after {index + 1} swaps: {series[-1]} MB", flush=True)
+                heap.append(heap_mb(envoy))
+                print(f"  {runtime} RSS after {index + 1} swaps: {series[-1]} MB (heap {heap[-1]})", flush=True)
         vms = envoy.stats().get(V8_ACTIVE, 0)
-    return {"runtime": runtime, "swaps": swaps, "rss_mb_every_10": series, "v8_vms_after": vms}
+    return {"runtime": runtime, "swaps": swaps, "rss_mb_every_10": series, "heap_mb_every_10": heap,
+            "v8_vms_after": vms}
 
 
 def section(results: dict, command: str) -> str:
@@ -177,12 +192,14 @@ def section(results: dict, command: str) -> str:
     for f in results["fleet"]:
         rss = ", ".join(f"{b:.0f} → {a:.0f}" for b, a in zip(f["rss_mb_before"], f["rss_mb_after"]))
         vms = ", ".join(f"{b} → {a}" for b, a in zip(f["v8_vms_before"], f["v8_vms_after"]))
+        heap = ", ".join(f"{b['allocated']:.0f} / {b['physical']:.0f} → {a['allocated']:.0f} / {a['physical']:.0f}"
+                         for b, a in zip(f.get("heap_mb_before", []), f.get("heap_mb_after", []))) or "-"
         path = f.get("rss_mb_mean_after_each_rollout", [])
         if path:
             trajectories.append(f"- {f['runtime']}: " + ", ".join(f"{mb:.0f}" for mb in path))
         rows.append(f"| {f['runtime']} ({f['module_bytes'] // 1024} KB) | {f['requests']} | {f['failed']} | "
                     f"{f['command_s']['median']:.2f} / {f['command_s']['max']:.2f} | "
-                    f"{f['all_serving_s']['median']:.2f} / {f['all_serving_s']['max']:.2f} | {rss} | {vms} |")
+                    f"{f['all_serving_s']['median']:.2f} / {f['all_serving_s']['max']:.2f} | {rss} | {heap} | {vms} |")
     watch_rows = [f"| {w['runtime']} | {w['edits']} | {w['requests']} | {w['failed']} | "
                   f"{w['save_to_answer_s']['median']:.1f} / {w['save_to_answer_s']['max']:.1f} | "
                   f"{w['build_s']['median']:.1f} | {w['swap_s']['median']:.2f} |" for w in results["watch"]]
@@ -198,11 +215,12 @@ def section(results: dict, command: str) -> str:
         f" {first['rollouts']} rollouts alternate two versions of a one-line-different filter. "
         "*command*: `rollout` as it runs (validate, start once in a throwaway Envoy, rename, wait for every "
         "admin); *rename → all serving*: until the latest answer of every Envoy names the new version. "
-        "RSS and live V8 VMs per Envoy after warm-up → 3 s after the last rollout.",
+        "RSS, tcmalloc's allocated / physical heap (admin `/memory`: live objects / what the heap "
+        "holds in memory) and live V8 VMs per Envoy after warm-up → 3 s after the last rollout.",
         "",
         "| runtime (module) | requests | failed | command s (median / max) | rename → all serving s "
-        "(median / max) | RSS MB per Envoy | live V8 VMs per Envoy |",
-        "|---|---|---|---|---|---|---|",
+        "(median / max) | RSS MB per Envoy | heap MB allocated / physical per Envoy | live V8 VMs per Envoy |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         "Mean RSS of the Envoys (MB) after each rollout, in order:",
@@ -227,7 +245,15 @@ def _rss_lines(series: list[dict]) -> list[str]:
     lines = ["", "One Envoy without load through many swaps (`--rss-swaps`): RSS (MB) at the start and every "
              "10 swaps; live V8 VMs at the end."]
     return lines + ["", *(f"- {s['runtime']}, {s['swaps']} swaps: " + ", ".join(f"{mb:.0f}" for mb in s["rss_mb_every_10"])
-                          + f"; live V8 VMs {s['v8_vms_after']}" for s in series)]
+                          + _heap_series(s) + f"; live V8 VMs {s['v8_vms_after']}" for s in series)]
+
+
+def _heap_series(series: dict) -> str:
+    heap = series.get("heap_mb_every_10")
+    if not heap:
+        return ""
+    return ("; tcmalloc allocated " + ", ".join(f"{h['allocated']:.0f}" for h in heap)
+            + "; heap physical " + ", ".join(f"{h['physical']:.0f}" for h in heap))
 
 
 def main() -> None:
