@@ -113,7 +113,7 @@ def build_micropython_filter(source: Path, output: Path | None = None, *, heap_s
     in bytes (default: 1 MiB, more for a filter with much code: `default_heap_size`); a filter
     that keeps much state or handles big bodies in Python may need more (MemoryError otherwise).
     `optimize=False` leaves out binaryen's wasm-opt (most of a rebuild's time, seconds): the module
-    runs the same code, about 12% bigger, for an edit-and-reload loop. Raises `UserError` with one
+    runs the same code, about 13% bigger, for an edit-and-reload loop. Raises `UserError` with one
     sentence for a filter that cannot be built (syntax MicroPython rejects, no set_root_context, ...).
     `report`, if given, receives the module size, heap size, frozen modules and step timings.
     """
