@@ -58,10 +58,12 @@ V8_ACTIVE = "wasm.envoy.wasm.runtime.v8.active"
 
 def heap_mb(envoy: LocalEnvoy) -> dict[str, float]:
     """tcmalloc's view (admin /memory), MB: `allocated` is live objects, `physical` what the
-    heap holds in memory (live objects, free pages kept, thread caches)."""
+    heap holds in memory: live objects, free pages kept mapped (`free`) and the per-thread
+    caches of freed objects (`thread_caches`)."""
     memory = json.loads(envoy.admin("/memory"))
-    return {"allocated": round(int(memory["allocated"]) / 2**20, 1),
-            "physical": round(int(memory["total_physical_bytes"]) / 2**20, 1)}
+    fields = {"allocated": "allocated", "physical": "total_physical_bytes", "free": "pageheap_free",
+              "thread_caches": "total_thread_cache"}
+    return {name: round(int(memory[key]) / 2**20, 1) for name, key in fields.items()}
 
 
 def filter_version(workdir: Path, version: str) -> Path:
@@ -252,8 +254,10 @@ def _heap_series(series: dict) -> str:
     heap = series.get("heap_mb_every_10")
     if not heap:
         return ""
-    return ("; tcmalloc allocated " + ", ".join(f"{h['allocated']:.0f}" for h in heap)
-            + "; heap physical " + ", ".join(f"{h['physical']:.0f}" for h in heap))
+    parts = [("tcmalloc allocated", "allocated"), ("heap physical", "physical"),
+             ("of which free pages", "free"), ("thread caches", "thread_caches")]
+    return "".join(f"; {label} " + ", ".join(f"{h[key]:.0f}" for h in heap) for label, key in parts
+                   if all(key in h for h in heap))
 
 
 def main() -> None:
