@@ -424,6 +424,21 @@ class PulledModule:
         return hashlib.sha256(self.wasm).hexdigest()
 
 
+def checked_manifest(ref: Reference, response: Any) -> tuple[bytes, dict[str, Any], str]:
+    """A served manifest's (bytes, json, digest), refused when its bytes are not the digest
+    asked for or served, or not JSON."""
+    body = response.content
+    digest = sha256_digest(body)
+    expected = ref.digest or response.headers.get("Docker-Content-Digest")
+    if expected and expected != digest:
+        raise UserError(f"the manifest of {ref} does not match its digest {expected} (got {digest}); refusing it.")
+    try:
+        manifest = json.loads(body)
+    except ValueError:
+        raise UserError(f"the manifest of {ref} is not JSON.") from None
+    return body, (manifest if isinstance(manifest, dict) else {}), digest
+
+
 def _get_manifest(client: Any, ref: Reference, *, follow_index: bool = True) -> tuple[bytes, dict[str, Any], str]:
     """GET the manifest, check its digest, follow a one-entry index; return (bytes, json, digest)."""
     url = f"{client.prefix}://{ref.registry}/v2/{ref.repository}/manifests/{ref.target}"
@@ -436,15 +451,7 @@ def _get_manifest(client: Any, ref: Reference, *, follow_index: bool = True) -> 
         raise UserError(f"{ref.registry}/{ref.repository} has no {what}.")
     if response.status_code != 200:
         raise UserError(f"registry {ref.registry} refused the manifest for {ref}: {_registry_reason(response)}.")
-    body = response.content
-    digest = sha256_digest(body)
-    expected = ref.digest or response.headers.get("Docker-Content-Digest")
-    if expected and expected != digest:
-        raise UserError(f"the manifest of {ref} does not match its digest {expected} (got {digest}); refusing it.")
-    try:
-        manifest = json.loads(body)
-    except ValueError:
-        raise UserError(f"the manifest of {ref} is not JSON.") from None
+    body, manifest, digest = checked_manifest(ref, response)
     media_type = manifest.get("mediaType") or response.headers.get("Content-Type", "")
     if not follow_index:
         return body, manifest, digest

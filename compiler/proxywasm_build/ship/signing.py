@@ -346,16 +346,8 @@ def _signature_manifest(client: Any, reference: oci.Reference, digest: str) -> t
     if response.status_code != 200:
         raise UserError(f"registry {reference.registry} refused the signature manifest {sig_ref}: "
                         f"{oci._registry_reason(response)}.")
-    body = response.content
-    sig_digest = oci.sha256_digest(body)
-    served = response.headers.get("Docker-Content-Digest")
-    if served and served != sig_digest:
-        raise UserError(f"the signature manifest {sig_ref} does not match its digest {served}; refusing it.")
-    try:
-        manifest = json.loads(body)
-    except ValueError:
-        raise UserError(f"the signature manifest {sig_ref} is not JSON.") from None
-    return (manifest if isinstance(manifest, dict) else {}), sig_digest
+    _, manifest, sig_digest = oci.checked_manifest(sig_ref, response)
+    return manifest, sig_digest
 
 
 @dataclass(frozen=True)
